@@ -1,0 +1,112 @@
+# pragma version ~=0.4.3
+"""
+@title RiskLens
+@notice Read-only views over the Clearinghouse for users and keepers: a
+        position's place in the ADL queue and its quantile (the exchanges' ADL
+        lights), and the head of a market side's queue. They scan every
+        account, so they are for eth_call; the ADL transaction itself never
+        scans, it checks the keeper's list.
+"""
+
+from .interfaces import IClearinghouse
+
+
+MAX_ACCOUNTS: constant(uint256) = 1_000_000
+MAX_QUEUE: constant(uint256) = 64
+
+
+clearinghouse: public(immutable(IClearinghouse))
+
+
+@deploy
+def __init__(clearinghouse_: IClearinghouse):
+    """
+    @notice Deploys the lens over `clearinghouse_`.
+    @param clearinghouse_ The Clearinghouse to read.
+    """
+    clearinghouse = clearinghouse_
+
+
+@external
+@view
+def adl_rank(account: address, market: uint256) -> (uint256, uint256, uint256):
+    """
+    @notice Where a position stands in its side's ADL queue.
+    @param account The account.
+    @param market The market id.
+    @return uint256 1-based place (0 when flat).
+    @return uint256 Positions on that side.
+    @return uint256 Quantile 1..5, 5 = first in line (0 when flat).
+    """
+    size: int256 = self._size(account, market)
+    if size == 0:
+        return 0, 0, 0
+    mine: int256 = staticcall clearinghouse.adl_score(account, market)
+    place: uint256 = 1
+    count: uint256 = 0
+    for i: uint256 in range(staticcall clearinghouse.account_count(), bound=MAX_ACCOUNTS):
+        other: address = staticcall clearinghouse.account_at(i)
+        s: int256 = self._size(other, market)
+        if s == 0 or (s > 0) != (size > 0):
+            continue
+        count += 1
+        if other != account and self._ahead(staticcall clearinghouse.adl_score(other, market), other, mine, account):
+            place += 1
+    return place, count, 5 - (place - 1) * 5 // count
+
+
+@external
+@view
+def adl_queue(market: uint256, longs: bool, k: uint256) -> DynArray[address, MAX_QUEUE]:
+    """
+    @notice The first `k` positions of one side's ADL queue, first in line first.
+    @param market The market id.
+    @param longs True for the long side.
+    @param k How many (at most 64).
+    @return DynArray[address, 64] Accounts in ADL order.
+    """
+    out: DynArray[address, MAX_QUEUE] = []
+    last: address = empty(address)
+    last_score: int256 = 0
+    n: uint256 = staticcall clearinghouse.account_count()
+    for _: uint256 in range(min(k, MAX_QUEUE), bound=MAX_QUEUE):
+        best: address = empty(address)
+        best_score: int256 = 0
+        for i: uint256 in range(n, bound=MAX_ACCOUNTS):
+            a: address = staticcall clearinghouse.account_at(i)
+            s: int256 = self._size(a, market)
+            if s == 0 or (s > 0) != longs:
+                continue
+            sc: int256 = staticcall clearinghouse.adl_score(a, market)
+            if last != empty(address) and not self._ahead(last_score, last, sc, a):
+                continue
+            if best == empty(address) or self._ahead(sc, a, best_score, best):
+                best = a
+                best_score = sc
+        if best == empty(address):
+            break
+        out.append(best)
+        last = best
+        last_score = best_score
+    return out
+
+
+@internal
+@view
+def _size(account: address, market: uint256) -> int256:
+    size: int256 = 0
+    basis: int256 = 0
+    entry: uint256 = 0
+    size, basis, entry = staticcall clearinghouse.position(account, market)
+    return size
+
+
+@internal
+@pure
+def _ahead(score_a: int256, a: address, score_b: int256, b: address) -> bool:
+    """
+    @dev Higher score first; ties by lower address (as the Clearinghouse checks).
+    """
+    if score_a != score_b:
+        return score_a > score_b
+    return convert(a, uint256) < convert(b, uint256)

@@ -1,0 +1,106 @@
+# pragma version ~=0.4.3
+"""
+@title perp_math
+@notice The integer maths of perpvault: values, notionals, fees, rounding and
+        the ADL score. Every function here has a twin of the same name in
+        `perpvault/model/maths.py`; the two must agree on every input.
+@dev Units: money in collateral atoms (6 decimals), size in 18 decimals of the
+     base asset (signed), price in 18 decimals of quote per whole base unit.
+     size * price / 10**30 is collateral atoms.
+     Rounding: what an account owes rounds up, what it receives rounds down.
+"""
+
+from snekmate.utils import math
+
+
+PPM: constant(uint256) = 10**6
+WAD: constant(int256) = 10**18
+VALUE_UNIT: constant(uint256) = 10**30
+FEE_UNIT: constant(uint256) = 10**36
+FUNDING_UNIT: constant(int256) = 10**36
+# ADL score components are clamped so the product stays far inside int256.
+SCORE_CAP: constant(int256) = 10**24
+
+
+@internal
+@pure
+def _floor_div(x: int256, d: int256) -> int256:
+    """
+    @dev Signed division rounding toward minus infinity (`d` > 0).
+         Vyper's `//` truncates toward zero.
+    """
+    q: int256 = x // d
+    if x < 0 and q * d != x:
+        q -= 1
+    return q
+
+
+@internal
+@pure
+def _value(size: int256, price: uint256) -> int256:
+    """
+    @dev The mark value of `size` at `price`, floored: a long's value rounds
+         down, a short's (negative) value rounds away from zero.
+    """
+    return self._floor_div(size * convert(price, int256), convert(VALUE_UNIT, int256))
+
+
+@internal
+@pure
+def _notional(size: int256, price: uint256) -> uint256:
+    """
+    @dev |size| * price in atoms, rounded up (a requirement, so owed).
+    """
+    return math._ceil_div(convert(abs(size), uint256) * price, VALUE_UNIT)
+
+
+@internal
+@pure
+def _fee(size: int256, price: uint256, rate: uint256) -> uint256:
+    """
+    @dev A fee of `rate` ppm on the notional of `size` at `price`, rounded up.
+    """
+    return math._ceil_div(convert(abs(size), uint256) * price * rate, FEE_UNIT)
+
+
+@internal
+@pure
+def _requirement(size: int256, price: uint256, rate: uint256) -> uint256:
+    """
+    @dev A margin requirement of `rate` ppm on the notional, rounded up.
+    """
+    return self._fee(size, price, rate)
+
+
+@internal
+@pure
+def _funding_credit(size: int256, index_delta: int256) -> int256:
+    """
+    @dev What a position receives (negative: pays) for the funding index
+         moving by `index_delta`: floor(-size * delta / 10**36), so payers
+         round up and receivers round down.
+    """
+    return self._floor_div(-(size * index_delta), FUNDING_UNIT)
+
+
+@internal
+@pure
+def _adl_score(size: int256, open_notional: int256, price: uint256, equity: int256) -> int256:
+    """
+    @dev SPEC section 6: pnl_pct * eff_lev when pnl_pct > 0, else
+         pnl_pct / eff_lev, in WAD. pnl_pct = u / |open notional|,
+         eff_lev = |value| / equity (cross-margin equity). Components are
+         clamped to SCORE_CAP; equity <= 0 counts as the cap.
+         Divisions truncate toward zero, as Vyper's `//` does.
+    """
+    value: int256 = self._value(size, price)
+    pnl: int256 = value - open_notional
+    basis: int256 = max(abs(open_notional), 1)
+    pnl_pct: int256 = min(max(pnl * WAD // basis, -SCORE_CAP), SCORE_CAP)
+    lev: int256 = SCORE_CAP
+    if equity > 0:
+        lev = min(abs(value) * WAD // equity, SCORE_CAP)
+    lev = max(lev, 1)
+    if pnl_pct > 0:
+        return pnl_pct * lev // WAD
+    return pnl_pct * WAD // lev

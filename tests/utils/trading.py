@@ -1,45 +1,5 @@
-"""Small drivers the tests share: funding accounts, signing and matching orders."""
+"""The tests drive the system with the same actions as the demo (perpvault.chain.actions)."""
 
-from __future__ import annotations
+from perpvault.chain.actions import fund_account, set_price, signed, trade
 
-from itertools import count
-
-from perpvault.chain.orders import Order, sign_order
-
-_nonces = count(1)
-
-
-def fund_account(system, account, amount: int, *, deposit: bool = True) -> None:
-    """Mint `amount` atoms of collateral to `account`, approve the clearinghouse, and deposit it."""
-    system.usdc.mint(account, amount, sender=system.owner)
-    system.usdc.approve(system.clearinghouse, 2**256 - 1, sender=account)
-    if deposit:
-        system.clearinghouse.deposit(amount, sender=account)
-
-
-def signed(system, account, market: int, size: int, limit_price: int, *, chain, nonce: int | None = None,
-           expiry: int | None = None) -> tuple[tuple, bytes]:
-    """An order of `account` and its signature, ready for OrderBook.match_orders."""
-    order = Order(
-        account=account.address,
-        market=market,
-        size=size,
-        limit_price=limit_price,
-        nonce=next(_nonces) if nonce is None else nonce,
-        expiry=chain.pending_timestamp + 3600 if expiry is None else expiry,
-    )
-    sig = sign_order(account.private_key, order, chain_id=chain.chain_id, order_book=system.order_book.address)
-    return order.as_tuple(), sig
-
-
-def trade(system, maker, taker, market: int, taker_size: int, price: int, *, chain, sender=None):
-    """Match a maker order at `price` with a taker order for `taker_size` (signed: > 0 taker buys)."""
-    maker_order, maker_sig = signed(system, maker, market, -taker_size, price, chain=chain)
-    taker_order, taker_sig = signed(system, taker, market, taker_size, price, chain=chain)
-    return system.order_book.match_orders(
-        maker_order, maker_sig, taker_order, taker_sig, abs(taker_size), sender=sender or taker
-    )
-
-
-def set_price(system, market: int, new_price: int) -> None:
-    system.feed.set_price(market, new_price, sender=system.oracle_updater)
+__all__ = ["fund_account", "set_price", "signed", "trade"]

@@ -1,0 +1,43 @@
+"""Open a chain for a script: a local Anvil started by ape-foundry, or any network ape knows."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from perpvault.paths import ensure_tool_path, repo_root
+
+
+@dataclass
+class ChainSession:
+    project: Any
+    accounts: list[Any]  # funded signer accounts (anvil's test accounts locally)
+    chain: Any
+    provider: Any
+
+
+@contextlib.contextmanager
+def open_chain(network: str = "ethereum:local:foundry") -> Iterator[ChainSession]:
+    """Connect ape to `network` (default: start a local Anvil) from the repository root.
+
+    ape resolves the project from the working directory, so this changes into the repo root
+    for the duration of the session.
+    """
+    ensure_tool_path()
+    previous = os.getcwd()
+    os.chdir(repo_root())
+    try:
+        import ape
+
+        with ape.networks.parse_network_choice(network) as provider:
+            yield ChainSession(
+                project=ape.project,
+                accounts=list(ape.accounts.test_accounts),
+                chain=ape.chain,
+                provider=provider,
+            )
+    finally:
+        os.chdir(previous)

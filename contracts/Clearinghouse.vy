@@ -824,6 +824,7 @@ def _trade(
 
 
 @internal
+@view
 def _check_margin(account: address, q_before: int256, e_before: int256, m_before: uint256, market: uint256):
     """
     @dev A trade that grows risk must leave equity >= initial requirement. A

@@ -167,24 +167,28 @@ def convertToAssets(shares: uint256) -> uint256:
 
 
 @external
-@view
+@pure
 def maxDeposit(receiver: address) -> uint256:
     """
-    @notice No deposit limit beyond the Clearinghouse's amount bound.
-    @param receiver Unused.
-    @return uint256 2**128.
+    @notice No deposit limit beyond the Clearinghouse's amount bound; none to the zero address.
+    @param receiver Who would get the shares.
+    @return uint256 2**128, or 0 for the zero address.
     """
+    if receiver == empty(address):
+        return 0
     return 2**128
 
 
 @external
-@view
+@pure
 def maxMint(receiver: address) -> uint256:
     """
-    @notice No mint limit.
-    @param receiver Unused.
-    @return uint256 2**128.
+    @notice No mint limit beyond the Clearinghouse's amount bound; none to the zero address.
+    @param receiver Who would get the shares.
+    @return uint256 2**128, or 0 for the zero address.
     """
+    if receiver == empty(address):
+        return 0
     return 2**128
 
 

@@ -13,7 +13,21 @@ from snekmate.tokens import erc20
 
 initializes: erc20[ownable := ownable]
 
-exports: erc20.__interface__
+exports: (
+    erc20.transfer,
+    erc20.transferFrom,
+    erc20.approve,
+    erc20.balanceOf,
+    erc20.allowance,
+    erc20.totalSupply,
+    erc20.name,
+    erc20.symbol,
+    erc20.decimals,
+    erc20.mint,
+    erc20.set_minter,
+    erc20.is_minter,
+    erc20.owner,
+)
 
 
 @deploy

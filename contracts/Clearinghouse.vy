@@ -57,6 +57,7 @@ MAX_PENALTY: constant(uint256) = 100_000  # 10%
 MAX_BAND: constant(uint256) = 200_000  # 20%
 MAX_FUNDING_RATE: constant(uint256) = 10**18 // 3600 // 100  # 1% an hour, WAD per second
 MAX_EMA_WEIGHT: constant(uint256) = 1_000_000
+MIN_BUFFER: constant(uint256) = 10_000  # 1%: absorbs the atoms requirements round up by
 MAX_BUFFER: constant(uint256) = 1_000_000  # 100%
 MAX_KEEPER_SHARE: constant(uint256) = 500_000  # 50%
 MAX_WINDOW: constant(uint256) = 30 * 86400
@@ -401,7 +402,8 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
     assert msg.sender == self.order_book or (msg.sender == v and maker == v), "ch: only order book or vault"
     self._check_market(market)
     assert taker_size != 0, "ch: zero fill"
-    assert convert(abs(taker_size), uint256) <= MAX_SIZE, "ch: size too large"
+    # Compared signed: abs(min_value(int256)) would revert without a reason.
+    assert taker_size <= convert(MAX_SIZE, int256) and taker_size >= -convert(MAX_SIZE, int256), "ch: size too large"
     assert maker != taker, "ch: self-match"
     oracle_price: uint256 = self._price(market)
     gap: uint256 = price - oracle_price if price > oracle_price else oracle_price - price
@@ -923,7 +925,8 @@ def _liquidate(account: address, h: Health, cps: DynArray[address, MAX_ADL], cur
     room: uint256 = convert(max(h.equity, 0), uint256)
     charged: uint256 = 0
     total: uint256 = 0
-    keeper_share: uint256 = self.risk.keeper_share
+    # Liquidating yourself earns no keeper reward.
+    keeper_share: uint256 = 0 if msg.sender == account else self.risk.keeper_share
     for m: uint256 in range(MAX_MARKETS):
         if m > last:
             break
@@ -1078,6 +1081,9 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
         fee: uint256 = perp_math._fee(take, price, maker_fee)
         self.margin[cp] -= convert(fee, int256)
         self.insurance_due += fee
+        # A counterparty that cannot absorb its share is not eligible (dYdX skips
+        # such accounts too): ADL never leaves a new account in debt.
+        assert self._health(cp).equity >= 0, "ch: adl counterparty would go bankrupt"
         adl_price: uint256 = convert(abs((cp_mark + cp_haircut) * 10**30 // take), uint256)
         log Deleveraged(
             bankrupt=account,
@@ -1130,7 +1136,7 @@ def _check_params(p: MarketParams):
 
 @internal
 def _set_risk(r: RiskParams):
-    assert r.liquidation_buffer <= MAX_BUFFER, "ch: buffer out of bounds"
+    assert r.liquidation_buffer >= MIN_BUFFER and r.liquidation_buffer <= MAX_BUFFER, "ch: buffer out of bounds"
     assert r.keeper_share <= MAX_KEEPER_SHARE, "ch: keeper share out of bounds"
     assert r.fund_fee_share <= PPM, "ch: fee share out of bounds"
     assert r.vault_max_drawdown != 0 and r.vault_max_drawdown < PPM, "ch: drawdown out of bounds"

@@ -197,11 +197,11 @@ def maxMint(receiver: address) -> uint256:
 def maxWithdraw(owner: address) -> uint256:
     """
     @notice What `owner` can withdraw now: its assets, capped by the vault's
-            free collateral in the Clearinghouse.
+            free collateral in the Clearinghouse plus its idle tokens.
     @param owner The share holder.
     @return uint256 Collateral atoms.
     """
-    return min(self._to_assets(erc20.balanceOf[owner], False), staticcall clearinghouse.free_collateral(self))
+    return min(self._to_assets(erc20.balanceOf[owner], False), self._free())
 
 
 @external
@@ -212,7 +212,7 @@ def maxRedeem(owner: address) -> uint256:
     @param owner The share holder.
     @return uint256 Shares.
     """
-    free: uint256 = self._to_shares(staticcall clearinghouse.free_collateral(self), False)
+    free: uint256 = self._to_shares(self._free(), False)
     return min(erc20.balanceOf[owner], free)
 
 
@@ -327,6 +327,12 @@ def _total_assets() -> uint256:
 
 @internal
 @view
+def _free() -> uint256:
+    return staticcall clearinghouse.free_collateral(self) + staticcall IERC20(asset).balanceOf(self)
+
+
+@internal
+@view
 def _to_shares(assets: uint256, roundup: bool) -> uint256:
     return math._mul_div(assets, erc20.totalSupply + 10**DECIMALS_OFFSET, self._total_assets() + 1, roundup)
 
@@ -354,6 +360,9 @@ def _withdraw(assets: uint256, shares: uint256, receiver: address, owner: addres
     if msg.sender != owner:
         erc20._spend_allowance(owner, msg.sender, shares)
     erc20._burn(owner, shares)
-    extcall clearinghouse.withdraw(assets)
+    # Idle tokens (donations) count in totalAssets, so they pay out first.
+    idle: uint256 = staticcall IERC20(asset).balanceOf(self)
+    if assets > idle:
+        extcall clearinghouse.withdraw(assets - idle)
     assert extcall IERC20(asset).transfer(receiver, assets, default_return_value=True), "vault: transfer failed"
     log Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)

@@ -78,6 +78,8 @@ def match_orders(maker: Order, maker_signature: Bytes[65], taker: Order, taker_s
     assert maker.account != taker.account, "ob: self-match"
     assert maker.market == taker.market, "ob: market mismatch"
     assert maker.size != 0 and taker.size != 0, "ob: zero order size"
+    # abs(min_value(int256)) would revert without a reason.
+    assert maker.size != min_value(int256) and taker.size != min_value(int256), "ob: size too large"
     assert (maker.size > 0) != (taker.size > 0), "ob: same side"
     price: uint256 = maker.limit_price
     if taker.size > 0:

@@ -1,0 +1,755 @@
+"""Twin of `contracts/Clearinghouse.vy`: margin, positions, funding, fills and the waterfall.
+
+Read it beside the contract: every function has the contract's name and its statements in
+the contract's order, with Vyper's integer rules made explicit (see `maths`). `msg.sender`
+is the `sender` argument; `block.timestamp` is `self.w.now`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from perpvault.model import maths as pm
+from perpvault.model.maths import (
+    PPM,
+    WAD,
+    Revert,
+    i256,
+    require,
+    to_int,
+    to_uint,
+    trunc_div,
+    u256,
+    udiv,
+    vabs,
+)
+from perpvault.model.state import (
+    ZERO_ADDRESS,
+    Account,
+    Health,
+    MarketParams,
+    MarketState,
+    Position,
+    RiskParams,
+)
+
+if TYPE_CHECKING:
+    from perpvault.model.exchange import World
+
+MAX_MARKETS = 8
+MAX_ADL = 64
+# A DynArray[address, MAX_ADL] argument longer than MAX_ADL fails ABI decoding (no reason on chain).
+OVERFLOW_ABI = "abi: too many counterparties"
+MAX_SIZE = 10**36
+MAX_AMOUNT = 2**128
+FUNDING_PERIOD = 28_800
+FUNDING_PRICE_DIV = 10**12
+
+MIN_MMR = 5_000
+MAX_MMR = 500_000
+MAX_IMR = 1_000_000
+MAX_FEE = 10_000
+MAX_PENALTY = 100_000
+MAX_BAND = 200_000
+MAX_FUNDING_RATE = 10**18 // 3600 // 100
+MAX_EMA_WEIGHT = 1_000_000
+MIN_BUFFER = 10_000
+MAX_BUFFER = 1_000_000
+MAX_KEEPER_SHARE = 500_000
+MAX_WINDOW = 30 * 86400
+
+
+class Clearinghouse:
+    def __init__(self, w: World, address: str, owner: str, risk: RiskParams) -> None:
+        self.w = w
+        self.address = address
+        self.owner = owner
+        self.paused = False
+        self.vault: str = ZERO_ADDRESS
+        self.order_book: str = ZERO_ADDRESS
+        self.market_count = 0
+        self.markets: dict[int, MarketState] = {}
+        self.params: dict[int, MarketParams] = {}
+        self.risk = risk
+        self.accounts: dict[str, Account] = {}
+        self.known: list[str] = []  # account_at[0..account_count)
+        self.known_set: set[str] = set()  # is_known
+        self.insurance_due = 0
+        self.vault_peak_equity = 0
+        self.vault_peak_time = 0
+        self._set_risk(risk)
+
+    # --- storage helpers (HashMaps read as zero) ------------------------------------------------
+
+    def acct(self, account: str) -> Account:
+        a = self.accounts.get(account)
+        if a is None:
+            a = Account()
+            self.accounts[account] = a
+        return a
+
+    def pos(self, account: str, market: int) -> Position:
+        return self.acct(account).position(market)
+
+    def margin(self, account: str) -> int:
+        return self.acct(account).margin
+
+    def _add_margin(self, account: str, amount: int) -> None:
+        a = self.acct(account)
+        a.margin = i256(a.margin + amount)
+
+    def is_known(self, account: str) -> bool:
+        return account in self.known_set
+
+    def _mask_markets(self, account: str) -> list[int]:
+        """The set bits of `market_mask[account]`, ascending (the contract's mask loops)."""
+        mask = self.acct(account).market_mask
+        return [m for m in range(MAX_MARKETS) if (mask >> m) & 1 == 1]
+
+    def _check_owner(self, sender: str) -> None:
+        require(sender == self.owner, "ownable: caller is not the owner")
+
+    # --- construction and owner -------------------------------------------------------------
+
+    def set_vault(self, sender: str, vault_: str) -> None:
+        self._check_owner(sender)
+        require(self.vault == ZERO_ADDRESS, "ch: vault already set")
+        require(vault_ != ZERO_ADDRESS, "ch: zero address")
+        self.vault = vault_
+        self._remember(vault_)
+        self.w.log("VaultSet", vault_)
+
+    def set_order_book(self, sender: str, order_book_: str) -> None:
+        self._check_owner(sender)
+        require(self.order_book == ZERO_ADDRESS, "ch: order book already set")
+        require(order_book_ != ZERO_ADDRESS, "ch: zero address")
+        self.order_book = order_book_
+        self.w.log("OrderBookSet", order_book_)
+
+    def add_market(self, sender: str, params_: MarketParams) -> int:
+        """The oracle is always the model's PriceFeed."""
+        self._check_owner(sender)
+        market = self.market_count
+        require(market < MAX_MARKETS, "ch: too many markets")
+        self._check_params(params_)
+        price = self.w.feed.price(market)
+        self.markets[market] = MarketState(
+            funding_index=0,
+            last_funding_time=self.w.now,
+            mark_ema=price,
+            funding_pool=0,
+            funding_weight=0,
+            open_interest=0,
+        )
+        self.params[market] = params_
+        self.market_count = market + 1
+        self.w.log("MarketAdded", market, self.w.feed.address)
+        self.w.log("MarketParamsSet", market)
+        return market
+
+    def set_market_params(self, sender: str, market: int, params_: MarketParams) -> None:
+        self._check_owner(sender)
+        self._check_market(market)
+        self._check_params(params_)
+        self._accrue(market)
+        self.params[market] = params_
+        self.w.log("MarketParamsSet", market)
+
+    def set_risk_params(self, sender: str, risk_: RiskParams) -> None:
+        self._check_owner(sender)
+        self._set_risk(risk_)
+
+    def pause(self, sender: str) -> None:
+        self._check_owner(sender)
+        require(not self.paused, "pausable: contract is paused")
+        self.paused = True
+        self.w.log("Paused", sender)
+
+    def unpause(self, sender: str) -> None:
+        self._check_owner(sender)
+        require(self.paused, "pausable: contract is not paused")
+        self.paused = False
+        self.w.log("Unpaused", sender)
+
+    # --- margin -------------------------------------------------------------------------------
+
+    def deposit(self, sender: str, amount: int) -> None:
+        require(amount != 0, "ch: zero amount")
+        require(amount <= MAX_AMOUNT, "ch: amount too large")
+        self.w.token.transfer_from(self.address, sender, self.address, amount)
+        self._remember(sender)
+        self._add_margin(sender, to_int(amount))
+        self.w.log("Deposited", sender, amount)
+
+    def withdraw(self, sender: str, amount: int) -> None:
+        require(amount != 0, "ch: zero amount")
+        require(amount <= MAX_AMOUNT, "ch: amount too large")
+        self._settle_all(sender)
+        self._add_margin(sender, -to_int(amount))
+        h = self._health(sender)
+        require(h.equity >= to_int(h.initial), "ch: insufficient margin")
+        self.w.token.transfer(self.address, sender, amount)
+        self.w.log("Withdrawn", sender, amount)
+
+    # --- trading ------------------------------------------------------------------------------
+
+    def fill(
+        self, sender: str, maker: str, taker: str, market: int, taker_size: int, price: int
+    ) -> tuple[int, int]:
+        """Returns (maker_fee, taker_fee), the Filled event's fees."""
+        v = self.vault
+        require(
+            sender == self.order_book or (sender == v and maker == v),
+            "ch: only order book or vault",
+        )
+        self._check_market(market)
+        require(taker_size != 0, "ch: zero fill")
+        # Compared signed: abs(min_value(int256)) would revert without a reason.
+        require(
+            taker_size <= to_int(MAX_SIZE) and taker_size >= -to_int(MAX_SIZE), "ch: size too large"
+        )
+        require(maker != taker, "ch: self-match")
+        oracle_price = self._price(market)
+        gap = price - oracle_price if price > oracle_price else oracle_price - price
+        require(
+            u256(gap * PPM) <= u256(self.params[market].price_band * oracle_price),
+            "ch: price outside band",
+        )
+        maker_fee_rate = 0 if maker == v else self.params[market].maker_fee
+        taker_fee_rate = self.params[market].taker_fee
+        vault_before = self.pos(v, market).size
+        if taker_size > 0:
+            taker_fee, maker_fee = self._trade(
+                taker, maker, market, taker_size, price, taker_fee_rate, maker_fee_rate, True
+            )
+        else:
+            maker_fee, taker_fee = self._trade(
+                maker, taker, market, -taker_size, price, maker_fee_rate, taker_fee_rate, True
+            )
+        if maker == v:
+            after = self.pos(v, market).size
+            if vabs(after) > vabs(vault_before) or (after > 0) != (vault_before > 0):
+                require(
+                    pm.notional(after, oracle_price) <= self.params[market].vault_max_notional,
+                    "ch: vault limit",
+                )
+        self._update_ema(market, price, self.params[market].ema_weight)
+        self.w.log("Filled", maker, taker, market, taker_size, price, maker_fee, taker_fee)
+        return maker_fee, taker_fee
+
+    def settle_funding(self, sender: str, account: str) -> None:
+        self._settle_all(account)
+
+    def sweep_to_insurance(self, sender: str) -> int:
+        amount = self.insurance_due
+        self.insurance_due = 0
+        for market in range(MAX_MARKETS):
+            if market >= self.market_count:
+                break
+            s = self.markets[market]
+            surplus = pm.floor_div(i256(i256(s.funding_pool * 10**36) - s.funding_weight), 10**36)
+            if surplus > 0:
+                s.funding_pool = i256(s.funding_pool - surplus)
+                amount = u256(amount + to_uint(surplus))
+        if amount != 0:
+            self.w.fund.receive_revenue(self.address, amount)
+        self.w.log("InsuranceSwept", amount)
+        return amount
+
+    # --- the risk waterfall -------------------------------------------------------------------
+
+    def liquidate(self, sender: str, account: str, counterparties: list[str]) -> None:
+        require(len(counterparties) <= MAX_ADL, OVERFLOW_ABI)
+        require(self.is_known(account), "ch: unknown account")
+        self._settle_all(account)
+        h = self._health(account)
+        require(h.maintenance != 0 and h.equity < to_int(h.maintenance), "ch: not liquidatable")
+        self._remember(sender)
+        cursor = 0
+        for attempt in range(2):
+            cursor = self._liquidate(sender, account, h, counterparties, cursor, attempt == 0)
+            h = self._health(account)
+            if h.equity >= to_int(h.maintenance):
+                break
+        require(h.equity >= 0, "ch: waterfall left debt")
+
+    # --- views --------------------------------------------------------------------------------
+
+    def equity(self, account: str) -> int:
+        return self._health(account).equity
+
+    def margin_requirements(self, account: str) -> tuple[int, int]:
+        h = self._health(account)
+        return h.initial, h.maintenance
+
+    def health(self, account: str) -> Health:
+        return self._health(account)
+
+    def free_collateral(self, account: str) -> int:
+        h = self._health(account)
+        return to_uint(max(i256(h.equity - to_int(h.initial)), 0))
+
+    def is_liquidatable(self, account: str) -> bool:
+        h = self._health(account)
+        return h.maintenance != 0 and h.equity < to_int(h.maintenance)
+
+    def position(self, account: str, market: int) -> tuple[int, int, int]:
+        p = self.positions_of(account, market)
+        entry = 0
+        if p.size != 0:
+            entry = to_uint(vabs(trunc_div(i256(p.open_notional * 10**30), p.size)))
+        return p.size, p.open_notional, entry
+
+    def positions_of(self, account: str, market: int) -> Position:
+        """`positions(account, market)` without creating storage."""
+        a = self.accounts.get(account)
+        if a is None or market not in a.positions:
+            return Position()
+        return a.positions[market]
+
+    def mark_price(self, market: int) -> int:
+        self._check_market(market)
+        return self._price(market)
+
+    def funding_index(self, market: int) -> int:
+        self._check_market(market)
+        return self._current_index(market)
+
+    def adl_score(self, account: str, market: int) -> int:
+        return self._score(account, market)
+
+    # --- internal: markets and prices ---------------------------------------------------------
+
+    def _check_market(self, market: int) -> None:
+        require(market < self.market_count, "ch: unknown market")
+
+    def _price(self, market: int) -> int:
+        return self.w.feed.price(market)
+
+    def _current_index(self, market: int) -> int:
+        s = self.markets[market]
+        last = s.last_funding_time
+        index = s.funding_index
+        if self.w.now == last:
+            return index
+        ip = to_int(self._price(market))
+        premium = trunc_div(i256(i256(to_int(s.mark_ema) - ip) * WAD), ip)
+        cap = to_int(self.params[market].max_funding_rate)
+        rate = min(max(trunc_div(premium, FUNDING_PERIOD), -cap), cap)
+        dt = to_int(u256(self.w.now - last))
+        return i256(index + pm.floor_div(i256(i256(rate * dt) * ip), FUNDING_PRICE_DIV))
+
+    def _accrue(self, market: int) -> int:
+        index = self._current_index(market)
+        self.markets[market].funding_index = index
+        self.markets[market].last_funding_time = self.w.now
+        return index
+
+    def _update_ema(self, market: int, price: int, weight: int) -> None:
+        ema = to_int(self.markets[market].mark_ema)
+        ema = i256(ema + trunc_div(i256(i256(to_int(price) - ema) * to_int(weight)), to_int(PPM)))
+        self.markets[market].mark_ema = to_uint(ema)
+
+    # --- internal: accounts -------------------------------------------------------------------
+
+    def _remember(self, account: str) -> None:
+        if not self.is_known(account):
+            self.known_set.add(account)
+            self.known.append(account)
+
+    def _settle(self, account: str, market: int) -> int:
+        index = self._accrue(market)
+        p = self.pos(account, market)
+        if p.funding_index != index:
+            if p.size != 0:
+                delta = i256(index - p.funding_index)
+                credit = pm.funding_credit(p.size, delta)
+                self._add_margin(account, credit)
+                s = self.markets[market]
+                s.funding_pool = i256(s.funding_pool - credit)
+                s.funding_weight = i256(s.funding_weight + i256(p.size * delta))
+                self.w.log("FundingSettled", account, market, credit)
+            p.funding_index = index
+        return index
+
+    def _settle_all(self, account: str) -> None:
+        for market in self._mask_markets(account):
+            self._settle(account, market)
+
+    def _health(self, account: str) -> Health:
+        h = Health(equity=self.margin(account), initial=0, maintenance=0, notional=0)
+        for market in self._mask_markets(account):
+            p = self.pos(account, market)
+            price = self._price(market)
+            index = self._current_index(market)
+            h.equity = i256(h.equity + i256(pm.value(p.size, price) - p.open_notional))
+            h.equity = i256(h.equity + pm.funding_credit(p.size, i256(index - p.funding_index)))
+            h.notional = u256(h.notional + pm.notional(p.size, price))
+            h.initial = u256(h.initial + pm.requirement(p.size, price, self.params[market].imr))
+            h.maintenance = u256(
+                h.maintenance + pm.requirement(p.size, price, self.params[market].mmr)
+            )
+        return h
+
+    def _change_position(self, account: str, market: int, delta: int, cash: int) -> None:
+        p = self.pos(account, market)
+        q = p.size
+        q_new = i256(q + delta)
+        on_new = 0
+        if q == 0 or (q > 0) == (delta > 0):
+            on_new = i256(p.open_notional + cash)
+        elif vabs(delta) <= vabs(q):
+            on_new = trunc_div(i256(p.open_notional * q_new), q)
+        else:
+            on_new = trunc_div(i256(cash * q_new), delta)
+        self._add_margin(account, i256(i256(on_new - p.open_notional) - cash))
+        self.acct(account).positions[market] = Position(
+            size=q_new, open_notional=on_new, funding_index=p.funding_index
+        )
+        s = self.markets[market]
+        s.funding_weight = i256(s.funding_weight + i256(delta * p.funding_index))
+        s.open_interest = u256(u256(s.open_interest + to_uint(max(q_new, 0))) - to_uint(max(q, 0)))
+        bit = 1 << market
+        a = self.acct(account)
+        if q_new == 0:
+            a.market_mask &= ~bit
+        else:
+            a.market_mask |= bit
+
+    def _trade(
+        self,
+        buyer: str,
+        seller: str,
+        market: int,
+        size: int,
+        price: int,
+        buyer_fee_rate: int,
+        seller_fee_rate: int,
+        check: bool,
+    ) -> tuple[int, int]:
+        self._remember(buyer)
+        self._remember(seller)
+        self._settle(buyer, market)
+        self._settle(seller, market)
+        e_buyer = 0
+        m_buyer = 0
+        e_seller = 0
+        m_seller = 0
+        q_buyer = self.pos(buyer, market).size
+        q_seller = self.pos(seller, market).size
+        if check:
+            self._settle_all(buyer)
+            self._settle_all(seller)
+            hb = self._health(buyer)
+            hs = self._health(seller)
+            e_buyer = hb.equity
+            m_buyer = hb.maintenance
+            e_seller = hs.equity
+            m_seller = hs.maintenance
+        pays = pm.notional(size, price)
+        gets = to_uint(pm.value(size, price))
+        self._change_position(buyer, market, size, to_int(pays))
+        self._change_position(seller, market, i256(-size), i256(-to_int(gets)))
+        bf = pm.fee(size, price, buyer_fee_rate)
+        sf = pm.fee(size, price, seller_fee_rate)
+        self._add_margin(buyer, -to_int(bf))
+        self._add_margin(seller, -to_int(sf))
+        fees = u256(bf + sf)
+        to_fund = fees
+        v = self.vault
+        if v != ZERO_ADDRESS:
+            to_fund = udiv(u256(fees * self.risk.fund_fee_share), PPM)
+            self._add_margin(v, to_int(u256(fees - to_fund)))
+        self.insurance_due = u256(u256(u256(self.insurance_due + to_fund) + pays) - gets)
+        if check:
+            self._check_margin(buyer, q_buyer, e_buyer, m_buyer, market)
+            self._check_margin(seller, q_seller, e_seller, m_seller, market)
+        return bf, sf
+
+    def _check_margin(
+        self, account: str, q_before: int, e_before: int, m_before: int, market: int
+    ) -> None:
+        q_after = self.pos(account, market).size
+        reduced = vabs(q_after) < vabs(q_before) and (
+            q_after == 0 or (q_after > 0) == (q_before > 0)
+        )
+        if self.paused:
+            require(reduced, "ch: paused")
+        h = self._health(account)
+        if h.equity >= to_int(h.initial):
+            return
+        require(reduced, "ch: insufficient margin")
+        require(h.maintenance <= m_before, "ch: insufficient margin")
+        require(
+            i256(h.equity * to_int(m_before)) >= i256(e_before * to_int(h.maintenance)),
+            "ch: margin ratio worsened",
+        )
+
+    # --- internal: liquidation and ADL ----------------------------------------------------------
+
+    def _partial_close(self, account: str, h: Health) -> tuple[int, int]:
+        market = MAX_MARKETS
+        worst = 0
+        for m in self._mask_markets(account):
+            req = pm.requirement(self.pos(account, m).size, self._price(m), self.params[m].mmr)
+            if req > worst:
+                worst = req
+                market = m
+        if market == MAX_MARKETS:
+            return MAX_MARKETS, 0
+        buffer = u256(PPM + self.risk.liquidation_buffer)
+        gain = u256(self.params[market].mmr * buffer)
+        cost = u256(
+            u256(self.params[market].taker_fee + self.params[market].liquidation_penalty) * PPM
+        )
+        if gain <= cost:
+            return MAX_MARKETS, 0
+        need = to_uint(i256(to_int(u256(h.maintenance * buffer)) - i256(h.equity * to_int(PPM))))
+        notional = udiv(u256(u256(u256(u256(need * PPM) + gain) - cost) - 1), u256(gain - cost))
+        price = self._price(market)
+        size_abs = udiv(u256(u256(u256(notional * 10**30) + price) - 1), price)
+        q = self.pos(account, market).size
+        if size_abs >= to_uint(vabs(q)):
+            return MAX_MARKETS, 0
+        close = to_int(size_abs)
+        if q > 0:
+            close = -close
+        return market, close
+
+    def _liquidate(
+        self, sender: str, account: str, h: Health, cps: list[str], cursor: int, allow_partial: bool
+    ) -> int:
+        mask_markets = self._mask_markets(account)
+        closes = [0] * MAX_MARKETS
+        prices = [0] * MAX_MARKETS
+        penalties = [0] * MAX_MARKETS
+        last = 0
+        partial_market = MAX_MARKETS
+        partial_size = 0
+        if allow_partial and h.equity > 0:
+            partial_market, partial_size = self._partial_close(account, h)
+        if partial_market != MAX_MARKETS:
+            closes[partial_market] = partial_size
+            last = partial_market
+        else:
+            for m in mask_markets:
+                closes[m] = i256(-self.pos(account, m).size)
+                last = m
+
+        room = to_uint(max(h.equity, 0))
+        charged = 0
+        total = 0
+        # Liquidating yourself earns no keeper reward.
+        keeper_share = 0 if sender == account else self.risk.keeper_share
+        for m in range(MAX_MARKETS):
+            if m > last:
+                break
+            if closes[m] == 0:
+                continue
+            price = self._price(m)
+            prices[m] = price
+            total = u256(total + pm.notional(closes[m], price))
+            fee = min(pm.fee(closes[m], price, self.params[m].taker_fee), room)
+            room -= fee
+            penalty = min(pm.fee(closes[m], price, self.params[m].liquidation_penalty), room)
+            room -= penalty
+            penalties[m] = penalty
+            reward = udiv(u256(penalty * keeper_share), PPM)
+            self._add_margin(sender, to_int(reward))
+            self.insurance_due = u256(u256(u256(self.insurance_due + fee) + penalty) - reward)
+            charged = u256(charged + u256(fee + penalty))
+        self._add_margin(account, -to_int(charged))
+
+        shortfall = 0
+        after = i256(h.equity - to_int(charged))
+        if after < 0:
+            need = to_uint(-after)
+            covered = self.w.fund.cover(self.address, need)
+            if covered != 0:
+                self._add_margin(account, to_int(covered))
+                self.w.log("BadDebtCovered", account, covered)
+            shortfall = u256(need - covered)
+            if shortfall != 0:
+                self.w.log("ShortfallSocialized", account, shortfall)
+
+        left = shortfall
+        next_cursor = cursor
+        for m in range(MAX_MARKETS):
+            if m > last:
+                break
+            if closes[m] == 0:
+                continue
+            part = left
+            if m != last:
+                part = udiv(u256(shortfall * pm.notional(closes[m], prices[m])), total)
+            left = u256(left - part)
+            taken, next_cursor = self._close(
+                account, m, closes[m], prices[m], part, cps, next_cursor
+            )
+            self.w.log(
+                "Liquidated",
+                account,
+                sender,
+                m,
+                closes[m],
+                prices[m],
+                penalties[m],
+                udiv(u256(penalties[m] * keeper_share), PPM),
+                taken,
+            )
+        return next_cursor
+
+    def _close(
+        self,
+        account: str,
+        market: int,
+        close: int,
+        price: int,
+        haircut: int,
+        cps: list[str],
+        cursor: int,
+    ) -> tuple[bool, int]:
+        v = self.vault
+        if (
+            haircut == 0
+            and account != v
+            and v != ZERO_ADDRESS
+            and self._vault_can_take(market, i256(-close), price)
+        ):
+            self._settle(v, market)
+            if close < 0:
+                self._trade(v, account, market, i256(-close), price, 0, 0, False)
+            else:
+                self._trade(account, v, market, close, price, 0, 0, False)
+            return True, cursor
+        return False, self._deleverage(account, market, close, price, haircut, cps, cursor)
+
+    def _vault_can_take(self, market: int, take: int, price: int) -> bool:
+        v = self.vault
+        self._settle_all(v)
+        vh = self._health(v)
+        if (
+            self.w.now > u256(self.vault_peak_time + self.risk.vault_window)
+            or vh.equity > self.vault_peak_equity
+        ):
+            self.vault_peak_equity = vh.equity
+            self.vault_peak_time = self.w.now
+        before = self.pos(v, market).size
+        after = i256(before + take)
+        if vabs(after) <= vabs(before) and (after == 0 or (after > 0) == (before > 0)):
+            return True
+        if i256(vh.equity * to_int(PPM)) < i256(
+            self.vault_peak_equity * to_int(u256(PPM - self.risk.vault_max_drawdown))
+        ):
+            return False
+        if pm.notional(after, price) > self.params[market].vault_max_notional:
+            return False
+        imr = self.params[market].imr
+        initial = u256(
+            u256(vh.initial - pm.requirement(before, price, imr))
+            + pm.requirement(after, price, imr)
+        )
+        return vh.equity >= to_int(initial)
+
+    def _deleverage(
+        self,
+        account: str,
+        market: int,
+        close: int,
+        price: int,
+        haircut: int,
+        cps: list[str],
+        cursor: int,
+    ) -> int:
+        total_abs = vabs(close)
+        mark_leg = pm.value(i256(-close), price)
+        left = total_abs
+        mark_left = mark_leg
+        haircut_left = to_int(haircut)
+        prev_score = pm.INT256_MAX
+        prev = ZERO_ADDRESS
+        maker_fee = self.params[market].maker_fee
+        i = cursor
+        for _ in range(MAX_ADL):
+            if left == 0:
+                break
+            require(i < len(cps), "ch: adl list too short")
+            cp = cps[i]
+            i += 1
+            require(cp != account, "ch: adl bankrupt as counterparty")
+            self._settle_all(cp)
+            cq = self.pos(cp, market).size
+            require(cq != 0, "ch: adl counterparty has no position")
+            require((cq > 0) == (close > 0), "ch: adl counterparty same side")
+            score = self._score(cp, market)
+            require(
+                prev == ZERO_ADDRESS or self._ahead(prev_score, prev, score, cp), "ch: adl order"
+            )
+            prev = cp
+            prev_score = score
+            take = min(vabs(cq), left)
+            left = i256(left - take)
+            cp_mark = mark_left
+            cp_haircut = haircut_left
+            if left != 0:
+                cp_mark = trunc_div(i256(mark_leg * take), total_abs)
+                cp_haircut = trunc_div(i256(to_int(haircut) * take), total_abs)
+            mark_left = i256(mark_left - cp_mark)
+            haircut_left = i256(haircut_left - cp_haircut)
+            cp_delta = -take if cq > 0 else take
+            self._change_position(cp, market, cp_delta, i256(cp_mark + cp_haircut))
+            self._change_position(
+                account, market, i256(-cp_delta), i256(-i256(cp_mark + cp_haircut))
+            )
+            fee = pm.fee(take, price, maker_fee)
+            self._add_margin(cp, -to_int(fee))
+            self.insurance_due = u256(self.insurance_due + fee)
+            # A counterparty that cannot absorb its share is not eligible.
+            require(self._health(cp).equity >= 0, "ch: adl counterparty would go bankrupt")
+            adl_price = to_uint(vabs(trunc_div(i256(i256(cp_mark + cp_haircut) * 10**30), take)))
+            self.w.log("Deleveraged", account, cp, market, cp_delta, adl_price, to_uint(cp_haircut))
+        require(left == 0, "ch: adl list too short")
+        return i
+
+    def _score(self, account: str, market: int) -> int:
+        p = self.pos(account, market)
+        if p.size == 0:
+            return 0
+        return pm.adl_score(
+            p.size, p.open_notional, self._price(market), self._health(account).equity
+        )
+
+    @staticmethod
+    def _ahead(score_a: int, a: str, score_b: int, b: str) -> bool:
+        if score_a != score_b:
+            return score_a > score_b
+        return int(a, 16) < int(b, 16)
+
+    # --- internal: parameters -----------------------------------------------------------------
+
+    @staticmethod
+    def _check_params(p: MarketParams) -> None:
+        require(p.mmr >= MIN_MMR and p.mmr <= MAX_MMR, "ch: mmr out of bounds")
+        require(p.imr > p.mmr and p.imr <= MAX_IMR, "ch: imr out of bounds")
+        require(p.maker_fee <= MAX_FEE and p.taker_fee <= MAX_FEE, "ch: fee out of bounds")
+        require(p.liquidation_penalty <= MAX_PENALTY, "ch: penalty out of bounds")
+        require(p.price_band != 0 and p.price_band <= MAX_BAND, "ch: band out of bounds")
+        require(p.vault_max_notional <= MAX_AMOUNT, "ch: vault limit out of bounds")
+        require(p.max_funding_rate <= MAX_FUNDING_RATE, "ch: funding cap out of bounds")
+        require(
+            p.ema_weight != 0 and p.ema_weight <= MAX_EMA_WEIGHT, "ch: ema weight out of bounds"
+        )
+
+    def _set_risk(self, r: RiskParams) -> None:
+        require(MIN_BUFFER <= r.liquidation_buffer <= MAX_BUFFER, "ch: buffer out of bounds")
+        require(r.keeper_share <= MAX_KEEPER_SHARE, "ch: keeper share out of bounds")
+        require(r.fund_fee_share <= PPM, "ch: fee share out of bounds")
+        require(
+            r.vault_max_drawdown != 0 and r.vault_max_drawdown < PPM, "ch: drawdown out of bounds"
+        )
+        require(r.vault_window != 0 and r.vault_window <= MAX_WINDOW, "ch: window out of bounds")
+        self.risk = r
+        self.w.log("RiskParamsSet", r.keeper_share)
+
+
+__all__ = ["Clearinghouse", "Revert"]

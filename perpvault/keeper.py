@@ -1,0 +1,450 @@
+"""The keeper of the risk waterfall (SPEC section 6): find liquidatable accounts, compute the
+ADL counterparties the Clearinghouse will ask for, liquidate, and say what happened.
+
+``Clearinghouse.liquidate(account, counterparties)`` never scans positions: where a close
+cannot go to the LiquidityVault, it takes the bankrupt's opposite side from the keeper's
+flat list, market by market (market-id order), and checks that each counterparty is on
+the opposite side, holds a position, and that scores strictly decrease (ties by lower
+address). So the keeper must know, before sending, exactly which closes go to ADL and how
+many counterparties each consumes. :meth:`Keeper.plan` replays the contract's decisions
+with the same integer maths (partial or full close, fee and penalty, fund cover, the
+shortfall's split by notional, the vault's limits and loss cap, the greedy ADL cascade
+including the score changes of a counterparty deleveraged in an earlier market), then
+checks the plan with an ``eth_call`` dry run before sending it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import copy
+
+from perpvault.model.maths import adl_score, fee, notional, trunc_div, value
+from perpvault.units import PPM, fmt_usdc
+
+# The same integer maths as the contracts: perpvault.model.maths, the twin of perp_math.vy.
+_trunc_div = trunc_div
+
+
+def _ceil_div(x: int, d: int) -> int:
+    return -((-x) // d)
+
+WATERFALL_EVENTS = ("Liquidated", "BadDebtCovered", "ShortfallSocialized", "Deleveraged")
+
+
+def adl_key(score: int, account: str) -> tuple[int, int]:
+    """Sort key of the ADL queue: higher score first, ties by lower address."""
+    return (-score, int(account, 16))
+
+
+# --- events in plain words --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaterfallEvent:
+    name: str
+    args: dict[str, Any]
+
+
+def _size(q: int) -> str:
+    return f"{abs(q) / 10**18:,.6f}".rstrip("0").rstrip(".")
+
+
+def _price(p: int) -> str:
+    return f"{p / 10**18:,.4f}"
+
+
+def describe(event: WaterfallEvent, names: dict[str, str] | None = None) -> str:
+    """One waterfall event as a sentence. `names` maps addresses to role names."""
+    names = {k.lower(): v for k, v in (names or {}).items()}
+
+    def who(address: str) -> str:
+        return names.get(str(address).lower(), str(address)[:10])
+
+    a = event.args
+    if event.name == "Liquidated":
+        side = "sold" if a["size"] < 0 else "bought back"
+        to = "the LiquidityVault took it" if a["to_vault"] else "closed against ADL counterparties"
+        return (
+            f"{who(a['account'])} liquidated in market {a['market']}: {side} {_size(a['size'])} at mark "
+            f"{_price(a['price'])} ({to}); penalty {fmt_usdc(a['penalty'])} USDC, of which "
+            f"{fmt_usdc(a['keeper_reward'])} to keeper {who(a['keeper'])}"
+        )
+    if event.name == "BadDebtCovered":
+        return f"the insurance fund covered {fmt_usdc(a['amount'])} USDC of {who(a['account'])}'s bad debt"
+    if event.name == "ShortfallSocialized":
+        return (
+            f"{fmt_usdc(a['amount'])} USDC of {who(a['account'])}'s bad debt exceeded the fund "
+            f"and was socialized by ADL"
+        )
+    if event.name == "Deleveraged":
+        side = "short" if a["size"] > 0 else "long"
+        return (
+            f"{who(a['counterparty'])} auto-deleveraged in market {a['market']}: {side} cut by "
+            f"{_size(a['size'])} at ADL price {_price(a['price'])} against bankrupt "
+            f"{who(a['bankrupt'])}, giving up {fmt_usdc(a['haircut'])} USDC vs mark"
+        )
+    return f"{event.name}({a})"
+
+
+def waterfall_events(receipt: Any) -> list[WaterfallEvent]:
+    """The Liquidated / BadDebtCovered / ShortfallSocialized / Deleveraged logs of a receipt, in order."""
+    out = []
+    for log in receipt.events:
+        if log.event_name in WATERFALL_EVENTS:
+            out.append(WaterfallEvent(log.event_name, {k: v for k, v in log.event_arguments.items()}))
+    return out
+
+
+# --- a snapshot of what the waterfall reads ---------------------------------------------------
+
+
+@dataclass
+class Book:
+    """One account as the waterfall sees it: equity at mark (funding included) and positions."""
+
+    equity: int
+    sizes: dict[int, int]
+    bases: dict[int, int]  # open notional per market
+
+    def apply(self, market: int, delta: int, cash: int, price: int, charge: int = 0) -> None:
+        """Move the position by `delta` paying `cash` (the contract's _change_position): equity
+        moves by value(q + delta) - value(q) - cash, exactly; the cost basis keeps its entry."""
+        q = self.sizes.get(market, 0)
+        q_new = q + delta
+        on = self.bases.get(market, 0)
+        if q == 0 or (q > 0) == (delta > 0):
+            on_new = on + cash
+        elif abs(delta) <= abs(q):
+            on_new = _trunc_div(on * q_new, q)
+        else:
+            on_new = _trunc_div(cash * q_new, delta)
+        self.equity += value(q_new, price) - value(q, price) - cash - charge
+        self.sizes[market] = q_new
+        self.bases[market] = on_new
+
+
+@dataclass
+class Plan:
+    """What the keeper expects `liquidate` to do."""
+
+    account: str
+    partial: tuple[int, int] | None  # (market, signed close) of attempt 1, if partial
+    closes: dict[int, int]  # the closes that ran last (signed, per market)
+    shortfall: int
+    haircuts: dict[int, int]
+    to_vault: dict[int, bool]
+    counterparties: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Liquidation:
+    """One sent liquidation: the list used, the receipt and its waterfall events."""
+
+    account: str
+    counterparties: list[str]
+    receipt: Any
+    events: list[WaterfallEvent]
+
+    def describe(self, names: dict[str, str] | None = None) -> list[str]:
+        return [describe(e, names) for e in self.events]
+
+
+def _address(account: Any) -> str:
+    return str(getattr(account, "address", account))
+
+
+def dry_run(contract: Any, method: str, args: tuple, sender: Any) -> str | None:
+    """`eth_call` `contract.method(*args)` from `sender`; the revert reason, or None if it passes.
+
+    Goes through web3 directly: ape enriches every revert with a full opcode trace, which
+    takes seconds on the waterfall's loops, and a keeper dry-runs often.
+    """
+    from web3.exceptions import ContractLogicError
+
+    data = getattr(contract, method).encode_input(*args)
+    web3 = contract.provider.web3
+    try:
+        web3.eth.call({"from": _address(sender), "to": contract.address, "data": data})
+    except ContractLogicError as exc:
+        message = str(exc.message if getattr(exc, "message", None) else exc)
+        return message.removeprefix("execution reverted: ").strip()
+    return None
+
+
+def _pending_timestamp() -> int:
+    import ape  # lazily: the maths above is usable without a chain
+
+    return ape.chain.pending_timestamp
+
+
+class Keeper:
+    """Finds liquidatable accounts and runs the waterfall on them with the right ADL list.
+
+    The plan is made on the latest block and checked by a dry run before sending; funding
+    accrued between the two (or a price update) can change scores, in which case the dry run
+    names the reason and nothing is sent.
+    """
+
+    def __init__(self, system: Any, sender: Any):
+        self.system = system
+        self.ch = system.clearinghouse
+        self.sender = sender
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def known_accounts(self) -> list[str]:
+        return [self.ch.account_at(i) for i in range(self.ch.account_count())]
+
+    def liquidatable_accounts(self) -> list[str]:
+        return [a for a in self.known_accounts() if self.ch.is_liquidatable(a)]
+
+    def _book(self, account: str) -> Book:
+        sizes, bases = {}, {}
+        for m in range(self.ch.market_count()):
+            pos = self.ch.positions(account, m)
+            if pos.size != 0:
+                sizes[m], bases[m] = pos.size, pos.open_notional
+        return Book(self.ch.equity(account), sizes, bases)
+
+    def adl_queue(self, market: int, longs: bool) -> list[str]:
+        """Every position on one side of `market`, first in line first: (score desc, address asc).
+        The LiquidityVault's own position is a candidate like any other."""
+        side = []
+        for a in self.known_accounts():
+            q = self.ch.positions(a, market).size
+            if q != 0 and (q > 0) == longs:
+                side.append((adl_key(self.ch.adl_score(a, market), a), a))
+        return [a for _, a in sorted(side)]
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def plan(self, account: str) -> Plan:
+        """Replay the contract's waterfall on a snapshot and return the counterparties it will consume."""
+        account = _address(account)
+        ch = self.ch
+        n = ch.market_count()
+        prices = {m: ch.mark_price(m) for m in range(n)}
+        params = {m: ch.params(m) for m in range(n)}
+        risk = ch.risk()
+        vault = ch.vault()
+        books: dict[str, Book] = {a: self._book(a) for a in self.known_accounts()}
+        me = books[account]
+        fund_left = self.system.fund.available()
+        now = _pending_timestamp()
+        peak = [ch.vault_peak_equity(), ch.vault_peak_time()]
+        cps: list[str] = []
+
+        def maintenance(book: Book) -> int:
+            return sum(fee(q, prices[m], params[m].mmr) for m, q in book.sizes.items() if q)
+
+        def vault_can_take(market: int, take: int) -> bool:
+            vb = books[vault]
+            if now > peak[1] + risk.vault_window or vb.equity > peak[0]:
+                peak[0], peak[1] = vb.equity, now
+            before = vb.sizes.get(market, 0)
+            after = before + take
+            if abs(after) <= abs(before) and (after == 0 or (after > 0) == (before > 0)):
+                return True
+            if vb.equity * PPM < peak[0] * (PPM - risk.vault_max_drawdown):
+                return False
+            if notional(after, prices[market]) > params[market].vault_max_notional:
+                return False
+            initial = sum(fee(q, prices[m], params[m].imr) for m, q in vb.sizes.items() if q and m != market)
+            return vb.equity >= initial + fee(after, prices[market], params[market].imr)
+
+        def deleverage(market: int, close: int, haircut: int) -> None:
+            price = prices[market]
+            longs = close > 0  # counterparties sit where the close goes
+            queue = sorted(
+                (adl_key(adl_score(b.sizes[market], b.bases[market], price, b.equity), a), a)
+                for a, b in books.items()
+                if a != account and b.sizes.get(market, 0) != 0 and (b.sizes[market] > 0) == longs
+            )
+            total = abs(close)
+            mark_leg = value(-close, price)
+            left, mark_left, haircut_left = total, mark_leg, haircut
+            for _, cp in queue:
+                if left == 0:
+                    break
+                b = books[cp]
+                take = min(abs(b.sizes[market]), left)
+                cp_mark, cp_haircut = mark_left, haircut_left
+                if left - take != 0:
+                    cp_mark = _trunc_div(mark_leg * take, total)
+                    cp_haircut = haircut * take // total
+                delta = -take if b.sizes[market] > 0 else take
+                after = copy.deepcopy(b)
+                after.apply(market, delta, cp_mark + cp_haircut, price, fee(take, price, params[market].maker_fee))
+                if after.equity < 0:
+                    continue  # would go bankrupt: not eligible, the contract would revert
+                books[cp] = after
+                left -= take
+                mark_left -= cp_mark
+                haircut_left -= cp_haircut
+                me.apply(market, -delta, -(cp_mark + cp_haircut), price)
+                cps.append(cp)
+            if left != 0:
+                raise RuntimeError(f"not enough opposite positions in market {market} to deleverage {account}")
+
+        def attempt(allow_partial: bool) -> Plan:
+            closes: dict[int, int] = {}
+            partial = self._partial_close(me, prices, params, risk) if allow_partial and me.equity > 0 else None
+            if partial is not None:
+                closes[partial[0]] = partial[1]
+            else:
+                closes = {m: -q for m, q in sorted(me.sizes.items()) if q}
+            room = max(me.equity, 0)
+            charged = 0
+            total = 0
+            for m in sorted(closes):
+                total += notional(closes[m], prices[m])
+                f = min(fee(closes[m], prices[m], params[m].taker_fee), room)
+                room -= f
+                p = min(fee(closes[m], prices[m], params[m].liquidation_penalty), room)
+                room -= p
+                reward = 0 if _address(self.sender) == account else p * risk.keeper_share // PPM
+                if _address(self.sender) in books:
+                    books[_address(self.sender)].equity += reward
+                charged += f + p
+            me.equity -= charged
+            shortfall = 0
+            if me.equity < 0:
+                covered = min(-me.equity, fund_left)
+                me.equity += covered
+                shortfall = -me.equity
+            haircuts, to_vault = {}, {}
+            left = shortfall
+            last = max(closes)
+            for m in sorted(closes):
+                part = left if m == last else shortfall * notional(closes[m], prices[m]) // total
+                left -= part
+                haircuts[m] = part
+                taken = part == 0 and account != vault and vault_can_take(m, -closes[m])
+                to_vault[m] = taken
+                if taken:
+                    cash = -value(-closes[m], prices[m])
+                    books[vault].apply(m, -closes[m], -cash, prices[m])
+                    me.apply(m, closes[m], cash, prices[m])
+                else:
+                    deleverage(m, closes[m], part)
+            return Plan(account, partial, closes, shortfall, haircuts, to_vault)
+
+        last_plan = attempt(True)
+        if last_plan.partial is not None and me.equity < maintenance(me):
+            second = attempt(False)
+            second.partial = last_plan.partial
+            last_plan = second
+        last_plan.counterparties = cps
+        return last_plan
+
+    @staticmethod
+    def _partial_close(me: Book, prices: dict, params: dict, risk: Any) -> tuple[int, int] | None:
+        """The contract's _partial_close: the largest-maintenance position and the size that brings
+        equity to maintenance * (1 + buffer) after taker fee and penalty; None for a full close."""
+        market, worst = None, 0
+        for m in sorted(me.sizes):
+            req = fee(me.sizes[m], prices[m], params[m].mmr)
+            if me.sizes[m] and req > worst:
+                market, worst = m, req
+        if market is None:
+            return None
+        mm = sum(fee(q, prices[m], params[m].mmr) for m, q in me.sizes.items() if q)
+        buffer = PPM + risk.liquidation_buffer
+        gain = params[market].mmr * buffer
+        cost = (params[market].taker_fee + params[market].liquidation_penalty) * PPM
+        if gain <= cost:
+            return None
+        need = mm * buffer - me.equity * PPM
+        size_abs = _ceil_div(_ceil_div(need * PPM, gain - cost) * 10**30, prices[market])
+        q = me.sizes[market]
+        if size_abs >= abs(q):
+            return None
+        return market, (-size_abs if q > 0 else size_abs)
+
+    # -- acting --------------------------------------------------------------------------------
+
+    def counterparties(self, account: str) -> list[str]:
+        """The flat ADL list `liquidate(account, ...)` needs: empty when the vault takes everything."""
+        reason = dry_run(self.ch, "liquidate", (account, []), self.sender)
+        if reason is None:
+            return []
+        if reason != "ch: adl list too short":
+            raise RuntimeError(f"liquidate({account}) would revert: {reason}")
+        cps = self.plan(account).counterparties
+        reason = dry_run(self.ch, "liquidate", (account, cps), self.sender)
+        if reason is not None:
+            raise RuntimeError(f"liquidate({account}, {cps}) would revert: {reason}")
+        return cps
+
+    def liquidate(self, account: str) -> Liquidation:
+        account = _address(account)
+        cps = self.counterparties(account)
+        receipt = self.ch.liquidate(account, cps, sender=self.sender)
+        return Liquidation(account, cps, receipt, waterfall_events(receipt))
+
+    def run(self) -> list[Liquidation]:
+        """Liquidate every liquidatable account, in account order."""
+        return [self.liquidate(a) for a in self.liquidatable_accounts() if self.ch.is_liquidatable(a)]
+
+
+@dataclass
+class Tally:
+    """What each layer of the waterfall absorbed over a set of liquidations (atoms)."""
+
+    liquidations: int = 0
+    to_vault_notional: int = 0  # closed at mark into the LiquidityVault
+    to_adl_notional: int = 0  # closed against ADL counterparties
+    penalties: int = 0
+    keeper_rewards: int = 0
+    fund_cover: int = 0  # bad debt the insurance fund paid
+    socialized: int = 0  # shortfall beyond the fund, per ShortfallSocialized
+    haircuts: int = 0  # what the counterparties gave up vs mark, per Deleveraged
+    deleveraged: set[str] = field(default_factory=set)
+
+    def add(self, liquidation: Liquidation) -> None:
+        self.liquidations += 1
+        for e in liquidation.events:
+            a = e.args
+            if e.name == "Liquidated":
+                n = notional(a["size"], a["price"])
+                if a["to_vault"]:
+                    self.to_vault_notional += n
+                else:
+                    self.to_adl_notional += n
+                self.penalties += a["penalty"]
+                self.keeper_rewards += a["keeper_reward"]
+            elif e.name == "BadDebtCovered":
+                self.fund_cover += a["amount"]
+            elif e.name == "ShortfallSocialized":
+                self.socialized += a["amount"]
+            elif e.name == "Deleveraged":
+                self.haircuts += a["haircut"]
+                self.deleveraged.add(str(a["counterparty"]))
+
+    def lines(self) -> list[str]:
+        return [
+            f"liquidations: {self.liquidations}",
+            f"closed into the LiquidityVault at mark: {fmt_usdc(self.to_vault_notional)} USDC notional",
+            f"closed against ADL counterparties: {fmt_usdc(self.to_adl_notional)} USDC notional",
+            f"penalties: {fmt_usdc(self.penalties)} USDC (keepers {fmt_usdc(self.keeper_rewards)})",
+            f"bad debt covered by the insurance fund: {fmt_usdc(self.fund_cover)} USDC",
+            f"shortfall socialized by ADL: {fmt_usdc(self.socialized)} USDC over "
+            f"{len(self.deleveraged)} counterparties; their haircuts sum to {fmt_usdc(self.haircuts)} USDC "
+            f"({'exactly the shortfall' if self.haircuts == self.socialized else 'MISMATCH'})",
+        ]
+
+
+__all__ = [
+    "Keeper",
+    "Tally",
+    "Liquidation",
+    "Plan",
+    "WaterfallEvent",
+    "adl_key",
+    "adl_score",
+    "describe",
+    "dry_run",
+    "waterfall_events",
+]

@@ -1,0 +1,21 @@
+"""Fast chain driver for the differential fuzzer (issue 4).
+
+ape is for deploying and for the unit tests: it sends about a dozen RPCs per transaction.
+The fuzzer's hot loop instead talks JSON-RPC to its own Anvil over one persistent HTTP
+connection, with pre-encoded calldata, Anvil's unlocked accounts and
+``eth_sendTransactionSync``, and reads the whole book in one ``eth_call``.
+
+Modules:
+
+- :mod:`perpvault.fuzz.rpc`: ``start_anvil`` and the JSON-RPC client ``Rpc``.
+- :mod:`perpvault.fuzz.abi`: compiled artifacts (vyper CLI, cached) and calldata encoders.
+- :mod:`perpvault.fuzz.system`: raw deployment with the same wiring as ``perpvault.chain.deploy``.
+- :mod:`perpvault.fuzz.signing`: EIP-712 order signing without eth_account's slow path.
+- :mod:`perpvault.fuzz.state`: the one-call state read and the I1/I2/I5 checks on it.
+- :mod:`perpvault.fuzz.driver`: ``open_raw()`` and ``RawDriver``, one method per protocol action.
+
+Keep episodes short: revert to a post-setup snapshot every ~50 steps (one Hypothesis
+example). Anvil's per-transaction cost grows with the chain: measured here 440 steps/s
+with episodes of 25, 395 with 100, 245 with 400 and 87 with one 3000-step episode.
+``bench/fuzz_throughput.py`` measures the loop.
+"""

@@ -1,44 +1,55 @@
-"""The ``perpvault`` command: one subcommand per job."""
+"""The ``perpvault`` command: one subcommand per job.
+
+Each job lives in its own module with a ``register(subparsers)`` function that adds its
+subcommand and sets ``func``; this file only collects them. Modules are imported lazily at
+run time by their handlers, so ``perpvault --help`` never starts ape or a chain.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from perpvault import __version__
 from perpvault.paths import ensure_tool_path
 
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Deploy the system on a local Anvil chain and walk through a scripted scenario."""
-    from perpvault import demo  # imported lazily: it pulls in ape
-
-    return demo.run(args) or 0
+# The jobs, in the order `--help` lists them. A module that is not there yet is skipped.
+JOBS = (
+    "perpvault.demo",  # perpvault demo
+    "perpvault.fuzz.cli",  # perpvault fuzz
+    "perpvault.prove.cli",  # perpvault prove
+    "perpvault.bench",  # perpvault bench
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perpvault",
-        description="perpvault: a perpetuals vault in Vyper, with its spec and tooling.",
+        description="perpvault: a perpetual-futures risk waterfall in Vyper, with its model, fuzzers and proofs.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    demo = sub.add_parser("demo", help="deploy on a local Anvil chain and run a scripted scenario")
-    demo.set_defaults(func=cmd_demo)
-
+    for name in JOBS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    ensure_tool_path()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help(sys.stderr)
         return 2
-    ensure_tool_path()
-    return int(args.func(args))
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from perpvault.chain import deploy
-from perpvault.chain.actions import fund_account, set_price, trade
-from perpvault.chain.invariants import assert_invariants
-from perpvault.chain.session import open_chain
-from perpvault.keeper import Keeper, Tally
 from perpvault.units import fmt_usdc, price, size, usdc
 
 BTC, ETH = 0, 1
@@ -68,6 +63,8 @@ def _table(system, cast: Cast) -> None:
 
 
 def _invariants(system) -> None:
+    from perpvault.chain.invariants import assert_invariants
+
     assert_invariants(system)
     ch = system.clearinghouse
     _say(
@@ -77,7 +74,19 @@ def _invariants(system) -> None:
     )
 
 
+def register(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="start Anvil, deploy, trade, crash a price, run the waterfall, report")
+    demo.set_defaults(func=run)
+
+
 def run(args: argparse.Namespace | None = None) -> int:
+    # Imported here: they pull in ape, which `perpvault --help` should not wait for.
+    from perpvault.chain import deploy
+    from perpvault.chain.actions import fund_account, set_price, trade
+    from perpvault.chain.invariants import assert_invariants
+    from perpvault.chain.session import open_chain
+    from perpvault.keeper import Keeper, Tally
+
     with open_chain() as session:
         cast = Cast.from_accounts(session.accounts)
         chain = session.chain

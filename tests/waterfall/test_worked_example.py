@@ -1,4 +1,4 @@
-"""The worked example of docs/worked_example.md (for docs/mechanism.md), number for number."""
+"""The worked example of docs/mechanism.md, number for number."""
 
 from fractions import Fraction
 

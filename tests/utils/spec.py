@@ -1,0 +1,116 @@
+"""The spec's integer formulas, written out independently of the contracts (SPEC sections 2-5).
+
+Tests compute expected numbers with these and compare them with what the chain reports, so
+nothing asserted is the contract's own output read back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PPM = 10**6
+WAD = 10**18
+VALUE_UNIT = 10**30  # size (1e18) * price (1e18) / 1e30 = atoms (1e6)
+FEE_UNIT = 10**36  # size * price * ppm / 1e36 = atoms
+FUNDING_UNIT = 10**36
+FUNDING_PERIOD = 28_800
+FUNDING_PRICE_DIV = 10**12
+
+
+def ceil_div(a: int, b: int) -> int:
+    """a / b rounded up (b > 0)."""
+    return -((-a) // b)
+
+
+def trunc_div(a: int, b: int) -> int:
+    """a / b rounded toward zero, like Vyper's `//` on signed integers."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def value(size: int, price: int) -> int:
+    """Mark value of a signed size, floored: what an account receives rounds down."""
+    return (size * price) // VALUE_UNIT
+
+
+def notional(size: int, price: int) -> int:
+    """|size| * price in atoms, rounded up (owed)."""
+    return ceil_div(abs(size) * price, VALUE_UNIT)
+
+
+def fee(size: int, price: int, rate_ppm: int) -> int:
+    """fee = ceil(|size| * price * rate / 1e36)."""
+    return ceil_div(abs(size) * price * rate_ppm, FEE_UNIT)
+
+
+requirement = fee
+
+
+def funding_credit(size: int, index_delta: int) -> int:
+    """What a position receives (< 0: pays) when the index moves: floor(-size * delta / 1e36)."""
+    return (-(size * index_delta)) // FUNDING_UNIT
+
+
+@dataclass
+class Book:
+    """One account's book in one market under the spec's accounting (cost basis, realized PnL)."""
+
+    margin: int = 0
+    size: int = 0
+    basis: int = 0  # signed open notional: what was paid for the position (< 0 for shorts)
+
+    def change(self, delta: int, cash: int) -> int:
+        """Move the position by `delta` paying `cash` (> 0 pays); returns the realized PnL."""
+        q, q_new = self.size, self.size + delta
+        if q == 0 or (q > 0) == (delta > 0):
+            basis_new = self.basis + cash
+        elif abs(delta) <= abs(q):
+            basis_new = trunc_div(self.basis * q_new, q)  # what remains keeps its entry price
+        else:
+            basis_new = trunc_div(cash * q_new, delta)  # flipped: the remainder enters at the fill
+        realized = basis_new - self.basis - cash
+        self.margin += realized
+        self.size, self.basis = q_new, basis_new
+        return realized
+
+    def buy(self, size: int, price: int, fee_rate: int = 0) -> int:
+        self.change(size, notional(size, price))
+        f = fee(size, price, fee_rate)
+        self.margin -= f
+        return f
+
+    def sell(self, size: int, price: int, fee_rate: int = 0) -> int:
+        self.change(-size, -value(size, price))
+        f = fee(size, price, fee_rate)
+        self.margin -= f
+        return f
+
+    def equity(self, mark: int) -> int:
+        return self.margin + value(self.size, mark) - self.basis
+
+
+def trade_dust(size: int, price: int) -> int:
+    """The atom the buyer pays above what the seller receives."""
+    return notional(size, price) - value(size, price)
+
+
+@dataclass
+class FundingMarket:
+    """The funding index of one market, accrued the way SPEC section 5 describes."""
+
+    index: int
+    last: int
+    ema: int
+    weight_ppm: int
+    cap: int
+
+    def accrue(self, now: int, oracle: int) -> int:
+        if now != self.last:
+            premium = trunc_div((self.ema - oracle) * WAD, oracle)
+            rate = max(min(trunc_div(premium, FUNDING_PERIOD), self.cap), -self.cap)
+            self.index += (rate * (now - self.last) * oracle) // FUNDING_PRICE_DIV
+            self.last = now
+        return self.index
+
+    def fill(self, price: int) -> None:
+        self.ema += trunc_div((price - self.ema) * self.weight_ppm, PPM)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from perpvault import __version__
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # ape-vyper's settings model warns about a forward reference on every start: noise.
+    warnings.filterwarnings("ignore", message=".*import_remapping.*")
     ensure_tool_path()
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -128,7 +128,9 @@ def run(args: argparse.Namespace | None = None) -> int:
         set_price(system, ETH, price(3_000))
         for i in range(system.clearinghouse.account_count()):
             system.clearinghouse.settle_funding(system.clearinghouse.account_at(i), sender=cast.keeper_bot)
-        _say(f"  BTC funding index {system.clearinghouse.funding_index(BTC)}")
+        # The index is atoms per whole base unit, scaled by 10**18.
+        per_btc = system.clearinghouse.funding_index(BTC) // 10**18
+        _say(f"  each BTC long paid each BTC short {fmt_usdc(per_btc)} USDC of funding")
         _table(system, cast)
         _invariants(system)
 

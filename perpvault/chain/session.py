@@ -20,18 +20,22 @@ class ChainSession:
 
 
 @contextlib.contextmanager
-def open_chain(network: str = "ethereum:local:foundry") -> Iterator[ChainSession]:
+def open_chain(network: str = "ethereum:local:foundry", *, quiet: bool = True) -> Iterator[ChainSession]:
     """Connect ape to `network` (default: start a local Anvil) from the repository root.
 
     ape resolves the project from the working directory, so this changes into the repo root
-    for the duration of the session.
+    for the duration of the session. `quiet` keeps ape's per-transaction INFO lines out of
+    the output (warnings and errors still show).
     """
     ensure_tool_path()
     previous = os.getcwd()
     os.chdir(repo_root())
     try:
         import ape
+        from ape.logging import logger
 
+        if quiet:
+            logger.set_level("WARNING")
         with ape.networks.parse_network_choice(network) as provider:
             yield ChainSession(
                 project=ape.project,

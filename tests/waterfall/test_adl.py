@@ -231,3 +231,27 @@ def test_adl__counterparty_the_haircut_would_bankrupt__is_not_eligible(system, c
     assert (d.counterparty, d.haircut) == (a8.address, shortfall)
     assert (ch.margin(a9), ch.positions(a9, BTC).size, ch.positions(a9, ETH).size) == a9_before
     assert_waterfall_sound(system, result.receipt, taker, before)
+
+
+def test_adl__counterparty_front_runs_the_keeper__stale_list_fails__replanned_list_exact(
+    system, book, liquidator, keeper, taker
+):
+    """GMX audit #210: an account first in the ADL queue closes its position before the
+    keeper's transaction lands. Its move is allowed (it buys back from the vault and pays for
+    it); the keeper's stale list is re-validated at execution and reverts, nothing moves; the
+    re-planned list socializes exactly the same shortfall against who is there now."""
+    from tests.waterfall.books import buy_from_vault
+
+    margins, basis, names = book
+    ch = system.clearinghouse
+    deficit = -equity_of(margins[taker], size(1), basis[taker], CRASH)
+    stale = liquidator.counterparties(taker)
+    assert stale[0] == names["maker"].address
+    buy_from_vault(system, names["maker"], BTC, size("0.4"), CRASH)  # the front-run
+    assert ch.positions(names["maker"], BTC).size == 0
+    assert_reverts(ch, "liquidate", (taker, stale), keeper, "ch: adl counterparty has no position")
+    before = sizes(system)
+    result = liquidator.liquidate(taker)
+    assert names["maker"].address not in result.counterparties
+    assert events(result.receipt, "ShortfallSocialized")[0].amount == deficit
+    assert_waterfall_sound(system, result.receipt, taker, before)

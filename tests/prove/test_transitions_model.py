@@ -1,0 +1,294 @@
+"""The transitions the proofs run on are the model's, step for step, on ints.
+
+`perpvault.prove.transitions` on the :class:`Concrete` backend must leave exactly the state
+`perpvault.model.clearinghouse.Clearinghouse` (and the model's `InsuranceFund`) leaves, and
+revert where it reverts. The model agrees with the bytecode (tests/unit/test_model_agrees.py),
+so a proof over these transitions is a proof over what the contracts compute.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from perpvault.model.clearinghouse import Clearinghouse
+from perpvault.model.maths import INT256_MAX, INT256_MIN, Revert
+from perpvault.model.periphery import MAX_UINT, InsuranceFund, Token
+from perpvault.model.state import Account, MarketParams, MarketState, Position, RiskParams
+from perpvault.prove import transitions as t
+from perpvault.prove.backend import Concrete
+
+ACCOUNTS = ["0x" + f"{i:040x}" for i in range(1, 6)]
+VAULT = "0x" + "f" * 40
+CH = "0x" + "c" * 40
+FUND = "0x" + "e" * 40
+
+
+class _Feed:
+    address = "0x" + "d" * 40
+
+    def __init__(self, price: int) -> None:
+        self.p = price
+
+    def price(self, market: int) -> int:
+        return self.p
+
+
+class _World:
+    def __init__(self, price: int) -> None:
+        self.now = 0
+        self.events: list = []
+        self.feed = _Feed(price)
+        self.token = Token(self, "0x" + "a" * 40, "owner")
+        self.fund = InsuranceFund(self, FUND, CH)
+
+    def log(self, *args) -> None:
+        self.events.append(args)
+
+
+def small_int(b: int) -> st.SearchStrategy[int]:
+    return st.one_of(st.integers(-(10**b), 10**b), st.integers(-100, 100))
+
+
+sizes = st.one_of(small_int(24), st.sampled_from([0, 1, -1, 10**18, -(10**18)]))
+money = st.one_of(small_int(30), st.integers(INT256_MIN, INT256_MAX))
+prices = st.one_of(st.integers(1, 10**24), st.sampled_from([1, 10**18, 60_000 * 10**18]))
+index = st.one_of(small_int(30), st.just(0))
+acct = st.fixed_dictionaries({"m": money, "q": sizes, "on": small_int(30), "f": index})
+
+
+def world(st_: dict, price: int, fee_share: int = 500_000, maker_fee: int = 200) -> Clearinghouse:
+    """A model clearinghouse holding exactly the proof state `st_` (one market, id 0)."""
+    w = _World(price)
+    ch = Clearinghouse(w, CH, "owner", RiskParams(10_000, 200_000, fee_share, 200_000, 86_400))
+    w.ch = ch
+    ch.vault = VAULT
+    ch.market_count = 1
+    ch.markets[0] = MarketState(st_["F"], 0, price, st_["pool"], st_["weight"], st_["oi"])
+    ch.params[0] = MarketParams(100_000, 50_000, maker_fee, 500, 10_000, 50_000, 10**15, 0, 200_000)
+    ch.insurance_due = st_["due"]
+    for name, a in st_["acc"].items():
+        ch.accounts[name] = Account(a["m"], {0: Position(a["q"], a["on"], a["f"])},
+                                    1 if a["q"] != 0 else 0)
+    w.token.balances[CH] = st_["bal"]
+    w.token.balances[FUND] = st_["fbal"]
+    w.token.allowances[(CH, FUND)] = MAX_UINT
+    w.fund.total_in, w.fund.total_out = st_["fin"], st_["fout"]
+    return ch
+
+
+def snapshot(ch: Clearinghouse, names) -> dict:
+    s = ch.markets[0]
+    return {
+        "acc": {n: {"m": ch.accounts[n].margin, "q": ch.accounts[n].positions[0].size,
+                    "on": ch.accounts[n].positions[0].open_notional,
+                    "f": ch.accounts[n].positions[0].funding_index} for n in names},
+        "F": s.funding_index, "pool": s.funding_pool, "weight": s.funding_weight,
+        "oi": s.open_interest, "due": ch.insurance_due, "bal": ch.w.token.balance_of(CH),
+        "fin": ch.w.fund.total_in, "fout": ch.w.fund.total_out,
+        "fbal": ch.w.token.balance_of(FUND),
+    }
+
+
+def plain(st_: dict) -> dict:
+    return {k: v for k, v in st_.items() if k not in ("rest_q", "rest_v")}
+
+
+@st.composite
+def states(draw, names):
+    return {
+        "acc": {n: draw(acct) for n in names},
+        "F": draw(index), "pool": draw(money), "weight": draw(money),
+        "oi": draw(st.integers(0, 10**30)), "due": draw(st.integers(0, 10**30)),
+        "bal": draw(st.integers(0, 10**40)), "fin": draw(st.integers(0, 10**30)),
+        "fout": 0, "fbal": draw(st.integers(0, 10**30)),
+    }
+
+
+def both(generic, model, names):
+    """Run both; they must agree on revert-or-not and, if not, on the whole state."""
+    try:
+        got = generic()
+        g_err = None
+    except Revert as exc:
+        g_err = exc
+    try:
+        ch = model()
+        m_err = None
+    except Revert as exc:
+        m_err = exc
+    assert (g_err is None) == (m_err is None), f"generic {g_err!r} vs model {m_err!r}"
+    if g_err is None:
+        assert plain(got) == snapshot(ch, names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=states([ACCOUNTS[0]]), price=prices)
+def test_settle__matches_model(s, price):
+    a = ACCOUNTS[0]
+
+    def model():
+        ch = world(s, price)
+        ch._settle(a, 0)
+        return ch
+
+    both(lambda: t.settle(Concrete(), s, a), model, [a])
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=states([ACCOUNTS[0], ACCOUNTS[1], VAULT]), size=st.integers(1, 10**24), price=prices,
+       bfr=st.sampled_from([0, 200, 500, 10_000]), sfr=st.sampled_from([0, 200, 500]),
+       share=st.sampled_from([0, 1, 500_000, 10**6]), roles=st.sampled_from(["plain", "vs", "vb"]))
+def test_trade__matches_model(s, size, price, bfr, sfr, share, roles):
+    buyer, seller = {"plain": (ACCOUNTS[0], ACCOUNTS[1]), "vs": (ACCOUNTS[0], VAULT),
+                     "vb": (VAULT, ACCOUNTS[1])}[roles]
+    names = [ACCOUNTS[0], ACCOUNTS[1], VAULT]
+
+    def model():
+        ch = world(s, price, fee_share=share)
+        ch._trade(buyer, seller, 0, size, price, bfr, sfr, False)
+        return ch
+
+    both(lambda: t.trade(Concrete(), s, buyer, seller, size, price, bfr, sfr, share, VAULT)[0],
+         model, names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=states([ACCOUNTS[0]]), amount=st.integers(0, 10**31))
+def test_cover__matches_model(s, amount):
+    a = ACCOUNTS[0]
+
+    def model():
+        ch = world(s, 10**18)
+        ch.w.fund.cover(CH, amount)
+        return ch
+
+    both(lambda: t.cover(Concrete(), s, amount)[0], model, [a])
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=states([ACCOUNTS[0]]))
+def test_sweep__matches_model(s):
+    a = ACCOUNTS[0]
+
+    def model():
+        ch = world(s, 10**18)
+        ch.sweep_to_insurance("anyone")
+        return ch
+
+    both(lambda: t.sweep_to_insurance(Concrete(), s)[0], model, [a])
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(data=st.data(), n=st.integers(1, 3), price=prices,
+       haircut=st.one_of(st.integers(0, 10**12), st.just(0)),
+       maker_fee=st.sampled_from([0, 200]))
+def test_deleverage__matches_model(data, n, price, haircut, maker_fee):
+    bankrupt, cps = ACCOUNTS[0], ACCOUNTS[1 : 1 + n]
+    s = data.draw(states([bankrupt, *cps]))
+    side = data.draw(st.sampled_from([1, -1]))
+    takes = [data.draw(st.integers(1, 10**22)) for _ in cps]
+    for c, take in zip(cps, takes, strict=True):
+        s["acc"][c]["q"] = side * take
+        s["acc"][c]["m"] = data.draw(st.integers(10**25, 10**30))  # solvent after the haircut
+    # The bankrupt position is exactly what the listed counterparties hold: all are consumed.
+    s["acc"][bankrupt]["q"] = -side * sum(takes)
+    s["acc"][bankrupt]["f"] = s["F"]
+    # The contract requires the list in ADL order: sort it as the model ranks it.
+    ranker = world(s, price, maker_fee=maker_fee)
+    try:
+        for c in cps:
+            ranker._settle_all(c)
+        order = sorted(cps, key=lambda c: (-ranker._score(c, 0), int(c, 16)))
+    except Revert:
+        assume(False)  # the counterparties' own funding or score overflows: not an ADL case
+    close = -s["acc"][bankrupt]["q"]
+
+    def model():
+        ch = world(s, price, maker_fee=maker_fee)
+        ch._deleverage(bankrupt, 0, close, price, haircut, order, 0)
+        return ch
+
+    try:
+        model()
+    except Revert as exc:
+        # Checks the proofs do not model (they only add reverts).
+        assume(exc.reason not in ("ch: adl order", "ch: adl counterparty would go bankrupt"))
+    both(lambda: t.deleverage(Concrete(), s, bankrupt, close, price, haircut, order,
+                              maker_fee)[0], model, [bankrupt, *cps])
+
+
+# --- the z3 encoding of the transitions means what the ints mean ---------------------------------
+
+import z3  # noqa: E402
+
+from perpvault.prove.backend import Symbolic  # noqa: E402
+from perpvault.prove.checks import sym_state  # noqa: E402
+
+FIELDS = {"m": "margin", "q": "size", "on": "open_notional", "f": "funding_index"}
+
+
+def symbolic_agrees(names, s, params: dict, run) -> None:
+    """Run `run(B, st, p)` on z3 terms over fresh variables, substitute the concrete state
+    `s` and parameters, and compare with the same run on ints: same revert-or-not, same
+    state."""
+    B = Symbolic()
+    st_sym = sym_state(list(names), [])
+    p_sym = {k: z3.Int(k) for k in params}
+    sub = [(z3.Int(f"{n}.{FIELDS[k]}"), z3.IntVal(s["acc"][n][k])) for n in names for k in FIELDS]
+    sub += [(z3.Int(k), z3.IntVal(s[k])) for k in ("F", "pool", "weight", "oi", "due", "bal",
+                                                     "fin", "fout", "fbal")]
+    sub += [(p_sym[k], z3.IntVal(v)) for k, v in params.items()]
+    post = run(B, st_sym, p_sym)
+    ok = z3.simplify(z3.substitute(z3.And(*B.conds), *sub))
+    try:
+        want = run(Concrete(), s, params)
+    except Revert:
+        assert z3.is_false(ok), "ints revert, the z3 no-revert conditions hold"
+        return
+    assert z3.is_true(ok), "ints do not revert, the z3 no-revert conditions fail"
+
+    def ev(x):
+        return z3.simplify(z3.substitute(x, *sub)).as_long() if z3.is_expr(x) else x
+
+    for n in names:
+        for k in FIELDS:
+            assert ev(post["acc"][n][k]) == want["acc"][n][k], (n, k)
+    for k in ("F", "pool", "weight", "oi", "due", "bal", "fin", "fout", "fbal"):
+        assert ev(post[k]) == want[k], k
+
+
+@settings(max_examples=60, deadline=None)
+@given(s=states(["buyer", "seller", "vault"]), size=st.integers(1, 10**24), price=prices,
+       bfr=st.sampled_from([0, 500]), sfr=st.sampled_from([0, 200]),
+       share=st.sampled_from([0, 500_000, 10**6]))
+def test_trade__z3_term_means_the_same(s, size, price, bfr, sfr, share):
+    params = {"size": size, "price": price, "bfr": bfr, "sfr": sfr, "share": share}
+    symbolic_agrees(["buyer", "seller", "vault"], s, params, lambda B, x, p: t.trade(
+        B, x, "buyer", "seller", p["size"], p["price"], p["bfr"], p["sfr"], p["share"],
+        "vault")[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), n=st.integers(1, 3), price=prices, haircut=st.integers(0, 10**12),
+       side=st.sampled_from([1, -1]))
+def test_deleverage__z3_term_means_the_same(data, n, price, haircut, side):
+    cps = [f"cp{i}" for i in range(n)]
+    s = data.draw(states(["a", *cps]))
+    takes = [data.draw(st.integers(1, 10**22)) for _ in cps]
+    for c, take in zip(cps, takes, strict=True):
+        s["acc"][c]["q"] = side * take
+    s["acc"]["a"]["q"] = -side * sum(takes) + data.draw(st.sampled_from([0, 0, 0, 1, -1]))
+    params = {"price": price, "haircut": haircut, "maker_fee": 200}
+    symbolic_agrees(["a", *cps], s, params, lambda B, x, p: t.deleverage(
+        B, x, "a", -x["acc"]["a"]["q"], p["price"], p["haircut"], cps, p["maker_fee"])[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(s=states(["a"]), amount=st.integers(0, 10**31), after=money)
+def test_settle_cover_sweep__z3_terms_mean_the_same(s, amount, after):
+    symbolic_agrees(["a"], s, {}, lambda B, x, p: t.settle(B, x, "a"))
+    symbolic_agrees(["a"], s, {"after": after}, lambda B, x, p: t.bad_debt(B, x, "a",
+                                                                           p["after"])[0])
+    symbolic_agrees(["a"], s, {}, lambda B, x, p: t.sweep_to_insurance(B, x)[0])

@@ -179,6 +179,189 @@ def _pending_timestamp() -> int:
     return ape.chain.pending_timestamp
 
 
+@dataclass
+class WaterfallSnapshot:
+    """Everything `liquidate` reads, taken at the block the liquidation will run in.
+
+    Built from the chain (:meth:`Keeper.snapshot`) or from the reference model
+    (:func:`snapshot_from_model`); :func:`plan_liquidation` replays the waterfall on it.
+    `params`/`risk` need the contracts' field names (ape structs or the model's dataclasses).
+    """
+
+    prices: dict[int, int]
+    params: dict[int, Any]
+    risk: Any
+    vault: str
+    books: dict[str, Book]
+    fund_left: int
+    now: int
+    peak: tuple[int, int]  # (vault_peak_equity, vault_peak_time)
+
+
+def snapshot_from_model(ex: Any) -> WaterfallSnapshot:
+    """The snapshot of a reference-model `Exchange` at its current time (addresses lower-case)."""
+    def take() -> WaterfallSnapshot:
+        ch = ex.w.ch
+        n = ch.market_count
+        books = {}
+        for a in ch.known:
+            sizes, bases = {}, {}
+            for m in range(n):
+                pos = ch.positions_of(a, m)
+                if pos.size != 0:
+                    sizes[m], bases[m] = pos.size, pos.open_notional
+            books[a] = Book(ch.equity(a), sizes, bases)
+        return WaterfallSnapshot(
+            prices={m: ch.mark_price(m) for m in range(n)},
+            params={m: copy.copy(ch.params[m]) for m in range(n)},
+            risk=copy.copy(ch.risk),
+            vault=ch.vault,
+            books=books,
+            fund_left=ex.w.fund.available(),
+            now=ex.w.now,
+            peak=(ch.vault_peak_equity, ch.vault_peak_time),
+        )
+    return ex._view(take)
+
+
+def plan_liquidation(snap: WaterfallSnapshot, account: str, sender: str) -> Plan:
+    """Replay the contract's waterfall for `liquidate(account, ...)` sent by `sender` on `snap`
+    (which it consumes) and return the plan with the counterparties it will consume."""
+    prices, params, risk, vault, books = snap.prices, snap.params, snap.risk, snap.vault, snap.books
+    me = books[account]
+    fund_left = snap.fund_left
+    now = snap.now
+    peak = list(snap.peak)
+    cps: list[str] = []
+
+    def maintenance(book: Book) -> int:
+        return sum(fee(q, prices[m], params[m].mmr) for m, q in book.sizes.items() if q)
+
+    def vault_can_take(market: int, take: int) -> bool:
+        vb = books[vault]
+        if now > peak[1] + risk.vault_window or vb.equity > peak[0]:
+            peak[0], peak[1] = vb.equity, now
+        before = vb.sizes.get(market, 0)
+        after = before + take
+        if abs(after) <= abs(before) and (after == 0 or (after > 0) == (before > 0)):
+            return True
+        if vb.equity * PPM < peak[0] * (PPM - risk.vault_max_drawdown):
+            return False
+        if notional(after, prices[market]) > params[market].vault_max_notional:
+            return False
+        initial = sum(fee(q, prices[m], params[m].imr) for m, q in vb.sizes.items() if q and m != market)
+        return vb.equity >= initial + fee(after, prices[market], params[market].imr)
+
+    def deleverage(market: int, close: int, haircut: int) -> None:
+        price = prices[market]
+        longs = close > 0  # counterparties sit where the close goes
+        queue = sorted(
+            (adl_key(adl_score(b.sizes[market], b.bases[market], price, b.equity), a), a)
+            for a, b in books.items()
+            if a != account and b.sizes.get(market, 0) != 0 and (b.sizes[market] > 0) == longs
+        )
+        total = abs(close)
+        mark_leg = value(-close, price)
+        left, mark_left, haircut_left = total, mark_leg, haircut
+        for _, cp in queue:
+            if left == 0:
+                break
+            b = books[cp]
+            take = min(abs(b.sizes[market]), left)
+            cp_mark, cp_haircut = mark_left, haircut_left
+            if left - take != 0:
+                cp_mark = _trunc_div(mark_leg * take, total)
+                cp_haircut = haircut * take // total
+            delta = -take if b.sizes[market] > 0 else take
+            after = copy.deepcopy(b)
+            after.apply(market, delta, cp_mark + cp_haircut, price, fee(take, price, params[market].maker_fee))
+            if after.equity < 0:
+                continue  # would go bankrupt: not eligible, the contract would revert
+            books[cp] = after
+            left -= take
+            mark_left -= cp_mark
+            haircut_left -= cp_haircut
+            me.apply(market, -delta, -(cp_mark + cp_haircut), price)
+            cps.append(cp)
+        if left != 0:
+            raise RuntimeError(f"not enough opposite positions in market {market} to deleverage {account}")
+
+    def attempt(allow_partial: bool) -> Plan:
+        closes: dict[int, int] = {}
+        partial = _partial_close(me, prices, params, risk) if allow_partial and me.equity > 0 else None
+        if partial is not None:
+            closes[partial[0]] = partial[1]
+        else:
+            closes = {m: -q for m, q in sorted(me.sizes.items()) if q}
+        room = max(me.equity, 0)
+        charged = 0
+        total = 0
+        for m in sorted(closes):
+            total += notional(closes[m], prices[m])
+            f = min(fee(closes[m], prices[m], params[m].taker_fee), room)
+            room -= f
+            p = min(fee(closes[m], prices[m], params[m].liquidation_penalty), room)
+            room -= p
+            reward = 0 if sender == account else p * risk.keeper_share // PPM
+            if sender in books:
+                books[sender].equity += reward
+            charged += f + p
+        me.equity -= charged
+        shortfall = 0
+        if me.equity < 0:
+            covered = min(-me.equity, fund_left)
+            me.equity += covered
+            shortfall = -me.equity
+        haircuts, to_vault = {}, {}
+        left = shortfall
+        last = max(closes)
+        for m in sorted(closes):
+            part = left if m == last else shortfall * notional(closes[m], prices[m]) // total
+            left -= part
+            haircuts[m] = part
+            taken = part == 0 and account != vault and vault_can_take(m, -closes[m])
+            to_vault[m] = taken
+            if taken:
+                cash = -value(-closes[m], prices[m])
+                books[vault].apply(m, -closes[m], -cash, prices[m])
+                me.apply(m, closes[m], cash, prices[m])
+            else:
+                deleverage(m, closes[m], part)
+        return Plan(account, partial, closes, shortfall, haircuts, to_vault)
+
+    last_plan = attempt(True)
+    if last_plan.partial is not None and me.equity < maintenance(me):
+        second = attempt(False)
+        second.partial = last_plan.partial
+        last_plan = second
+    last_plan.counterparties = cps
+    return last_plan
+
+
+def _partial_close(me: Book, prices: dict, params: dict, risk: Any) -> tuple[int, int] | None:
+    """The contract's _partial_close: the largest-maintenance position and the size that brings
+    equity to maintenance * (1 + buffer) after taker fee and penalty; None for a full close."""
+    market, worst = None, 0
+    for m in sorted(me.sizes):
+        req = fee(me.sizes[m], prices[m], params[m].mmr)
+        if me.sizes[m] and req > worst:
+            market, worst = m, req
+    if market is None:
+        return None
+    mm = sum(fee(q, prices[m], params[m].mmr) for m, q in me.sizes.items() if q)
+    buffer = PPM + risk.liquidation_buffer
+    gain = params[market].mmr * buffer
+    cost = (params[market].taker_fee + params[market].liquidation_penalty) * PPM
+    if gain <= cost:
+        return None
+    need = mm * buffer - me.equity * PPM
+    size_abs = _ceil_div(_ceil_div(need * PPM, gain - cost) * 10**30, prices[market])
+    q = me.sizes[market]
+    if size_abs >= abs(q):
+        return None
+    return market, (-size_abs if q > 0 else size_abs)
+
+
 class Keeper:
     """Finds liquidatable accounts and runs the waterfall on them with the right ADL list.
 
@@ -220,148 +403,28 @@ class Keeper:
 
     # -- planning ------------------------------------------------------------------------------
 
-    def plan(self, account: str) -> Plan:
-        """Replay the contract's waterfall on a snapshot and return the counterparties it will consume."""
-        account = _address(account)
+    def snapshot(self) -> WaterfallSnapshot:
+        """What the waterfall reads, from the chain's latest block (equity via the views)."""
         ch = self.ch
         n = ch.market_count()
-        prices = {m: ch.mark_price(m) for m in range(n)}
-        params = {m: ch.params(m) for m in range(n)}
-        risk = ch.risk()
-        vault = ch.vault()
-        books: dict[str, Book] = {a: self._book(a) for a in self.known_accounts()}
-        me = books[account]
-        fund_left = self.system.fund.available()
-        now = _pending_timestamp()
-        peak = [ch.vault_peak_equity(), ch.vault_peak_time()]
-        cps: list[str] = []
+        return WaterfallSnapshot(
+            prices={m: ch.mark_price(m) for m in range(n)},
+            params={m: ch.params(m) for m in range(n)},
+            risk=ch.risk(),
+            vault=ch.vault(),
+            books={a: self._book(a) for a in self.known_accounts()},
+            fund_left=self.system.fund.available(),
+            now=_pending_timestamp(),
+            peak=(ch.vault_peak_equity(), ch.vault_peak_time()),
+        )
 
-        def maintenance(book: Book) -> int:
-            return sum(fee(q, prices[m], params[m].mmr) for m, q in book.sizes.items() if q)
-
-        def vault_can_take(market: int, take: int) -> bool:
-            vb = books[vault]
-            if now > peak[1] + risk.vault_window or vb.equity > peak[0]:
-                peak[0], peak[1] = vb.equity, now
-            before = vb.sizes.get(market, 0)
-            after = before + take
-            if abs(after) <= abs(before) and (after == 0 or (after > 0) == (before > 0)):
-                return True
-            if vb.equity * PPM < peak[0] * (PPM - risk.vault_max_drawdown):
-                return False
-            if notional(after, prices[market]) > params[market].vault_max_notional:
-                return False
-            initial = sum(fee(q, prices[m], params[m].imr) for m, q in vb.sizes.items() if q and m != market)
-            return vb.equity >= initial + fee(after, prices[market], params[market].imr)
-
-        def deleverage(market: int, close: int, haircut: int) -> None:
-            price = prices[market]
-            longs = close > 0  # counterparties sit where the close goes
-            queue = sorted(
-                (adl_key(adl_score(b.sizes[market], b.bases[market], price, b.equity), a), a)
-                for a, b in books.items()
-                if a != account and b.sizes.get(market, 0) != 0 and (b.sizes[market] > 0) == longs
-            )
-            total = abs(close)
-            mark_leg = value(-close, price)
-            left, mark_left, haircut_left = total, mark_leg, haircut
-            for _, cp in queue:
-                if left == 0:
-                    break
-                b = books[cp]
-                take = min(abs(b.sizes[market]), left)
-                cp_mark, cp_haircut = mark_left, haircut_left
-                if left - take != 0:
-                    cp_mark = _trunc_div(mark_leg * take, total)
-                    cp_haircut = haircut * take // total
-                delta = -take if b.sizes[market] > 0 else take
-                after = copy.deepcopy(b)
-                after.apply(market, delta, cp_mark + cp_haircut, price, fee(take, price, params[market].maker_fee))
-                if after.equity < 0:
-                    continue  # would go bankrupt: not eligible, the contract would revert
-                books[cp] = after
-                left -= take
-                mark_left -= cp_mark
-                haircut_left -= cp_haircut
-                me.apply(market, -delta, -(cp_mark + cp_haircut), price)
-                cps.append(cp)
-            if left != 0:
-                raise RuntimeError(f"not enough opposite positions in market {market} to deleverage {account}")
-
-        def attempt(allow_partial: bool) -> Plan:
-            closes: dict[int, int] = {}
-            partial = self._partial_close(me, prices, params, risk) if allow_partial and me.equity > 0 else None
-            if partial is not None:
-                closes[partial[0]] = partial[1]
-            else:
-                closes = {m: -q for m, q in sorted(me.sizes.items()) if q}
-            room = max(me.equity, 0)
-            charged = 0
-            total = 0
-            for m in sorted(closes):
-                total += notional(closes[m], prices[m])
-                f = min(fee(closes[m], prices[m], params[m].taker_fee), room)
-                room -= f
-                p = min(fee(closes[m], prices[m], params[m].liquidation_penalty), room)
-                room -= p
-                reward = 0 if _address(self.sender) == account else p * risk.keeper_share // PPM
-                if _address(self.sender) in books:
-                    books[_address(self.sender)].equity += reward
-                charged += f + p
-            me.equity -= charged
-            shortfall = 0
-            if me.equity < 0:
-                covered = min(-me.equity, fund_left)
-                me.equity += covered
-                shortfall = -me.equity
-            haircuts, to_vault = {}, {}
-            left = shortfall
-            last = max(closes)
-            for m in sorted(closes):
-                part = left if m == last else shortfall * notional(closes[m], prices[m]) // total
-                left -= part
-                haircuts[m] = part
-                taken = part == 0 and account != vault and vault_can_take(m, -closes[m])
-                to_vault[m] = taken
-                if taken:
-                    cash = -value(-closes[m], prices[m])
-                    books[vault].apply(m, -closes[m], -cash, prices[m])
-                    me.apply(m, closes[m], cash, prices[m])
-                else:
-                    deleverage(m, closes[m], part)
-            return Plan(account, partial, closes, shortfall, haircuts, to_vault)
-
-        last_plan = attempt(True)
-        if last_plan.partial is not None and me.equity < maintenance(me):
-            second = attempt(False)
-            second.partial = last_plan.partial
-            last_plan = second
-        last_plan.counterparties = cps
-        return last_plan
+    def plan(self, account: str) -> Plan:
+        """Replay the contract's waterfall on a snapshot and return the counterparties it will consume."""
+        return plan_liquidation(self.snapshot(), _address(account), _address(self.sender))
 
     @staticmethod
     def _partial_close(me: Book, prices: dict, params: dict, risk: Any) -> tuple[int, int] | None:
-        """The contract's _partial_close: the largest-maintenance position and the size that brings
-        equity to maintenance * (1 + buffer) after taker fee and penalty; None for a full close."""
-        market, worst = None, 0
-        for m in sorted(me.sizes):
-            req = fee(me.sizes[m], prices[m], params[m].mmr)
-            if me.sizes[m] and req > worst:
-                market, worst = m, req
-        if market is None:
-            return None
-        mm = sum(fee(q, prices[m], params[m].mmr) for m, q in me.sizes.items() if q)
-        buffer = PPM + risk.liquidation_buffer
-        gain = params[market].mmr * buffer
-        cost = (params[market].taker_fee + params[market].liquidation_penalty) * PPM
-        if gain <= cost:
-            return None
-        need = mm * buffer - me.equity * PPM
-        size_abs = _ceil_div(_ceil_div(need * PPM, gain - cost) * 10**30, prices[market])
-        q = me.sizes[market]
-        if size_abs >= abs(q):
-            return None
-        return market, (-size_abs if q > 0 else size_abs)
+        return _partial_close(me, prices, params, risk)
 
     # -- acting --------------------------------------------------------------------------------
 
@@ -437,6 +500,9 @@ class Tally:
 
 
 __all__ = [
+    "WaterfallSnapshot",
+    "plan_liquidation",
+    "snapshot_from_model",
     "Keeper",
     "Tally",
     "Liquidation",

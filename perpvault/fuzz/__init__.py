@@ -13,6 +13,13 @@ Modules:
 - :mod:`perpvault.fuzz.signing`: EIP-712 order signing without eth_account's slow path.
 - :mod:`perpvault.fuzz.state`: the one-call state read and the I1/I2/I5 checks on it.
 - :mod:`perpvault.fuzz.driver`: ``open_raw()`` and ``RawDriver``, one method per protocol action.
+- :mod:`perpvault.fuzz.logs`: receipt log decoding (the waterfall events the invariants read).
+- :mod:`perpvault.fuzz.machine`: ``PerpMachine``, the Hypothesis state machine driving chain and
+  model in lockstep (``diff_state``: the one comparison of a StateReader read with the model;
+  I1-I10 after every step), and ``Harness`` (one Anvil, post-setup snapshot).
+- :mod:`perpvault.fuzz.campaign`: ``run_worker`` / ``run_campaign`` (one Anvil per worker process).
+- :mod:`perpvault.fuzz.mutants`: deliberately broken contracts the fuzzer must catch.
+- :mod:`perpvault.fuzz.cli`: ``perpvault fuzz --steps N --seed S [--workers W] [--json] [--mutant NAME]``.
 
 Keep episodes short: revert to a post-setup snapshot every ~50 steps (one Hypothesis
 example). Anvil's per-transaction cost grows with the chain: measured here 440 steps/s

@@ -108,15 +108,17 @@ def deploy_raw(
     vault_spread: int = VAULT_SPREAD,
     contracts_dir: Path | None = None,
     keys: tuple[DevAccount, ...] | None = None,
+    artifacts: dict[str, Artifact] | None = None,
 ) -> RawSystem:
     """Deploy and wire the whole system, in :func:`perpvault.chain.deploy.deploy`'s order.
 
     Collateral (MockUSDC), price feed with the initial prices, insurance fund,
     clearinghouse, liquidity vault, order book, lens; then fund -> clearinghouse,
     clearinghouse -> vault and order book, and the markets. `owner` and `oracle_updater`
-    must be unlocked on the node. `contracts_dir` compiles another source tree (mutants).
+    must be unlocked on the node. `contracts_dir` compiles another source tree (mutants);
+    `artifacts` deploys given compiled contracts instead.
     """
-    artifacts = load_artifacts(contracts_dir)
+    artifacts = artifacts or load_artifacts(contracts_dir)
     abis = {name: art.functions for name, art in artifacts.items()}
     calls = Calls(abis)
 

@@ -1,0 +1,909 @@
+"""The differential state machine of issue 4: the contracts on Anvil and the reference model
+side by side, every balance compared and I1-I10 checked after every step.
+
+One :class:`Harness` per process: one Anvil, the system deployed over raw JSON-RPC, the
+set-up (traders funded, LP capital, a small insurance fund) done in lockstep on chain and
+in the model, then an ``evm_snapshot``. Every Hypothesis example starts by reverting to
+that snapshot and deep-copying the model taken there.
+
+Time is explicit: every transaction is stamped ``model.now + 1`` (plus any time the
+``time_passes`` rule added) with ``evm_setNextBlockTimestamp``, so the chain's block times
+and the model's clock never drift and a shrunk sequence replays exactly.
+
+Every rule takes plain values (no ``st.data()``), so Hypothesis prints a falsifying example
+as calls that can be pasted into a test (see :func:`regression_test`).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hypothesis import event as _h_event
+from hypothesis import note as _h_note
+from hypothesis.errors import InvalidArgument
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from perpvault.chain.orders import Order as ChainOrder
+from perpvault.fuzz.driver import FAR_EXPIRY, RawDriver, open_raw
+from perpvault.fuzz.logs import LogDecoder
+from perpvault.fuzz.rpc import AnvilProcess, TxReverted
+from perpvault.fuzz.state import ChainState, check_invariants
+from perpvault.keeper import plan_liquidation, snapshot_from_model
+from perpvault.model import Exchange, Order, Revert
+from perpvault.model.exchange import Addresses
+from perpvault.model.maths import fee as requirement
+from perpvault.model.state import MarketParams, RiskParams, Round
+
+PPM = 1_000_000
+USDC = 10**6
+
+# Roles by dev-account index.
+OWNER, UPDATER, KEEPER = 0, 1, 2
+LPS = (3, 9)
+TRADERS = (4, 5, 6, 7, 8, 9)
+WALLET = 10_000_000 * USDC
+MARGIN = 40_000 * USDC
+LP_CAPITAL = 400_000 * USDC
+DONATION = 100 * USDC
+WATERFALL = ("Liquidated", "BadDebtCovered", "ShortfallSocialized", "Deleveraged")
+MAX_JUMP_STEP = 250_000  # oracle walks stay inside the feed's 30% max jump
+
+
+def event(value: str) -> None:
+    """hypothesis.event, and nothing outside a test (a pasted regression sequence)."""
+    try:
+        _h_event(value)
+    except InvalidArgument:
+        pass
+
+
+def note(value: str) -> None:
+    try:
+        _h_note(value)
+    except InvalidArgument:
+        pass
+
+
+class Violation(AssertionError):
+    """An invariant or model disagreement; `ids` names which (I1..I10, MODEL)."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        self.ids = sorted({line.split(":", 1)[0].split()[0] for line in lines})
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class Stats:
+    """Campaign counters, shared by every example of one process."""
+
+    steps: int = 0
+    checks: int = 0
+    rules: Counter = field(default_factory=Counter)
+    outcomes: Counter = field(default_factory=Counter)
+    events: Counter = field(default_factory=Counter)  # waterfall events seen on chain
+    examples: int = 0
+    first_failure: int | None = None  # steps run when the first violation was seen
+    on_step: Callable[[], None] | None = None
+
+
+STATS = Stats()
+
+
+# --- the harness: one Anvil, one deployment, the post-setup snapshot -------------------------
+
+
+class Harness:
+    def __init__(self, mutant: str | None = None, anvil: AnvilProcess | None = None):
+        artifacts = None
+        if mutant:
+            from perpvault.fuzz.mutants import mutant_artifacts
+
+            artifacts = mutant_artifacts(mutant)
+        self.mutant = mutant
+        self.driver, self.anvil = open_raw(anvil, artifacts=artifacts)
+        d = self.driver
+        self.system = d.system
+        self.rpc = d.rpc
+        self.addr = [a.address for a in d.accounts]
+        self.low = [a.lower() for a in self.addr]
+        self.logs = LogDecoder(self.system.artifacts)
+        # Every block is stamped exactly one second after the previous one (also after evm_revert):
+        # chain and model clocks advance together without an RPC per transaction.
+        self.rpc.call("anvil_setBlockTimestampInterval", [1])
+        self.model = _model_from_raw(self)
+        self.minted = 0
+        self._setup()
+        self.base_state = self.driver.read()
+        self.base_model = copy.deepcopy(self.model)
+        self.base_minted = self.minted
+        self.snapshot = self.rpc.snapshot()
+
+    # lockstep without checks, for the set-up
+    def _both(self, chain: Callable[[], Any], model: Callable[[Exchange], Any]) -> None:
+        self.model.at(self.model.now + 1)
+        chain()
+        model(self.model)
+
+    def _setup(self) -> None:
+        d, a, s = self.driver, self.addr, self.system
+        for i in sorted(set(TRADERS) | set(LPS) | {OWNER}):
+            self._both(lambda i=i: d.mint(a[i], WALLET), lambda m, i=i: m.mint(a[i], WALLET))
+            self.minted += WALLET
+            for spender in (s.clearinghouse, s.vault, s.fund):
+                self._both(lambda i=i, sp=spender: d.approve(a[i], sp), lambda m, i=i, sp=spender: m.approve(a[i], sp))
+        for i in TRADERS:
+            self._both(lambda i=i: d.deposit(a[i], MARGIN), lambda m, i=i: m.deposit(a[i], MARGIN))
+        self._both(lambda: d.vault_deposit(a[LPS[0]], LP_CAPITAL), lambda m: m.vault_deposit(a[LPS[0]], LP_CAPITAL))
+        self._both(lambda: d.donate(a[OWNER], DONATION), lambda m: m.donate(a[OWNER], DONATION))
+
+    def reset(self) -> Exchange:
+        self.rpc.revert(self.snapshot)
+        self.snapshot = self.rpc.snapshot()
+        return copy.deepcopy(self.base_model)
+
+    def close(self) -> None:
+        self.anvil.stop()
+
+
+class FastExchange(Exchange):
+    """The reference model with a cheaper rollback copy (pickle is ~2x faster than deepcopy
+    on the model's world); same transactions, same results."""
+
+    def _tx(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        saved = pickle.dumps(self.w, pickle.HIGHEST_PROTOCOL)
+        self.w.events = []
+        try:
+            result = fn(*args, **kwargs)
+        except Revert:
+            self.w = pickle.loads(saved)
+            self.last_events = []
+            raise
+        self.last_events = self.w.events
+        self.w.events = []
+        self.tx_count += 1
+        return result
+
+
+def _view(h: Harness, contract: str, name: str, *args: Any) -> Any:
+    fn = h.system.abis[contract].fn(name)
+    to = getattr(h.system, {"Clearinghouse": "clearinghouse", "PriceFeed": "feed", "LiquidityVault": "vault",
+                            "InsuranceFund": "fund", "MockUSDC": "usdc"}[contract])
+    return fn.decode(h.rpc.eth_call(to, fn.encode(*args)))
+
+
+def _model_from_raw(h: Harness) -> Exchange:
+    """The model of a freshly deployed raw system: same addresses, parameters and clocks."""
+    s = h.system
+    n = _view(h, "Clearinghouse", "market_count")
+    markets = [(MarketParams.of(_view(h, "Clearinghouse", "params", m)), _view(h, "PriceFeed", "latest", m)[0])
+               for m in range(n)]
+    state = h.driver.read()
+    ex = FastExchange(
+        s.owner, s.oracle_updater, markets=markets, risk=RiskParams.of(_view(h, "Clearinghouse", "risk")),
+        now=state.timestamp,
+        addresses=Addresses(token=s.usdc.lower(), feed=s.feed.lower(), fund=s.fund.lower(),
+                            clearinghouse=s.clearinghouse.lower(), vault=s.vault.lower(),
+                            order_book=s.order_book.lower()),
+        oracle_max_age=_view(h, "PriceFeed", "max_age"), oracle_max_jump=_view(h, "PriceFeed", "max_jump"),
+        vault_spread=_view(h, "LiquidityVault", "spread"),
+    )
+    for m in range(n):
+        p, t = _view(h, "PriceFeed", "latest", m)
+        ex.w.feed.rounds[m] = Round(price=p, updated_at=t)
+        ms = state.markets[m]
+        st_ = ex.w.ch.markets[m]
+        st_.last_funding_time, st_.mark_ema = ms.last_funding_time, ms.mark_ema
+    return ex
+
+
+# --- one comparison of the one-call read against the model -----------------------------------
+
+
+def diff_state(model: Exchange, state: ChainState) -> list[str]:
+    """Every number of `state` (StateReader's one-call read) that the model disagrees with."""
+    out: list[str] = []
+    w = model.w
+    ch = w.ch
+    if state.timestamp != w.now:
+        out.append(f"MODEL clock: chain {state.timestamp} != model {w.now}")
+    known = [a for a in state.accounts.values() if a.known]
+    if [a.address.lower() for a in known] != ch.known:
+        out.append(f"MODEL known accounts: chain {[a.address for a in known]} != model {ch.known}")
+    addresses = [a.address.lower() for a in state.accounts.values()]
+
+    def views() -> tuple[list[int | None], int | None]:
+        eqs: list[int | None] = []
+        for a in addresses:
+            if a not in ch.accounts:  # never touched: margin 0, no positions (and no storage created)
+                eqs.append(0)
+                continue
+            try:
+                eqs.append(ch.equity(a))
+            except Revert:
+                eqs.append(None)
+        try:
+            assets = w.vault.total_assets()
+        except Revert:
+            assets = None
+        return eqs, assets
+
+    equities, assets = peek(views)
+    for acct, a, eq in zip(state.accounts.values(), addresses, equities):
+        m_acct = ch.accounts.get(a)
+        margin = m_acct.margin if m_acct else 0
+        if acct.margin != margin:
+            out.append(f"MODEL margin({a}): chain {acct.margin} != model {margin}")
+        if acct.equity != eq:
+            out.append(f"MODEL equity({a}): chain {acct.equity} != model {eq}")
+        if acct.wallet != w.token.balance_of(a):
+            out.append(f"MODEL wallet({a}): chain {acct.wallet} != model {w.token.balance_of(a)}")
+        for mk, p in enumerate(acct.positions):
+            mp = m_acct.positions.get(mk) if m_acct else None
+            mt = (mp.size, mp.open_notional, mp.funding_index) if mp else (0, 0, 0)
+            if (p.size, p.open_notional, p.funding_index) != mt:
+                out.append(f"MODEL position({a},{mk}): chain {(p.size, p.open_notional, p.funding_index)} != model {mt}")
+    for mk, ms in enumerate(state.markets):
+        mm = ch.markets[mk]
+        c = (ms.funding_index, ms.last_funding_time, ms.mark_ema, ms.funding_pool, ms.funding_weight, ms.open_interest)
+        m = (mm.funding_index, mm.last_funding_time, mm.mark_ema, mm.funding_pool, mm.funding_weight, mm.open_interest)
+        if c != m:
+            out.append(f"MODEL market({mk}): chain {c} != model {m}")
+    pairs = [
+        ("insurance_due", state.insurance_due, ch.insurance_due),
+        ("clearinghouse balance", state.clearinghouse_balance, w.token.balance_of(ch.address)),
+        ("fund balance", state.fund_balance, w.token.balance_of(w.fund.address)),
+        ("fund total_in", state.fund_total_in, w.fund.total_in),
+        ("fund total_out", state.fund_total_out, w.fund.total_out),
+        ("vault totalSupply", state.vault_total_supply, w.vault.total_supply),
+        ("vault totalAssets", state.vault_total_assets, assets),
+    ]
+    out += [f"MODEL {what}: chain {c} != model {m}" for what, c, m in pairs if c != m]
+    return out
+
+
+def peek(fn: Callable[[], Any]) -> Any:
+    """Run model views directly: they write nothing except empty storage for an unknown
+    account's margin, which callers avoid (Exchange._view deep-copies the world every call)."""
+    return fn()
+
+
+def maintenance_of(model: Exchange, positions: Any) -> int:
+    """MMR of a chain-read account at the model's prices and parameters (chain numbers, model prices)."""
+    ch = model.w.ch
+    total = 0
+    for m, p in enumerate(positions):
+        if p.size:
+            total += requirement(p.size, model.w.feed.rounds[m].price, ch.params[m].mmr)
+    return total
+
+
+# --- the machine -------------------------------------------------------------------------------
+
+
+_HARNESS: Harness | None = None
+
+
+def set_harness(h: Harness | None) -> None:
+    global _HARNESS
+    _HARNESS = h
+
+
+def get_harness() -> Harness:
+    global _HARNESS
+    if _HARNESS is None:
+        _HARNESS = Harness(os.environ.get("PERPVAULT_FUZZ_MUTANT") or None)
+    return _HARNESS
+
+
+traders = st.integers(0, len(TRADERS) - 1)
+markets = st.integers(0, 1)
+usdc = lambda lo, hi: st.integers(lo, hi).map(lambda x: x * USDC)  # noqa: E731
+
+INVALID = (
+    "deposit_zero", "withdraw_zero", "withdraw_too_much", "self_match", "outside_band", "liquidate_healthy",
+    "params_not_owner", "params_out_of_bounds", "price_not_updater", "price_jump", "vault_zero_size",
+    "redeem_too_much", "risk_out_of_bounds",
+)
+
+
+class PerpMachine(RuleBasedStateMachine):
+    """Chain and model in lockstep (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h = get_harness()
+        self.model = self.h.reset()
+        self.d: RawDriver = self.h.driver
+        self.a = self.h.addr
+        self.low = self.h.low
+        self.pending = 0
+        self.nonce = 1
+        self.open_orders: list[tuple[ChainOrder, ChainOrder]] = []
+        self.minted = self.h.base_minted
+        # I3 running totals since the base snapshot
+        self.net_deposits = 0
+        self.swept = 0
+        self.covered = 0
+        self.base_books = _books(self.h.base_state)
+        self.prev: ChainState = self.h.base_state
+        self.ctx: dict[str, Any] = {}
+        STATS.examples += 1
+
+    # -- lockstep ------------------------------------------------------------------------------
+
+    def _tick(self) -> int:
+        t = self.model.now + 1 + self.pending
+        if self.pending:
+            self.h.rpc.set_next_block_timestamp(t)
+        self.pending = 0
+        self.model.at(t)
+        return t
+
+    def _send(self, label: str, chain: Callable[[], dict], model: Callable[[Exchange], Any],
+              *, tick: bool = True) -> tuple[bool, str | None, list]:
+        """One transaction on both sides; their outcomes (ok / revert reason) must agree."""
+        if tick:
+            self._tick()
+        try:
+            model(self.model)
+            m_err = None
+        except Revert as e:
+            m_err = e.reason
+        try:
+            receipt = chain()
+            c_err = None
+        except TxReverted as e:
+            receipt, c_err = None, e.reason
+        logs = self.h.logs.decode(receipt)
+        for name, f in logs:
+            if name in WATERFALL:
+                STATS.events[name] += 1
+            if name == "Deposited":
+                self.net_deposits += f["amount"]
+            elif name == "Withdrawn":
+                self.net_deposits -= f["amount"]
+            elif name == "InsuranceSwept":
+                self.swept += f["amount"]
+            elif name == "BadDebtCovered":
+                self.covered += f["amount"]
+        STATS.outcomes[f"{label}: {c_err or 'ok'}"] += 1
+        note(f"{label}: {c_err or 'ok'}")
+        if c_err != m_err:
+            self.ctx.setdefault("violations", []).append(
+                f"MODEL outcome of {label}: chain {c_err or 'ok'} != model {m_err or 'ok'}")
+        if "expect_revert" in self.ctx and c_err is None:
+            self.ctx.setdefault("violations", []).append(f"INVALID {label} was accepted on chain")
+        self.ctx.setdefault("logs", []).extend(logs)
+        return c_err is None, c_err, logs
+
+    def _s(self) -> Any:
+        return self.h.system
+
+    def _count(self, name: str) -> None:
+        STATS.rules[name] += 1
+        event(name)
+
+    def _price(self, market: int) -> int:
+        return self.model.w.feed.rounds[market].price
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    @initialize(lev=st.lists(st.integers(1, 9), min_size=3, max_size=3), market=markets, long_first=st.booleans())
+    def open_book(self, lev: list[int], market: int, long_first: bool) -> None:
+        """Every example starts with three leveraged pairs (1x-9x of the margin), so price moves
+        reach liquidation, bad debt and ADL within a short example."""
+        for pair, x in enumerate(lev):
+            self.fill(maker=2 * pair, taker=2 * pair + 1, market=(market + pair) % 2, notional=MARGIN * x,
+                      buy=(pair % 2 == 0) == long_first, offset=0, partial=PPM)
+
+    @rule(who=traders, amount=usdc(1, 20_000))
+    def deposit(self, who: int, amount: int) -> None:
+        self._count("deposit")
+        a = self.a[TRADERS[who]]
+        self._send("deposit", lambda: self.d.system.tx(a, self._s().clearinghouse, self._s().calls.deposit(amount)),
+                   lambda m: m.deposit(a, amount))
+
+    @rule(who=traders, amount=usdc(1, 60_000))
+    def withdraw(self, who: int, amount: int) -> None:
+        self._count("withdraw")
+        a = self.a[TRADERS[who]]
+        self._send("withdraw", lambda: self._s().tx(a, self._s().clearinghouse, self._s().calls.withdraw(amount)),
+                   lambda m: m.withdraw(a, amount))
+
+    def _match(self, label: str, maker_o: ChainOrder, taker_o: ChainOrder, fill_size: int, sender: str) -> bool:
+        s = self._s()
+        data = s.calls.match_orders(maker_o.as_tuple(), s.signer.sign(maker_o), taker_o.as_tuple(),
+                                    s.signer.sign(taker_o), fill_size)
+        self._begin_trade([maker_o.account, taker_o.account])
+        ok, _, _ = self._send(label, lambda: s.tx(sender, s.order_book, data),
+                              lambda m: m.match_orders(sender, Order.of(maker_o.as_tuple()),
+                                                       Order.of(taker_o.as_tuple()), fill_size),
+                              tick=False)
+        return ok
+
+    @rule(maker=traders, taker=traders, market=markets, notional=usdc(100, 400_000), buy=st.booleans(),
+          offset=st.integers(-900, 900), partial=st.integers(200_000, 1_000_000))
+    def fill(self, maker: int, taker: int, market: int, notional: int, buy: bool, offset: int, partial: int) -> None:
+        """Signed orders at a price within the band (offset: thousandths of the band), partially filled."""
+        self._count("fill")
+        if maker == taker:
+            taker = (taker + 1) % len(TRADERS)
+        self._tick()
+        oracle = self._price(market)
+        band = self.model.w.ch.params[market].price_band
+        price = oracle * (PPM * 1000 + band * offset) // (PPM * 1000)
+        size = max(notional * 10**30 // price, 1) * (1 if buy else -1)
+        fill_size = max(abs(size) * partial // PPM, 1)
+        mo = ChainOrder(self.a[TRADERS[maker]], market, -size, price, self.nonce, FAR_EXPIRY)
+        to = ChainOrder(self.a[TRADERS[taker]], market, size, price, self.nonce + 1, FAR_EXPIRY)
+        self.nonce += 2
+        if self._match("fill", mo, to, fill_size, self.a[TRADERS[taker]]) and fill_size < abs(size):
+            self.open_orders.append((mo, to))
+
+    @precondition(lambda self: self.open_orders)
+    @rule(k=st.integers(0, 7), partial=st.integers(100_000, 1_000_000))
+    def fill_again(self, k: int, partial: int) -> None:
+        """Fill more of a partially filled pair (may overfill: then both sides must reject it alike)."""
+        self._count("fill_again")
+        mo, to = self.open_orders[k % len(self.open_orders)]
+        self._tick()
+        self._match("fill_again", mo, to, max(abs(to.size) * partial // PPM, 1), self.a[KEEPER])
+
+    @rule(who=traders, market=markets, notional=usdc(100, 300_000), buy=st.booleans())
+    def vault_trade(self, who: int, market: int, notional: int, buy: bool) -> None:
+        self._count("vault_trade")
+        a = self.a[TRADERS[who]]
+        self._tick()
+        oracle = self._price(market)
+        size = max(notional * 10**30 // oracle, 1) * (1 if buy else -1)
+        limit = oracle * 105 // 100 if buy else oracle * 95 // 100
+        s = self._s()
+        self._begin_trade([a, s.vault])
+        self._send("vault_trade", lambda: s.tx(a, s.vault, s.calls.vault_trade(market, size, limit)),
+                   lambda m: m.vault_trade(a, market, size, limit), tick=False)
+
+    @rule(lp=st.integers(0, len(LPS) - 1), amount=usdc(1, 200_000))
+    def lp_deposit(self, lp: int, amount: int) -> None:
+        self._count("lp_deposit")
+        a = self.a[LPS[lp]]
+        s = self._s()
+        self._tick()
+        self._begin_vault()
+        self._send("lp_deposit", lambda: s.tx(a, s.vault, s.calls.vault_deposit(amount, a)),
+                   lambda m: m.vault_deposit(a, amount), tick=False)
+
+    @rule(lp=st.integers(0, len(LPS) - 1), frac=st.integers(1, 1_000_000))
+    def lp_redeem(self, lp: int, frac: int) -> None:
+        self._count("lp_redeem")
+        a = self.a[LPS[lp]]
+        shares = self.model.w.vault.balance_of(a.lower()) * frac // PPM
+        s = self._s()
+        self._tick()
+        self._begin_vault()
+        self._send("lp_redeem", lambda: s.tx(a, s.vault, s.calls.vault_redeem(shares, a, a)),
+                   lambda m: m.vault_redeem(a, shares), tick=False)
+
+    @rule(who=traders, amount=usdc(1, 5_000))
+    def donate(self, who: int, amount: int) -> None:
+        self._count("donate")
+        a = self.a[TRADERS[who]]
+        s = self._s()
+        self._send("donate", lambda: s.tx(a, s.fund, s.calls.donate(amount)), lambda m: m.donate(a, amount))
+
+    def _set_price(self, label: str, market: int, price: int, sender: str | None = None) -> bool:
+        s = self._s()
+        sender = sender or s.oracle_updater
+        ok, _, _ = self._send(label, lambda: s.tx(sender, s.feed, s.calls.set_price(market, price)),
+                              lambda m: m.set_price(sender, market, price))
+        return ok
+
+    @rule(market=markets, move=st.integers(-20_000, 20_000))
+    def oracle_step(self, market: int, move: int) -> None:
+        self._count("oracle_step")
+        self._set_price("oracle_step", market, max(self._price(market) * (PPM + move) // PPM, 1))
+
+    @rule(market=markets, pct=st.integers(10, 60), up=st.booleans())
+    def oracle_crash(self, market: int, pct: int, up: bool) -> None:
+        """A move of pct% walked in steps the feed accepts (each at most 25%)."""
+        self._count("oracle_crash")
+        start = self._price(market)
+        target = start * (100 + pct if up else 100 - pct) // 100
+        while self._price(market) != target:
+            p = self._price(market)
+            step = max(min(target, p * (PPM + MAX_JUMP_STEP) // PPM), p * (PPM - MAX_JUMP_STEP) // PPM)
+            if not self._set_price("oracle_crash", market, step):
+                break
+
+    @rule(seconds=st.integers(1, 7_200))
+    def time_passes(self, seconds: int) -> None:
+        """Time passes (funding accrues); the oracle updater refreshes every price (heartbeat)."""
+        self._count("time_passes")
+        self.pending += seconds
+        if self.model.w.ch.paused:
+            self._owner_call("unpause")
+        for m in range(self.model.w.ch.market_count):
+            self._set_price("heartbeat", m, self._price(m))
+
+    @rule(who=traders)
+    def settle_funding(self, who: int) -> None:
+        self._count("settle_funding")
+        a, k = self.a[TRADERS[who]], self.a[KEEPER]
+        s = self._s()
+        self._send("settle_funding", lambda: s.tx(k, s.clearinghouse, s.calls.settle_funding(a)),
+                   lambda m: m.settle_funding(k, a))
+
+    @rule()
+    def sweep(self) -> None:
+        self._count("sweep")
+        k = self.a[KEEPER]
+        s = self._s()
+        self._send("sweep", lambda: s.tx(k, s.clearinghouse, s.calls.sweep_to_insurance),
+                   lambda m: m.sweep_to_insurance(k))
+
+    def _liquidatable(self) -> list[str]:
+        ch = self.model.w.ch
+        return peek(lambda: [a for a in ch.known if ch.is_liquidatable(a)])
+
+    def _liquidate(self, label: str, account: str, cps: list[str], keeper: str) -> tuple[bool, str | None]:
+        s = self._s()
+        self.ctx["liquidated"] = account
+        self.ctx["cps"] = list(cps)
+        ok, reason, _ = self._send(label, lambda: s.tx(keeper, s.clearinghouse, s.calls.liquidate(account, cps)),
+                                   lambda m: m.liquidate(keeper, account, cps), tick=False)
+        return ok, reason
+
+    @rule(k=st.integers(0, 15), self_liquidate=st.booleans(), probe_same_side=st.booleans())
+    def liquidate(self, k: int, self_liquidate: bool, probe_same_side: bool) -> None:
+        """Liquidate an account (a liquidatable one when there is one) with the keeper's ADL list,
+        planned on the model by perpvault.keeper's planner. `probe_same_side` first sends the list
+        with a same-side account in it, which both sides must reject alike."""
+        self._count("liquidate")
+        self._tick()
+        targets = self._liquidatable()
+        known = self.model.w.ch.known
+        account = targets[k % len(targets)] if targets else known[k % len(known)]
+        keeper = account if self_liquidate and account in self.low else self.a[KEEPER].lower()
+        event(f"liquidate: {'liquidatable' if targets else 'healthy'} target")
+        try:
+            cps = plan_liquidation(snapshot_from_model(self.model), account, keeper).counterparties if targets else []
+        except (RuntimeError, KeyError, ZeroDivisionError, ValueError) as e:
+            note(f"keeper plan failed: {e}")
+            event("liquidate: no plan")
+            cps = []
+        if cps and probe_same_side:
+            ch = self.model.w.ch
+            market = next(m for m in range(ch.market_count) if ch.positions_of(account, m).size != 0)
+            side = ch.positions_of(account, market).size > 0
+            same = [a for a in known if a != account and ch.positions_of(a, market).size != 0
+                    and (ch.positions_of(a, market).size > 0) == side]
+            if same:
+                event("liquidate: same-side probe")
+                self._liquidate("liquidate_same_side", account, [same[0]] + cps, keeper)
+                self.ctx.pop("liquidated", None)
+                self._tick()
+        if cps:
+            event("liquidate: with ADL list")
+        self.ctx["pre_liquidation"] = self._pre_equities()
+        ch = self.model.w.ch
+        self.ctx["pre_scores"] = peek(lambda: {
+            (a, m): ch.adl_score(a, m) for a in ch.known for m in range(ch.market_count)
+            if ch.positions_of(a, m).size != 0})
+        self._liquidate("liquidate", account, cps, keeper)
+
+    def _pre_equities(self) -> dict[str, int | None]:
+        ch = self.model.w.ch
+
+        def eq(a: str) -> int | None:
+            try:
+                return ch.equity(a)
+            except Revert:
+                return None
+        return peek(lambda: {a: eq(a) for a in ch.known})
+
+    @rule(market=markets, which=st.sampled_from(["mmr", "imr", "fees", "penalty", "band", "funding", "ema"]),
+          x=st.integers(0, 1_000_000))
+    def set_market_params(self, market: int, which: str, x: int) -> None:
+        """A parameter change inside the hard bounds (x picks the value)."""
+        self._count("set_market_params")
+        p = copy.copy(self.model.w.ch.params[market])
+        if which == "mmr":
+            p.mmr = 5_000 + x * (min(p.imr - 1, 500_000) - 5_000) // PPM
+        elif which == "imr":
+            p.imr = p.mmr + 1 + x * (1_000_000 - p.mmr - 1) // PPM
+        elif which == "fees":
+            p.maker_fee, p.taker_fee = x % 10_001, (x // 7) % 10_001
+        elif which == "penalty":
+            p.liquidation_penalty = x % 100_001
+        elif which == "band":
+            p.price_band = 1 + x % 200_000
+        elif which == "funding":
+            p.max_funding_rate = x * (10**18 // 3600 // 100) // PPM
+        else:
+            p.ema_weight = 1 + x % 1_000_000
+        self._params(market, p)
+
+    def _params(self, market: int, p: MarketParams, sender: str | None = None) -> None:
+        s = self._s()
+        sender = sender or s.owner
+        data = s.abis["Clearinghouse"].fn("set_market_params").encode(market, tuple(vars(p).values()))
+        self._send("set_market_params", lambda: s.tx(sender, s.clearinghouse, data),
+                   lambda m: m.set_market_params(sender, market, p))
+
+    @rule(which=st.sampled_from(["buffer", "keeper", "fee_share", "drawdown", "window"]), x=st.integers(0, 1_000_000))
+    def set_risk_params(self, which: str, x: int) -> None:
+        self._count("set_risk_params")
+        r = copy.copy(self.model.w.ch.risk)
+        if which == "buffer":
+            r.liquidation_buffer = 10_000 + x * 990_000 // PPM
+        elif which == "keeper":
+            r.keeper_share = x // 2
+        elif which == "fee_share":
+            r.fund_fee_share = x
+        elif which == "drawdown":
+            r.vault_max_drawdown = max(1, min(x, PPM - 1))
+        else:
+            r.vault_window = 1 + x * (30 * 86400 - 1) // PPM
+        self._risk(r)
+
+    def _risk(self, r: RiskParams, sender: str | None = None) -> None:
+        s = self._s()
+        sender = sender or s.owner
+        data = s.abis["Clearinghouse"].fn("set_risk_params").encode(tuple(vars(r).values()))
+        self._send("set_risk_params", lambda: s.tx(sender, s.clearinghouse, data),
+                   lambda m: m.set_risk_params(sender, r))
+
+    @precondition(lambda self: not self.model.w.ch.paused)
+    @rule()
+    def pause(self) -> None:
+        """The owner pauses new risk until the next `time_passes`: reductions, withdrawals and
+        liquidations go on."""
+        self._count("pause")
+        self._owner_call("pause")
+
+    def _owner_call(self, name: str) -> None:
+        s = self._s()
+        data = s.abis["Clearinghouse"].fn(name).encode()
+        self._send(name, lambda: s.tx(s.owner, s.clearinghouse, data), lambda m: getattr(m, name)(s.owner))
+
+    @rule(kind=st.sampled_from(INVALID), who=traders, market=markets)
+    def invalid(self, kind: str, who: int, market: int) -> None:
+        """A deliberately invalid action: must revert on chain and in the model, for the same reason."""
+        self._count("invalid")
+        event(f"invalid: {kind}")
+        s, a = self._s(), self.a[TRADERS[who]]
+        self.ctx["expect_revert"] = kind
+        if kind == "deposit_zero":
+            self._send(kind, lambda: s.tx(a, s.clearinghouse, s.calls.deposit(0)), lambda m: m.deposit(a, 0))
+        elif kind == "withdraw_zero":
+            self._send(kind, lambda: s.tx(a, s.clearinghouse, s.calls.withdraw(0)), lambda m: m.withdraw(a, 0))
+        elif kind == "withdraw_too_much":
+            self._tick()  # more than the whole equity (unrealized profit counts) at the withdrawal's time
+            amount = max(_safe(lambda: self.model.equity(a)) or 0, 0) + 1
+            self._send(kind, lambda: s.tx(a, s.clearinghouse, s.calls.withdraw(amount)), lambda m: m.withdraw(a, amount),
+                       tick=False)
+        elif kind in ("self_match", "outside_band"):
+            self._tick()
+            oracle = self._price(market)
+            band = self.model.w.ch.params[market].price_band
+            price = oracle if kind == "self_match" else oracle * (PPM + band) // PPM + 10**18
+            other = a if kind == "self_match" else self.a[TRADERS[(who + 1) % len(TRADERS)]]
+            size = 10**16
+            mo = ChainOrder(other, market, -size, price, self.nonce, FAR_EXPIRY)
+            to = ChainOrder(a, market, size, price, self.nonce + 1, FAR_EXPIRY)
+            self.nonce += 2
+            self._match(kind, mo, to, size, a)
+        elif kind == "liquidate_healthy":
+            self._tick()
+            ch = self.model.w.ch
+            healthy = [x for x in ch.known if x not in self._liquidatable()]
+            if not healthy:
+                self.ctx.pop("expect_revert")
+                return
+            self._liquidate(kind, healthy[who % len(healthy)], [], self.a[KEEPER])
+            self.ctx.pop("liquidated", None)
+        elif kind == "params_not_owner":
+            self._params(market, copy.copy(self.model.w.ch.params[market]), sender=a)
+        elif kind == "params_out_of_bounds":
+            p = copy.copy(self.model.w.ch.params[market])
+            p.mmr = 0
+            self._params(market, p)
+        elif kind == "risk_out_of_bounds":
+            r = copy.copy(self.model.w.ch.risk)
+            r.keeper_share = 500_001
+            self._risk(r)
+        elif kind == "price_not_updater":
+            self._set_price(kind, market, self._price(market), sender=a)
+        elif kind == "price_jump":
+            self._set_price(kind, market, self._price(market) * 14 // 10)
+        elif kind == "vault_zero_size":
+            self._send(kind, lambda: s.tx(a, s.vault, s.calls.vault_trade(market, 0, 0)),
+                       lambda m: m.vault_trade(a, market, 0, 0))
+        elif kind == "redeem_too_much":
+            shares = self.model.w.vault.balance_of(a.lower()) + 10**12
+            self._send(kind, lambda: s.tx(a, s.vault, s.calls.vault_redeem(shares, a, a)),
+                       lambda m: m.vault_redeem(a, shares))
+
+    # -- context for the invariants --------------------------------------------------------------
+
+    def _begin_trade(self, parties: list[str]) -> None:
+        """I8: each party's health at the trade's timestamp, before it."""
+        ch = self.model.w.ch
+        self.ctx["pre_health"] = peek(
+            lambda: {p.lower(): _safe(lambda p=p: ch.health(p.lower())) for p in parties if p.lower() in ch.accounts})
+
+    def _begin_vault(self) -> None:
+        """I9: the vault's assets and supply at the LP action's timestamp, before it."""
+        v = self.model.w.vault
+        self.ctx["pre_vault"] = (_safe(v.total_assets), v.total_supply)
+
+    # -- after every step ------------------------------------------------------------------------
+
+    @invariant()
+    def agrees_and_holds(self) -> None:
+        ctx, self.ctx = self.ctx, {}
+        state = self.d.read()
+        bad = list(ctx.get("violations", []))
+        bad += diff_state(self.model, state)
+        bad += check_invariants(state)  # I1, I2, I5
+        bad += self._i3(state) + self._i4_i6_i7(state, ctx) + self._i8(state, ctx) + self._i9(state, ctx)
+        bad += self._i10(state) + self._i4_solvency(state)
+        STATS.steps += 1
+        STATS.checks += 1
+        if STATS.on_step:
+            STATS.on_step()
+        self.prev = state
+        if bad:
+            if STATS.first_failure is None:
+                STATS.first_failure = STATS.steps
+            raise Violation(bad)
+
+    def _i3(self, state: ChainState) -> list[str]:
+        """I3: everything the accounts gained together (sum of margin - open notional, minus
+        their net deposits) equals minus what went to fees, dust and funding pools, minus what
+        was swept to the fund, plus what the fund covered."""
+        gained = _books(state) - self.base_books - self.net_deposits
+        held = (state.insurance_due - self.h.base_state.insurance_due
+                + sum(m.funding_pool for m in state.markets) - sum(m.funding_pool for m in self.h.base_state.markets))
+        if gained != -held - self.swept + self.covered:
+            return [f"I3: accounts gained {gained} != -(held {held}) - swept {self.swept} + covered {self.covered}"]
+        return []
+
+    def _i4_i6_i7(self, state: ChainState, ctx: dict) -> list[str]:
+        account = ctx.get("liquidated")
+        logs = ctx.get("logs", [])
+        if account is None or not any(n == "Liquidated" for n, _ in logs):
+            return []
+        out = []
+        by = {a.lower(): x for a, x in state.accounts.items()}
+        before = {a.lower(): x for a, x in self.prev.accounts.items()}
+        eq = by[account].equity
+        if eq is None or eq < 0:
+            out.append(f"I4: {account} has equity {eq} after liquidate")
+        for a, e0 in ctx.get("pre_liquidation", {}).items():
+            e1 = by[a].equity if a in by else None
+            if a != account and e0 is not None and e0 >= 0 and e1 is not None and e1 < 0:
+                out.append(f"I4: liquidating {account} left {a} in debt ({e0} -> {e1})")
+        shortfall = sum(f["amount"] for n, f in logs if n == "ShortfallSocialized")
+        haircuts = sum(f["haircut"] for n, f in logs if n == "Deleveraged")
+        if haircuts != shortfall:
+            out.append(f"I6: haircuts {haircuts} != shortfall socialized {shortfall}")
+        if shortfall and state.fund_balance != 0:
+            out.append(f"I6: shortfall {shortfall} socialized while the fund still holds {state.fund_balance}")
+        if shortfall and eq != 0:
+            out.append(f"I6: bankrupt {account} ends at equity {eq} != 0 after ADL")
+        cps = [f["counterparty"] for n, f in logs if n == "Deleveraged"]
+        if cps != ctx.get("cps", [])[:len(cps)]:
+            out.append(f"I7: deleveraged {cps} not the keeper's list in order {ctx.get('cps')}")
+        dl = [f for n, f in logs if n == "Deleveraged"]
+        first = [f["counterparty"] for f in dl if f["market"] == dl[0]["market"]] if dl else []
+        scores = ctx.get("pre_scores", {})
+        # Order (scores at the transaction's time; later markets may see scores an earlier ADL moved).
+        for a, b in zip(first, first[1:]):
+            sa, sb = scores.get((a, dl[0]["market"])), scores.get((b, dl[0]["market"]))
+            if sa is None or sb is None or not self.model.w.ch._ahead(sa, a, sb, b):
+                out.append(f"I7: {a} (score {sa}) deleveraged before {b} (score {sb}) in market {dl[0]['market']}")
+        for n, f in logs:
+            if n != "Deleveraged":
+                continue
+            cp, mk = f["counterparty"], f["market"]
+            q0 = before[cp].positions[mk].size if cp in before else 0
+            q1 = by[cp].positions[mk].size
+            qb = before[account].positions[mk].size
+            if q0 == 0 or qb == 0 or (q0 > 0) == (qb > 0):
+                out.append(f"I7: counterparty {cp} in market {mk} was {q0} against bankrupt {qb} (same side or flat)")
+            if abs(q1) > abs(q0) or (q1 != 0 and (q1 > 0) != (q0 > 0)):
+                out.append(f"I7: counterparty {cp} in market {mk} went {q0} -> {q1} (increased or flipped)")
+        return out
+
+    def _i4_solvency(self, state: ChainState) -> list[str]:
+        """I4, second half: with no liquidatable account left, the positive equities are covered
+        by the clearinghouse's balance."""
+        if any(a.equity is None for a in state.accounts.values()) or self._liquidatable():
+            return []
+        positive = sum(max(a.equity, 0) for a in state.accounts.values() if a.known)
+        if positive > state.clearinghouse_balance:
+            return [f"I4: positive equities {positive} > clearinghouse balance {state.clearinghouse_balance}"]
+        return []
+
+    def _i8(self, state: ChainState, ctx: dict) -> list[str]:
+        out = []
+        by = {a.lower(): x for a, x in state.accounts.items()}
+        for a, h in (ctx.get("pre_health") or {}).items():
+            if h is None or h.maintenance == 0 or h.equity >= h.maintenance:
+                continue
+            after = by.get(a)
+            before = {x.lower(): y for x, y in self.prev.accounts.items()}.get(a)
+            if after is None or before is None or after.positions == before.positions or after.equity is None:
+                continue
+            m1 = maintenance_of(self.model, after.positions)
+            if m1 > h.maintenance or after.equity * h.maintenance < h.equity * m1:
+                out.append(f"I8: {a} below maintenance (E {h.equity}, MMR {h.maintenance}) traded to E {after.equity}, MMR {m1}")
+        return out
+
+    def _i9(self, state: ChainState, ctx: dict) -> list[str]:
+        pre = ctx.get("pre_vault")
+        if not pre or pre[0] is None or state.vault_total_assets is None:
+            return []
+        a0, s0 = pre
+        a1, s1 = state.vault_total_assets, state.vault_total_supply
+        if (a1 + 1) * (s0 + 10**6) < (a0 + 1) * (s1 + 10**6):
+            return [f"I9: share price fell: assets/supply {a0}/{s0} -> {a1}/{s1}"]
+        return []
+
+    def _i10(self, state: ChainState) -> list[str]:
+        wallets = sum(x.wallet for x in state.accounts.values())
+        if wallets > self.minted:
+            return [f"I10: users hold {wallets} > everything minted to them {self.minted}"]
+        return []
+
+
+def _books(state: ChainState) -> int:
+    return sum(a.margin - sum(p.open_notional for p in a.positions) for a in state.accounts.values() if a.known)
+
+
+def _safe(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Revert:
+        return None
+
+
+# --- regression tests from shrunk examples ----------------------------------------------------
+
+
+def regression_test(steps: str, name: str = "test_regression", mutant: str | None = None) -> str:
+    """Hypothesis' printed falsifying example (``state = PerpMachine()`` ... ``state.teardown()``)
+    as a plain pytest function for tests/fuzz/test_regressions.py."""
+    lines = [ln.strip() for ln in steps.splitlines()]
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("state = "))
+    except StopIteration:
+        start = 0
+    body = []
+    for ln in lines[start:]:
+        if not ln.startswith("state"):
+            continue
+        body.append(ln)
+        if ln.startswith("state.teardown()"):
+            break
+    if mutant is None:
+        out = [f"def {name}(fuzz_harness):", "    from perpvault.fuzz.machine import PerpMachine", ""]
+        out += [f"    {ln}" for ln in body]
+    else:  # a mutant's sequence proves detection: it must fail on the mutant
+        out = [f'@pytest.mark.parametrize("mutant_harness", [{mutant!r}], indirect=True)',
+               f"def {name}(mutant_harness):",
+               "    from perpvault.fuzz.machine import PerpMachine, Violation", "",
+               "    with pytest.raises(Violation):"]
+        out += [f"        {ln}" for ln in body]
+    return "\n".join(out) + "\n"
+
+
+__all__ = ["Harness", "PerpMachine", "STATS", "Stats", "Violation", "diff_state", "get_harness",
+           "regression_test", "set_harness"]

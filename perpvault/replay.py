@@ -1,0 +1,840 @@
+"""Play a :class:`~perpvault.scenarios.Scenario` on a local Anvil chain and report what each
+layer of the risk waterfall absorbed.
+
+How it runs (issue 6):
+
+* the chain is driven over raw JSON-RPC (:mod:`perpvault.fuzz`): one ``eth_sendTransactionSync``
+  per transaction, the whole state read in one ``eth_call`` after every price step;
+* the reference model (:mod:`perpvault.model`, exact to the atom) runs in lockstep: every
+  transaction is applied to it at the same block timestamp (Anvil stamps each block one
+  second after the previous one; time jumps use ``evm_setNextBlockTimestamp``), and after
+  every price step the model is diffed against the chain's whole state;
+* the keeper plans each liquidation on the model with :func:`perpvault.keeper.plan_liquidation`
+  (the same integer replay of the contract's waterfall the keeper uses on chain reads), so a
+  plan costs no RPC; the chain then executes it and must agree.
+
+Measured on this 2-core machine: `oct10` with 500 traders in 29-35 s (2,514 transactions:
+deploy 0.5 s, seed 6.8 s, open 6.4 s, walk 19.4 s); `whale` 1.2 s; `grind` 30 s (2,501
+liquidations). 5,000 traders play on the model alone (`--dry-run`) in 42 s, but not on chain in
+5 minutes yet: Anvil's cost per block grows with the state (25-45 transactions/s once 5,000
+accounts hold balances, against ~220/s at 500), so the set-up alone took over 13 minutes;
+batching set-up transactions into fewer blocks is the next step.
+
+The naive ADL comparison (:func:`naive_adl`) is computed on the model's state at every ADL
+event: the same bankrupt closes and shortfalls, but whole opposing positions closed in rank
+order at the bankruptcy price until the bankrupt size is covered.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from perpvault.chain.orders import Order as ChainOrder
+from perpvault.keeper import Book, WaterfallSnapshot, adl_key, plan_liquidation
+from perpvault.model import Exchange, Order, Revert
+from perpvault.model.exchange import Addresses
+from perpvault.model.maths import notional as notional_of
+from perpvault.model.state import MarketParams, RiskParams, Round
+from perpvault.scenarios import Scenario
+from perpvault.units import fmt_usdc
+
+PPM = 1_000_000
+FAR_EXPIRY = 2**40
+WATERFALL = ("Liquidated", "BadDebtCovered", "ShortfallSocialized", "Deleveraged")
+EVENT_FIELDS = {  # Clearinghouse.vy's declaration order, as the model logs them
+    "Liquidated": ("account", "keeper", "market", "size", "price", "penalty", "keeper_reward", "to_vault"),
+    "BadDebtCovered": ("account", "amount"),
+    "ShortfallSocialized": ("account", "amount"),
+    "Deleveraged": ("bankrupt", "counterparty", "market", "size", "price", "haircut"),
+}
+# Roles by dev-account index; traders follow.
+OWNER, UPDATER, KEEPER, LP = 0, 1, 2, 3
+FIRST_TRADER = 4
+
+
+class ReplayError(RuntimeError):
+    pass
+
+
+class FastExchange(Exchange):
+    """The reference model without the per-transaction deep copy of the world (500 accounts make
+    it the dominant cost). A revert leaves the model dirty, so the replay stops on one: every
+    transaction the replay sends is expected to pass on both sides."""
+
+    def _tx(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.w.events = []
+        result = fn(*args, **kwargs)
+        self.last_events = self.w.events
+        self.w.events = []
+        self.tx_count += 1
+        return result
+
+    def _view(self, fn: Callable[..., Any], *args: Any) -> Any:
+        # The views only create empty storage for accounts never seen; the replay asks about known ones.
+        return fn(*args)
+
+
+def trader_keys(n: int, salt: bytes = b"perpvault replay trader") -> list[tuple[str, bytes]]:
+    """`n` (checksummed address, private key) pairs, deterministic: key i = keccak(salt, i).
+
+    Anvil's per-transaction cost grows with its number of unlocked dev accounts (measured:
+    0.7 ms at 10, 3.4 ms at 2,000), and deriving BIP-44 keys costs ~8 ms each; so traders are
+    plain keys, and Anvil sends their transactions through auto-impersonation."""
+    from coincurve import PrivateKey
+    from eth_hash.auto import keccak
+    from eth_utils import to_checksum_address
+
+    out = []
+    for i in range(n):
+        key = keccak(salt + i.to_bytes(8, "big"))
+        pub = PrivateKey(key).public_key.format(compressed=False)[1:]
+        out.append((to_checksum_address(keccak(pub)[-20:]), key))
+    return out
+
+
+def adl_quantile(place: int, count: int) -> int:
+    """RiskLens.adl_rank's quantile: 5 = first in line, 1 = last fifth."""
+    return 5 - (place - 1) * 5 // count
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class StepData:
+    step: int
+    timestamp: int
+    prices: list[int]
+    fund: int  # insurance fund balance after the keeper
+    vault_equity: int  # LiquidityVault's equity in the clearinghouse after the keeper
+    liquidations: int = 0
+    adl_liquidations: int = 0
+    deleveraged: int = 0
+    gas: int = 0
+    keeper_gas: int = 0
+    waiting: int = 0  # liquidatable accounts the keeper could not plan (left for the next step)
+    fund_low: int = 0  # the fund's lowest balance during the step
+
+
+@dataclass
+class Layers:
+    liquidations: int = 0
+    liquidated_accounts: set = field(default_factory=set)
+    to_vault_notional: int = 0
+    to_adl_notional: int = 0
+    penalties: int = 0
+    keeper_rewards: int = 0
+    fund_cover: int = 0
+    socialized: int = 0
+    haircuts: int = 0
+    deleveraged: set = field(default_factory=set)
+    deleverage_events: int = 0
+    quantiles: dict = field(default_factory=lambda: {q: 0 for q in range(1, 6)})
+    # loss the vault absorbed on take-overs is its equity change, reported separately
+
+
+@dataclass
+class Naive:
+    """The naive policy's totals (see :func:`naive_adl`)."""
+
+    haircuts: int = 0
+    overshoot: int = 0
+    touched: set = field(default_factory=set)
+    closed_notional: int = 0
+    events: int = 0
+
+
+def naive_adl(queue: list[tuple[str, int]], close: int, shortfall: int, closed: set, naive: Naive,
+              price: int, market: int) -> None:
+    """Hyperliquid/CEX-style ADL for one bankrupt close of signed size `close` with shortfall
+    share `shortfall`: whole opposing positions `queue` [(account, |size|)] in rank order, each
+    closed at the bankruptcy price p = mark + shortfall/close, until |close| is covered. Each
+    closed position gives up |p - mark| on its whole size; what exceeds `shortfall` is the
+    overshoot. Positions it closed earlier (`closed`: (account, market)) are gone."""
+    need = abs(close)
+    taken = 0
+    for account, size in queue:
+        if taken >= need:
+            break
+        if (account, market) in closed:
+            continue
+        closed.add((account, market))
+        naive.touched.add(account)
+        taken += size
+        naive.closed_notional += notional_of(size, price)
+    if need == 0:
+        return
+    # Haircut per unit at the bankruptcy price, on the whole size closed (the uncovered tail, if
+    # the queue ran out, is priced the same way).
+    cut = shortfall * max(taken, need) // need
+    naive.haircuts += cut
+    naive.overshoot += cut - shortfall
+    naive.events += 1
+
+
+class Replay:
+    def __init__(self, scenario: Scenario, *, progress: bool = True, check_every: int = 1, chain: bool = True,
+                 addresses: dict[str, Any] | None = None):
+        """`chain=False` plays the scenario on the reference model alone (no Anvil, no gas): the
+        test compares the chain run's report with it. `addresses` (from a chain run's
+        :meth:`addresses`) gives the model-only run the same accounts and contracts, so the ADL
+        queue's address tie-break is the same."""
+        self.sc = scenario
+        self.chain = chain
+        self._given_addresses = addresses
+        self.progress = progress
+        self.check_every = check_every
+        self.steps: list[StepData] = []
+        self.layers = Layers()
+        self.naive = Naive()
+        self._naive_closed: set = set()
+        self.checks: dict[str, int] = {}
+        self.violations: list[str] = []
+        self.timings: dict[str, float] = {}
+        self.adl_marks: list[tuple[int, int, str]] = []  # (step, market, counterparty)
+        self.fund_low = (0, 0)  # (balance, step)
+        self.nonce = 1
+        self.setup_gas = 0
+        self.sent: dict[str, int] = {}  # transactions by kind (what a dry run would send)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _check(self, name: str, ok: bool, detail: str = "") -> None:
+        self.checks[name] = self.checks.get(name, 0) + 1
+        if not ok:
+            self.violations.append(f"{name}: {detail}")
+
+    def _send(self, label: str, chain: Callable[[], dict], model: Callable[[Exchange], Any], jump: int = 0) -> dict:
+        self.sent[label] = self.sent.get(label, 0) + 1
+        t = self.model.now + 1 + jump
+        if jump and self.chain:
+            self.rpc.set_next_block_timestamp(t)
+        self.model.at(t)
+        try:
+            model(self.model)
+        except Revert as e:
+            raise ReplayError(f"{label}: the model reverted with {e.reason!r} (t={t})") from None
+        if not self.chain:
+            return {"gasUsed": "0x0"}
+        return chain()  # TxReverted propagates: the model passed, so chain and model disagree
+
+    def _refresh_oracle(self) -> None:
+        """Re-post the opening prices when the set-up has run long (one second per transaction:
+        5,000 traders take hours of block time, beyond the feed's max age)."""
+        feed = self.model.w.feed
+        if all(self.model.now - feed.rounds[m].updated_at < 1_800 for m in range(len(self.sc.markets))):
+            return
+        s = self.system
+        for m, spec in enumerate(self.sc.markets):
+            p = self.sc.prices[0][m]
+            self._send("set_price (refresh)", lambda: s.tx(s.oracle_updater, s.feed, s.calls.set_price(m, p)),
+                       lambda mdl: mdl.set_price(self.system.oracle_updater, m, p))
+
+    def _mine(self) -> None:
+        if self.chain:
+            self.rpc.mine(1)  # keep one block per model second
+
+    def addresses(self) -> dict[str, Any]:
+        return {"accounts": list(self.addr), "contracts": self.model.addresses}
+
+    # -- set-up --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        from perpvault.fuzz.driver import open_raw
+        from perpvault.fuzz.logs import LogDecoder
+        from perpvault.fuzz.rpc import start_anvil
+
+        t0 = time.perf_counter()
+        n = FIRST_TRADER + len(self.sc.traders)
+        traders = trader_keys(len(self.sc.traders))
+        if not self.chain:
+            self._start_model(n, [a for a, _ in traders])
+            self.timings["deploy"] = time.perf_counter() - t0
+            return
+        self.anvil = start_anvil(accounts=10, extra_args=("--prune-history",))
+        self.driver, _ = open_raw(self.anvil, n_accounts=10, markets=self.sc.markets)
+        self.system = self.driver.system
+        self.rpc = self.driver.rpc
+        self.rpc.call("anvil_autoImpersonateAccount", [True])
+        for address, key in traders:
+            self.system.signer.add_key(address, key)
+        self.addr = [a.address for a in self.driver.accounts[:FIRST_TRADER]] + [a for a, _ in traders]
+        self.low = [a.lower() for a in self.addr]
+        self.logs = LogDecoder(self.system.artifacts)
+        self.rpc.call("anvil_setBlockTimestampInterval", [1])
+        self.model = self._model_from_chain()
+        self.names = {self.low[OWNER]: "owner", self.low[KEEPER]: "keeper", self.low[LP]: "lp",
+                      self.system.vault.lower(): "vault"}
+        for i, t in enumerate(self.sc.traders):
+            self.names[self.low[FIRST_TRADER + i]] = t.name
+        self.timings["deploy"] = time.perf_counter() - t0
+
+    def _start_model(self, n: int, traders: list[str]) -> None:
+        """The model of perpvault.chain.deploy with the scenario's markets, no chain."""
+        from types import SimpleNamespace
+
+        from perpvault.chain.deploy import DEFAULT_RISK, ORACLE_MAX_AGE, ORACLE_MAX_JUMP, VAULT_SPREAD
+
+        given = self._given_addresses
+        if given:
+            self.addr = list(given["accounts"])
+            contracts = given["contracts"]
+        else:
+            from perpvault.fuzz.system import dev_accounts
+
+            self.addr = [a.address for a in dev_accounts(10)[:FIRST_TRADER]] + traders
+            contracts = Addresses()
+        self.low = [a.lower() for a in self.addr]
+        self.model = FastExchange(
+            self.addr[OWNER], self.addr[UPDATER],
+            markets=[(MarketParams.of(m.params()), m.initial_price) for m in self.sc.markets],
+            risk=RiskParams.of(DEFAULT_RISK), addresses=contracts, oracle_max_age=ORACLE_MAX_AGE,
+            oracle_max_jump=ORACLE_MAX_JUMP, vault_spread=VAULT_SPREAD,
+        )
+        self.system = SimpleNamespace(vault=contracts.vault, oracle_updater=self.addr[UPDATER], clearinghouse=None)
+        self.names = {}
+    def read(self) -> Any:
+        """The whole chain state pinned to one block. StateReader's one-call read stops at 32
+        accounts, so this is the batched view read (three JSON-RPC batches)."""
+        from perpvault.fuzz.state import read_state_batch
+
+        return read_state_batch(self.system, extra=[self.addr[OWNER], self.addr[KEEPER], self.addr[LP]])
+
+    def _view(self, contract: str, to: str, name: str, *args: Any) -> Any:
+        fn = self.system.abis[contract].fn(name)
+        return fn.decode(self.rpc.eth_call(to, fn.encode(*args)))
+
+    def _model_from_chain(self) -> Exchange:
+        s = self.system
+        n = len(self.sc.markets)
+        markets = [(MarketParams.of(self._view("Clearinghouse", s.clearinghouse, "params", m)),
+                    self._view("PriceFeed", s.feed, "latest", m)[0]) for m in range(n)]
+        state = self.read()
+        ex = FastExchange(
+            s.owner, s.oracle_updater, markets=markets,
+            risk=RiskParams.of(self._view("Clearinghouse", s.clearinghouse, "risk")), now=state.timestamp,
+            addresses=Addresses(token=s.usdc.lower(), feed=s.feed.lower(), fund=s.fund.lower(),
+                                clearinghouse=s.clearinghouse.lower(), vault=s.vault.lower(),
+                                order_book=s.order_book.lower()),
+            oracle_max_age=self._view("PriceFeed", s.feed, "max_age"),
+            oracle_max_jump=self._view("PriceFeed", s.feed, "max_jump"),
+            vault_spread=self._view("LiquidityVault", s.vault, "spread"),
+        )
+        for m in range(n):
+            p, t = self._view("PriceFeed", s.feed, "latest", m)
+            ex.w.feed.rounds[m] = Round(price=p, updated_at=t)
+            ms, st_ = state.markets[m], ex.w.ch.markets[m]
+            st_.last_funding_time, st_.mark_ema = ms.last_funding_time, ms.mark_ema
+        return ex
+
+    def seed(self) -> None:
+        """LP capital into the vault, the fund's donation, every trader's margin."""
+        t0 = time.perf_counter()
+        d, a, s, sc = getattr(self, "driver", None), self.addr, self.system, self.sc
+        lp, owner = a[LP], a[OWNER]
+        self._send("mint lp", lambda: d.mint(lp, sc.vault_deposit), lambda m: m.mint(lp, sc.vault_deposit))
+        self._send("approve vault", lambda: d.approve(lp, s.vault), lambda m: m.approve(lp, self.model.addresses.vault))
+        self._send("vault deposit", lambda: d.vault_deposit(lp, sc.vault_deposit),
+                   lambda m: m.vault_deposit(lp, sc.vault_deposit))
+        self._send("mint owner", lambda: d.mint(owner, sc.fund_donation), lambda m: m.mint(owner, sc.fund_donation))
+        self._send("approve fund", lambda: d.approve(owner, s.fund), lambda m: m.approve(owner, self.model.addresses.fund))
+        self._send("donate", lambda: d.donate(owner, sc.fund_donation), lambda m: m.donate(owner, sc.fund_donation))
+        for i, t in enumerate(sc.traders):
+            who = a[FIRST_TRADER + i]
+            self._send("mint", lambda: d.mint(who, t.margin), lambda m: m.mint(who, t.margin))
+            self._send("approve", lambda: d.approve(who, s.clearinghouse),
+                       lambda m: m.approve(who, self.model.addresses.clearinghouse))
+            self._send("deposit", lambda: d.deposit(who, t.margin), lambda m: m.deposit(who, t.margin))
+        self.timings["seed"] = time.perf_counter() - t0
+
+    def open_positions(self) -> dict[str, Any]:
+        """Pair longs with shorts through signed-order fills (maker: the short, at the opening
+        price plus the scenario's premium); the imbalance trades against the vault."""
+        t0 = time.perf_counter()
+        self._refresh_oracle()
+        s, a, sc = self.system, self.addr, self.sc
+        stats = {"fills": 0, "vault_trades": 0, "fill_notional": 0, "vault_notional": 0}
+        for m, spec in enumerate(sc.markets):
+            bias = sc.funding_bias[m] if m < len(sc.funding_bias) else 0.0
+            fill_price = int(spec.initial_price * (1 + bias))
+            longs = [[a[FIRST_TRADER + i], t.size(spec.initial_price)] for i, t in enumerate(sc.traders)
+                     if t.market == m and t.long]
+            shorts = [[a[FIRST_TRADER + i], -t.size(spec.initial_price)] for i, t in enumerate(sc.traders)
+                      if t.market == m and not t.long]
+            li = si = 0
+            while li < len(longs) and si < len(shorts):
+                self._refresh_oracle()
+                lg, sh = longs[li], shorts[si]
+                q = min(lg[1], sh[1])
+                mo = ChainOrder(sh[0], m, -q, fill_price, self.nonce, FAR_EXPIRY)
+                to = ChainOrder(lg[0], m, q, fill_price, self.nonce + 1, FAR_EXPIRY)
+                self.nonce += 2
+                taker = lg[0]
+                r = self._send("fill", lambda: s.tx(taker, s.order_book, s.calls.match_orders(
+                                   mo.as_tuple(), s.signer.sign(mo), to.as_tuple(), s.signer.sign(to), q)),
+                               lambda mdl: mdl.match_orders(taker, Order.of(mo.as_tuple()), Order.of(to.as_tuple()), q))
+                self.setup_gas += int(r["gasUsed"], 16)
+                stats["fills"] += 1
+                stats["fill_notional"] += notional_of(q, fill_price)
+                lg[1] -= q
+                sh[1] -= q
+                li += lg[1] == 0
+                si += sh[1] == 0
+            rest = [(w, q) for w, q in longs[li:] if q] + [(w, -q) for w, q in shorts[si:] if q]
+            for who, q in rest:
+                self._refresh_oracle()
+                limit = spec.initial_price * 102 // 100 if q > 0 else spec.initial_price * 98 // 100
+                r = self._send("vault trade", lambda: s.tx(who, s.vault, s.calls.vault_trade(m, q, limit)),
+                               lambda mdl: mdl.vault_trade(who, m, q, limit))
+                self.setup_gas += int(r["gasUsed"], 16)
+                stats["vault_trades"] += 1
+                stats["vault_notional"] += notional_of(q, spec.initial_price)
+        self.timings["open"] = time.perf_counter() - t0
+        return stats
+
+    # -- the walk ------------------------------------------------------------------------------
+
+    def _vault_equity(self) -> int:
+        return self.model.w.ch.equity(self.system.vault.lower())
+
+    def _queue(self, market: int, longs: bool, exclude: str) -> list[tuple[str, int]]:
+        ch = self.model.w.ch
+        side = []
+        for acct in ch.known:
+            if acct == exclude:
+                continue
+            q = ch.positions_of(acct, market).size
+            if q != 0 and (q > 0) == longs:
+                side.append((adl_key(ch.adl_score(acct, market), acct), acct, abs(q)))
+        side.sort()
+        return [(acct, q) for _, acct, q in side]
+
+    def _snapshot(self, account: str, keeper: str) -> WaterfallSnapshot:
+        """perpvault.keeper.snapshot_from_model restricted to the books `liquidate(account)` can
+        read: the account, the vault, the keeper, and every position opposite one of the
+        account's (the only ADL candidates). Exact for the plan, and O(opposite side) instead of
+        O(every account) equity evaluations: at 500+ traders the full snapshot was 85% of the run."""
+        import copy
+
+        ch = self.model.w.ch
+        n = ch.market_count
+        mine = {m: ch.positions_of(account, m).size for m in range(n)}
+        mine = {m: q for m, q in mine.items() if q}
+        wanted = {account, ch.vault, keeper}
+        for acct, a in ch.accounts.items():
+            for m, q in mine.items():
+                p = a.positions.get(m)
+                if p is not None and p.size != 0 and (p.size > 0) != (q > 0):
+                    wanted.add(acct)
+                    break
+        books = {}
+        for a in ch.known:
+            if a not in wanted:
+                continue
+            sizes, bases = {}, {}
+            for m in range(n):
+                pos = ch.positions_of(a, m)
+                if pos.size != 0:
+                    sizes[m], bases[m] = pos.size, pos.open_notional
+            books[a] = Book(ch.equity(a), sizes, bases)
+        return WaterfallSnapshot(
+            prices={m: ch.mark_price(m) for m in range(n)},
+            params={m: copy.copy(ch.params[m]) for m in range(n)},
+            risk=copy.copy(ch.risk),
+            vault=ch.vault,
+            books=books,
+            fund_left=self.model.w.fund.available(),
+            now=self.model.w.now,
+            peak=(ch.vault_peak_equity, ch.vault_peak_time),
+        )
+
+    def _liquidate(self, account: str, step: StepData) -> bool:
+        """Plan on the model at the transaction's timestamp, send, tally the chain's events."""
+        s = self.system
+        keeper = self.low[KEEPER]
+        t = self.model.now + 1
+        self.model.at(t)
+        ch = self.model.w.ch
+        if not ch.is_liquidatable(account):
+            self._mine()
+            return False
+        try:
+            plan = plan_liquidation(self._snapshot(account, keeper), account, keeper)
+        except (RuntimeError, KeyError, ZeroDivisionError) as e:
+            step.waiting += 1
+            self._mine()
+            self._last_wait = str(e)
+            return False
+        queues: dict[int, list[tuple[str, int]]] = {}
+        for m, to_vault in sorted(plan.to_vault.items()):
+            if not to_vault:
+                queues[m] = self._queue(m, plan.closes[m] > 0, account)
+        cps = plan.counterparties
+        self.sent["liquidate"] = self.sent.get("liquidate", 0) + 1
+        try:
+            self.model.liquidate(keeper, account, cps)
+        except Revert as e:
+            raise ReplayError(f"liquidate({account}): model reverted {e.reason!r} on the keeper's plan") from None
+        model_events = [e for e in self.model.last_events if e[0] in WATERFALL]
+        if self.chain:
+            receipt = s.tx(keeper, s.clearinghouse, s.calls.liquidate(account, cps), "Clearinghouse.liquidate")
+            gas = int(receipt["gasUsed"], 16)
+            events = [(n, f) for n, f in self.logs.decode(receipt) if n in WATERFALL]
+        else:
+            gas = 0
+            events = [(e[0], dict(zip(EVENT_FIELDS[e[0]], e[1:]))) for e in model_events]
+        step.gas += gas
+        step.keeper_gas += gas
+        step.liquidations += 1
+        L = self.layers
+        L.liquidations += 1
+        L.liquidated_accounts.add(account)
+        self._check("events: chain == model (waterfall events per liquidation)",
+                    [n for n, _ in events] == [e[0] for e in model_events],
+                    f"{account}: chain {[n for n, _ in events]} != model {[e[0] for e in model_events]}")
+        socialized = haircuts = 0
+        places = {m: {acct: i + 1 for i, (acct, _) in enumerate(q)} for m, q in queues.items()}
+        adl = False
+        for name, f in events:
+            if name == "Liquidated":
+                n = notional_of(f["size"], f["price"])
+                if f["to_vault"]:
+                    L.to_vault_notional += n
+                else:
+                    L.to_adl_notional += n
+                L.penalties += f["penalty"]
+                L.keeper_rewards += f["keeper_reward"]
+            elif name == "BadDebtCovered":
+                L.fund_cover += f["amount"]
+            elif name == "ShortfallSocialized":
+                socialized += f["amount"]
+            elif name == "Deleveraged":
+                adl = True
+                haircuts += f["haircut"]
+                cp, m = f["counterparty"].lower(), f["market"]
+                L.deleveraged.add(cp)
+                L.deleverage_events += 1
+                step.deleveraged += 1
+                place = places.get(m, {}).get(cp)
+                if place is not None:
+                    L.quantiles[adl_quantile(place, len(queues[m]))] += 1
+                self.adl_marks.append((step.step, m, cp))
+        L.socialized += socialized
+        L.haircuts += haircuts
+        self._check("I6: haircuts == shortfall socialized (per liquidation, zero overshoot)",
+                    socialized == haircuts, f"{account}: {haircuts} != {socialized}")
+        self._check("keeper plan: shortfall as planned", plan.shortfall == socialized,
+                    f"{account}: plan {plan.shortfall} != chain {socialized}")
+        if adl:
+            step.adl_liquidations += 1
+        for m, q in queues.items():
+            naive_adl(q, plan.closes[m], plan.haircuts[m], self._naive_closed, self.naive,
+                      self.model.w.ch.mark_price(m), m)
+        fund = self.model.w.fund.available()
+        step.fund_low = min(step.fund_low, fund)
+        return True
+
+    def keeper_pass(self, step: StepData) -> None:
+        """Liquidate until nothing liquidatable is left (or nothing more can be planned)."""
+        for _ in range(50):
+            ch = self.model.w.ch
+            targets = [acct for acct in ch.known if ch.is_liquidatable(acct)]
+            if not targets:
+                return
+            progress = False
+            step.waiting = 0
+            for acct in targets:
+                progress |= self._liquidate(acct, step)
+            if not progress:
+                return
+
+    def walk(self) -> None:
+        from perpvault.fuzz.state import check_invariants
+        from perpvault.fuzz.machine import diff_state
+
+        t0 = time.perf_counter()
+        s, sc = self.system, self.sc
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=sc.steps, desc=f"{sc.name}: price steps", unit="step")
+        fund0 = self.model.w.fund.available()
+        self.fund_low = (fund0, 0)
+        self.steps.append(StepData(0, self.model.now, list(sc.prices[0]), fund0, self._vault_equity(), fund_low=fund0))
+        for k in range(1, sc.steps + 1):
+            step = StepData(k, 0, list(sc.prices[k]), 0, 0, fund_low=self.model.w.fund.available())
+            for m, p in enumerate(sc.prices[k]):
+                r = self._send("set_price", lambda: s.tx(s.oracle_updater, s.feed, s.calls.set_price(m, p)),
+                               lambda mdl: mdl.set_price(self.system.oracle_updater, m, p),
+                               jump=sc.seconds_per_step - 1 if m == 0 else 0)
+                step.gas += int(r["gasUsed"], 16)
+            self.keeper_pass(step)
+            step.timestamp = self.model.now
+            step.fund = self.model.w.fund.available()
+            step.fund_low = min(step.fund_low, step.fund)
+            step.vault_equity = self._vault_equity()
+            if step.fund_low < self.fund_low[0]:
+                self.fund_low = (step.fund_low, k)
+            self.steps.append(step)
+            if not self.chain:
+                self._model_checks(k)
+            elif k % self.check_every == 0 or k == sc.steps:
+                state = self.read()
+                for v in check_invariants(state):
+                    self._check("I1/I2/I5 on chain", False, f"step {k}: {v}")
+                self._check("I1/I2/I5 on chain", True)
+                diffs = diff_state(self.model, state)
+                self._check("model == chain (every balance, position, market)", not diffs,
+                            f"step {k}: " + "; ".join(diffs[:5]))
+                neg = [a.address for a in state.known() if a.equity is not None and a.equity < 0]
+                self._check("I4: no account left in debt after the keeper", not neg,
+                            f"step {k}: {len(neg)} accounts below zero")
+            if bar:
+                bar.set_postfix(liq=self.layers.liquidations, adl=len(self.layers.deleveraged))
+                bar.update(1)
+        if bar:
+            bar.close()
+        self.timings["walk"] = time.perf_counter() - t0
+
+    def _model_checks(self, k: int) -> None:
+        m = self.model
+        sizes = [m.sum_sizes(i) for i in range(len(self.sc.markets))]
+        self._check("I1/I2/I5 in the model", not any(sizes) and m.conservation_gap() == 0 and m.fund_gap() == 0,
+                    f"step {k}: sizes {sizes}, I2 gap {m.conservation_gap()}, I5 gap {m.fund_gap()}")
+        ch = m.w.ch
+        neg = [a for a in ch.known if ch.equity(a) < 0]
+        self._check("I4: no account left in debt after the keeper", not neg, f"step {k}: {len(neg)} below zero")
+
+    def close(self) -> None:
+        if getattr(self, "anvil", None) is not None:
+            self.anvil.stop()
+            self.anvil = None
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def run(scenario: Scenario, out: Path | str | None = "out", *, progress: bool = True, plot: bool = True,
+        check_every: int = 1, chain: bool = True, addresses: dict | None = None,
+        keep: list | None = None) -> dict[str, Any]:
+    """Replay `scenario` end to end; write report.md/report.json/waterfall.png to `out` (if given).
+    `chain=False`: the reference model alone. `keep`: a list the Replay object is appended to."""
+    t0 = time.perf_counter()
+    rp = Replay(scenario, progress=progress, check_every=check_every, chain=chain, addresses=addresses)
+    if keep is not None:
+        keep.append(rp)
+    try:
+        rp.start()
+        rp.seed()
+        opened = rp.open_positions()
+        if chain:
+            from perpvault.fuzz.state import check_invariants
+
+            for v in check_invariants(rp.read()):
+                rp._check("I1/I2/I5 on chain", False, f"after opening: {v}")
+            rp._check("I1/I2/I5 on chain", True)
+        vault0 = rp._vault_equity()
+        rp.walk()
+    finally:
+        rp.close()
+    wall = time.perf_counter() - t0
+    report = build_report(rp, opened, vault0, wall)
+    if out is not None:
+        write_report(report, rp, Path(out), plot=plot)
+    return report
+
+
+def build_report(rp: Replay, opened: dict, vault0: int, wall: float) -> dict[str, Any]:
+    sc, L, N = rp.sc, rp.layers, rp.naive
+    last = rp.steps[-1]
+    oi = sc.open_interest()
+    ours_touched = len(L.deleveraged)
+    return {
+        "scenario": {"name": sc.name, "seed": sc.seed, "description": sc.description, "traders": len(sc.traders),
+                     "steps": sc.steps, "seconds_per_step": sc.seconds_per_step,
+                     "markets": [m.name for m in sc.markets],
+                     "price_change_at_low": [min(p[m] for p in sc.prices) / sc.prices[0][m] - 1
+                                             for m in range(len(sc.markets))],
+                     "open_interest_long_short": {sc.markets[m].name: list(v) for m, v in oi.items()},
+                     "vault_deposit": sc.vault_deposit, "fund_donation": sc.fund_donation},
+        "opening": opened,
+        "layers": {
+            "liquidations": L.liquidations,
+            "accounts_liquidated": len(L.liquidated_accounts),
+            "liquidated_at_mark_into_vault_notional": L.to_vault_notional,
+            "closed_against_adl_notional": L.to_adl_notional,
+            "penalties": L.penalties,
+            "keeper_rewards": L.keeper_rewards,
+            "insurance_fund_cover": L.fund_cover,
+            "adl_haircuts": L.haircuts,
+            "vault_equity_start": vault0,
+            "vault_equity_end": last.vault_equity,
+            "vault_pnl": last.vault_equity - vault0,
+        },
+        "insurance_fund": {"start": rp.steps[0].fund, "low": rp.fund_low[0], "low_step": rp.fund_low[1],
+                           "end": last.fund},
+        "adl": {"traders_deleveraged": ours_touched, "deleverage_events": L.deleverage_events,
+                "quantile_counts": {str(q): n for q, n in L.quantiles.items()},
+                "socialized_loss": L.socialized, "uncovered_shortfall": L.socialized,
+                "haircuts": L.haircuts, "overshoot": L.haircuts - L.socialized},
+        "naive_comparison": {
+            "policy": "close whole opposing positions in ADL rank order at the bankruptcy price until the "
+                      "bankrupt size is covered (Hyperliquid / CEX style)",
+            "shortfall": L.socialized, "haircuts": N.haircuts, "overshoot": N.overshoot,
+            "traders_touched": len(N.touched), "extra_traders_touched": len(N.touched) - ours_touched,
+            "notional_closed": N.closed_notional, "ours_notional_closed": L.to_adl_notional,
+        },
+        "gas": {"setup_fills_and_vault_trades": rp.setup_gas,
+                "per_step": [s.gas for s in rp.steps[1:]],
+                "keeper_per_step": [s.keeper_gas for s in rp.steps[1:]],
+                "total_walk": sum(s.gas for s in rp.steps)},
+        "steps": [asdict(s) for s in rp.steps],
+        "invariants": {"checks": rp.checks, "violations": rp.violations, "all_hold": not rp.violations},
+        "timings_s": {k: round(v, 2) for k, v in rp.timings.items()} | {"wall": round(wall, 2)},
+        "transactions": rp.model.tx_count,
+        "transactions_by_kind": dict(rp.sent),
+        "on_chain": rp.chain,
+    }
+
+
+def _u(x: int) -> str:
+    return fmt_usdc(x)
+
+
+def write_report(report: dict, rp: Replay | None, out: Path, *, plot: bool = True) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "report.md").write_text(render_md(report))
+    if plot:
+        plot_waterfall(report, out / "waterfall.png", rp.adl_marks if rp else [])
+
+
+def render_md(r: dict) -> str:
+    sc, L, F, A, N, I = r["scenario"], r["layers"], r["insurance_fund"], r["adl"], r["naive_comparison"], r["invariants"]
+    lows = ", ".join(f"{n} {c:+.1%}" for n, c in zip(sc["markets"], sc["price_change_at_low"]))
+    lines = [
+        f"# perpvault replay: `{sc['name']}`",
+        "",
+        f"{sc['description']}. Seed {sc['seed']}, {sc['traders']} traders, {sc['steps']} price steps of "
+        f"{sc['seconds_per_step']} s (lows: {lows}). Wall time **{r['timings_s']['wall']:.1f} s** "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in r['timings_s'].items() if k != 'wall')}); "
+        f"{r['transactions']} transactions.",
+        "",
+        *([] if r.get("on_chain", True) else
+          ["**Dry run: played on the reference model alone; nothing was sent, so there is no gas and no "
+           "chain-side check.**", ""]),
+        f"Opening: {r['opening']['fills']} signed-order fills ({_u(r['opening']['fill_notional'])} USDC), "
+        f"{r['opening']['vault_trades']} vault trades ({_u(r['opening']['vault_notional'])} USDC) for the imbalance.",
+        "",
+        "## What each layer absorbed (USDC)",
+        "",
+        "| layer | notional | loss absorbed |",
+        "| --- | ---: | ---: |",
+        f"| 1. liquidations at mark into the LiquidityVault | {_u(L['liquidated_at_mark_into_vault_notional'])} | "
+        f"vault equity {_u(L['vault_equity_start'])} → {_u(L['vault_equity_end'])} "
+        f"({'+' if L['vault_pnl'] >= 0 else '−'}{_u(abs(L['vault_pnl']))}, incl. its opening position's PnL) |",
+        f"| 2. penalties (keepers {_u(L['keeper_rewards'])}) | | {_u(L['penalties'])} paid by the liquidated |",
+        f"| 3. insurance fund cover | | {_u(L['insurance_fund_cover'])} |",
+        f"| 4. closes against ADL (haircuts) | {_u(L['closed_against_adl_notional'])} | {_u(L['adl_haircuts'])} |",
+        "",
+        f"{L['liquidations']} liquidations of {L['accounts_liquidated']} accounts. Insurance fund: start "
+        f"{_u(F['start'])}, **low {_u(F['low'])}** (step {F['low_step']}), end {_u(F['end'])} (penalties are "
+        f"swept to it only on `sweep_to_insurance`, which the replay does not call).",
+        "",
+        "## ADL",
+        "",
+        f"* traders deleveraged: **{A['traders_deleveraged']}** ({A['deleverage_events']} Deleveraged events)",
+        "* ADL quantile at the time (5 = first in line): "
+        + ", ".join(f"q{q}: {n}" for q, n in sorted(A["quantile_counts"].items(), reverse=True)),
+        f"* uncovered shortfall (ShortfallSocialized) **{_u(A['uncovered_shortfall'])}** = socialized loss "
+        f"(sum of haircuts) **{_u(A['haircuts'])}**: overshoot **{_u(A['overshoot'])}**",
+        "",
+        "## Beside a naive ADL",
+        "",
+        f"Naive policy: {N['policy']}; computed on the reference model's state at each of our ADL events "
+        "(same bankrupt closes and shortfalls; positions it already closed are gone).",
+        "",
+        "| | perpvault | naive |",
+        "| --- | ---: | ---: |",
+        f"| shortfall to socialize | {_u(N['shortfall'])} | {_u(N['shortfall'])} |",
+        f"| taken from counterparties | {_u(A['haircuts'])} | {_u(N['haircuts'])} |",
+        f"| overshoot (taken beyond the shortfall) | {_u(A['overshoot'])} | **{_u(N['overshoot'])}** |",
+        f"| traders touched | {A['traders_deleveraged']} | {N['traders_touched']} (+{N['extra_traders_touched']}) |",
+        f"| notional force-closed | {_u(N['ours_notional_closed'])} | {_u(N['notional_closed'])} |",
+        "",
+        "## Invariants",
+        "",
+        "| check | times run |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in I["checks"].items()]
+    lines += ["", "**All hold.**" if I["all_hold"] else "**VIOLATIONS:**\n\n" + "\n".join(f"* {v}" for v in I["violations"])]
+    g = r["gas"]
+    lines += ["", "## Gas per step", "", f"Opening: {g['setup_fills_and_vault_trades']:,} gas. Walk: {g['total_walk']:,} gas.", "",
+              "| step | prices | liquidations | ADL'd | gas | keeper gas | fund | vault equity |",
+              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for s in r["steps"][1:]:
+        prices = " / ".join(f"{p / 1e18:,.2f}" for p in s["prices"])
+        lines.append(f"| {s['step']} | {prices} | {s['liquidations']} | {s['deleveraged']} | {s['gas']:,} | "
+                     f"{s['keeper_gas']:,} | {_u(s['fund'])} | {_u(s['vault_equity'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_waterfall(r: dict, path: Path, adl_marks: list[tuple[int, int, str]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = r["steps"]
+    xs = [s["step"] for s in steps]
+    names = r["scenario"]["markets"]
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(11, 10), sharex=True,
+                                        gridspec_kw={"height_ratios": [3, 2, 1.3]})
+    colors = ["#f7931a", "#627eea", "#2ca02c", "#9467bd"]
+    adl_steps = sorted({k for k, _, _ in adl_marks})
+    for m, name in enumerate(names):
+        base = steps[0]["prices"][m]
+        ax1.plot(xs, [100 * (s["prices"][m] / base - 1) for s in steps], color=colors[m % 4], lw=2, label=name)
+    for k in adl_steps:
+        for ax in (ax1, ax2, ax3):
+            ax.axvline(k, color="red", alpha=0.25, lw=3)
+    ax1.set_ylabel("price change, %")
+    ax1.axhline(0, color="grey", lw=0.5)
+    ax1.legend(loc="lower left")
+    a, n = r["adl"], r["naive_comparison"]
+    ax1.set_title(f"{r['scenario']['name']}, {r['scenario']['traders']} traders. Red bands: steps with ADL\n"
+                  f"ADL: {a['traders_deleveraged']} traders gave up {a['haircuts'] / 1e6:,.0f} USDC = the shortfall "
+                  f"(overshoot {a['overshoot'] / 1e6:,.0f}); naive whole-position ADL: {n['traders_touched']} traders, "
+                  f"overshoot {n['overshoot'] / 1e6:,.0f} USDC", fontsize=11)
+    fund = [s["fund"] / 1e6 for s in steps]
+    vault = [s["vault_equity"] / 1e6 for s in steps]
+    ax2.plot(xs, fund, color="#d62728", lw=2, label="insurance fund (USDC)")
+    ax2.set_ylabel("insurance fund, USDC")
+    ax2.set_ylim(bottom=0)
+    ax2b = ax2.twinx()
+    ax2b.plot(xs, vault, color="#1f77b4", lw=2, label="LP vault equity (USDC)")
+    ax2b.set_ylabel("vault equity, USDC")
+    h1, l1 = ax2.get_legend_handles_labels()
+    h2, l2 = ax2b.get_legend_handles_labels()
+    ax2.legend(h1 + h2, l1 + l2, loc="center right")
+    for ax in (ax2, ax2b):
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    liq = [s["liquidations"] for s in steps]
+    dl = [s["deleveraged"] for s in steps]
+    ax3.bar([x - 0.2 for x in xs], liq, width=0.4, color="grey", label="liquidations")
+    ax3.bar([x + 0.2 for x in xs], dl, width=0.4, color="red", label="ADL counterparties")
+    ax3.set_ylabel("count")
+    ax3.set_xlabel("price step")
+    ax3.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+__all__ = ["Replay", "ReplayError", "naive_adl", "run", "build_report", "write_report", "render_md", "plot_waterfall"]

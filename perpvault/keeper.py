@@ -198,13 +198,16 @@ class WaterfallSnapshot:
     peak: tuple[int, int]  # (vault_peak_equity, vault_peak_time)
 
 
-def snapshot_from_model(ex: Any) -> WaterfallSnapshot:
-    """The snapshot of a reference-model `Exchange` at its current time (addresses lower-case)."""
+def snapshot_from_model(ex: Any, accounts: set[str] | None = None) -> WaterfallSnapshot:
+    """The snapshot of a reference-model `Exchange` at its current time (addresses lower-case),
+    with the books of `accounts` only if given (every account otherwise)."""
     def take() -> WaterfallSnapshot:
         ch = ex.w.ch
         n = ch.market_count
         books = {}
         for a in ch.known:
+            if accounts is not None and a not in accounts:
+                continue
             sizes, bases = {}, {}
             for m in range(n):
                 pos = ch.positions_of(a, m)

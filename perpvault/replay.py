@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from perpvault.chain.orders import Order as ChainOrder
-from perpvault.keeper import Book, WaterfallSnapshot, adl_key, plan_liquidation
+from perpvault.keeper import WaterfallSnapshot, adl_key, plan_liquidation, snapshot_from_model
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
 from perpvault.model.maths import notional as notional_of
@@ -418,8 +418,6 @@ class Replay:
         read: the account, the vault, the keeper, and every position opposite one of the
         account's (the only ADL candidates). Exact for the plan, and O(opposite side) instead of
         O(every account) equity evaluations: at 500+ traders the full snapshot was 85% of the run."""
-        import copy
-
         ch = self.model.w.ch
         n = ch.market_count
         mine = {m: ch.positions_of(account, m).size for m in range(n)}
@@ -431,26 +429,7 @@ class Replay:
                 if p is not None and p.size != 0 and (p.size > 0) != (q > 0):
                     wanted.add(acct)
                     break
-        books = {}
-        for a in ch.known:
-            if a not in wanted:
-                continue
-            sizes, bases = {}, {}
-            for m in range(n):
-                pos = ch.positions_of(a, m)
-                if pos.size != 0:
-                    sizes[m], bases[m] = pos.size, pos.open_notional
-            books[a] = Book(ch.equity(a), sizes, bases)
-        return WaterfallSnapshot(
-            prices={m: ch.mark_price(m) for m in range(n)},
-            params={m: copy.copy(ch.params[m]) for m in range(n)},
-            risk=copy.copy(ch.risk),
-            vault=ch.vault,
-            books=books,
-            fund_left=self.model.w.fund.available(),
-            now=self.model.w.now,
-            peak=(ch.vault_peak_equity, ch.vault_peak_time),
-        )
+        return snapshot_from_model(self.model, wanted)
 
     def _liquidate(self, account: str, step: StepData) -> bool:
         """Plan on the model at the transaction's timestamp, send, tally the chain's events."""

@@ -460,6 +460,7 @@ class Tally:
     """What each layer of the waterfall absorbed over a set of liquidations (atoms)."""
 
     liquidations: int = 0
+    liquidated_accounts: set[str] = field(default_factory=set)
     to_vault_notional: int = 0  # closed at mark into the LiquidityVault
     to_adl_notional: int = 0  # closed against ADL counterparties
     penalties: int = 0
@@ -468,12 +469,17 @@ class Tally:
     socialized: int = 0  # shortfall beyond the fund, per ShortfallSocialized
     haircuts: int = 0  # what the counterparties gave up vs mark, per Deleveraged
     deleveraged: set[str] = field(default_factory=set)
+    deleverage_events: int = 0
 
     def add(self, liquidation: Liquidation) -> None:
+        self.add_events(liquidation.account, [(e.name, e.args) for e in liquidation.events])
+
+    def add_events(self, account: str, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Count one liquidation of `account` from its waterfall events, (name, fields) in order."""
         self.liquidations += 1
-        for e in liquidation.events:
-            a = e.args
-            if e.name == "Liquidated":
+        self.liquidated_accounts.add(str(account))
+        for name, a in events:
+            if name == "Liquidated":
                 n = notional(a["size"], a["price"])
                 if a["to_vault"]:
                     self.to_vault_notional += n
@@ -481,13 +487,14 @@ class Tally:
                     self.to_adl_notional += n
                 self.penalties += a["penalty"]
                 self.keeper_rewards += a["keeper_reward"]
-            elif e.name == "BadDebtCovered":
+            elif name == "BadDebtCovered":
                 self.fund_cover += a["amount"]
-            elif e.name == "ShortfallSocialized":
+            elif name == "ShortfallSocialized":
                 self.socialized += a["amount"]
-            elif e.name == "Deleveraged":
+            elif name == "Deleveraged":
                 self.haircuts += a["haircut"]
-                self.deleveraged.add(str(a["counterparty"]))
+                self.deleveraged.add(str(a["counterparty"]).lower())
+                self.deleverage_events += 1
 
     def lines(self) -> list[str]:
         return [

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from perpvault.chain.orders import Order as ChainOrder
-from perpvault.keeper import WaterfallSnapshot, adl_key, plan_liquidation, snapshot_from_model
+from perpvault.keeper import Tally, WaterfallSnapshot, adl_key, plan_liquidation, snapshot_from_model
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
 from perpvault.model.maths import notional as notional_of
@@ -121,20 +121,11 @@ class StepData:
 
 
 @dataclass
-class Layers:
-    liquidations: int = 0
-    liquidated_accounts: set = field(default_factory=set)
-    to_vault_notional: int = 0
-    to_adl_notional: int = 0
-    penalties: int = 0
-    keeper_rewards: int = 0
-    fund_cover: int = 0
-    socialized: int = 0
-    haircuts: int = 0
-    deleveraged: set = field(default_factory=set)
-    deleverage_events: int = 0
+class Layers(Tally):
+    """The keeper's tally of what each layer absorbed, plus the ADL quantile each
+    deleveraged position was in at the time (5 = first in line)."""
+
     quantiles: dict = field(default_factory=lambda: {q: 0 for q in range(1, 6)})
-    # loss the vault absorbed on take-overs is its equity change, reported separately
 
 
 @dataclass
@@ -470,40 +461,23 @@ class Replay:
         step.keeper_gas += gas
         step.liquidations += 1
         L = self.layers
-        L.liquidations += 1
-        L.liquidated_accounts.add(account)
+        L.add_events(account, events)
         self._check("events: chain == model (waterfall events per liquidation)",
                     [n for n, _ in events] == [e[0] for e in model_events],
                     f"{account}: chain {[n for n, _ in events]} != model {[e[0] for e in model_events]}")
-        socialized = haircuts = 0
+        socialized = sum(f["amount"] for n, f in events if n == "ShortfallSocialized")
+        haircuts = sum(f["haircut"] for n, f in events if n == "Deleveraged")
         places = {m: {acct: i + 1 for i, (acct, _) in enumerate(q)} for m, q in queues.items()}
         adl = False
         for name, f in events:
-            if name == "Liquidated":
-                n = notional_of(f["size"], f["price"])
-                if f["to_vault"]:
-                    L.to_vault_notional += n
-                else:
-                    L.to_adl_notional += n
-                L.penalties += f["penalty"]
-                L.keeper_rewards += f["keeper_reward"]
-            elif name == "BadDebtCovered":
-                L.fund_cover += f["amount"]
-            elif name == "ShortfallSocialized":
-                socialized += f["amount"]
-            elif name == "Deleveraged":
+            if name == "Deleveraged":
                 adl = True
-                haircuts += f["haircut"]
                 cp, m = f["counterparty"].lower(), f["market"]
-                L.deleveraged.add(cp)
-                L.deleverage_events += 1
                 step.deleveraged += 1
                 place = places.get(m, {}).get(cp)
                 if place is not None:
                     L.quantiles[adl_quantile(place, len(queues[m]))] += 1
                 self.adl_marks.append((step.step, m, cp))
-        L.socialized += socialized
-        L.haircuts += haircuts
         self._check("I6: haircuts == shortfall socialized (per liquidation, zero overshoot)",
                     socialized == haircuts, f"{account}: {haircuts} != {socialized}")
         self._check("keeper plan: shortfall as planned", plan.shortfall == socialized,

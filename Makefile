@@ -1,5 +1,7 @@
 # perpvault: one entry point per job. Make sets PATH for its own recipes, so the virtualenv's
 # vyper/ape and the native anvil binary are found without editing your shell PATH.
+# `make venv` also builds .venv/halmos (halmos + solvers, their own pins); `make anvil` installs
+# the npm tools: Anvil and forge (used by `perpvault prove` for formal/).
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -10,20 +12,29 @@ UNAME_S := $(shell uname -s | tr '[:upper:]' '[:lower:]')
 UNAME_M := $(shell uname -m)
 ANVIL_ARCH := $(if $(filter x86_64 amd64,$(UNAME_M)),amd64,$(if $(filter aarch64 arm64,$(UNAME_M)),arm64,$(UNAME_M)))
 ANVIL_BIN_DIR := $(CURDIR)/node_modules/@foundry-rs/anvil-$(UNAME_S)-$(ANVIL_ARCH)/bin
+FORGE_BIN_DIR := $(CURDIR)/node_modules/@foundry-rs/forge-$(UNAME_S)-$(ANVIL_ARCH)/bin
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(ANVIL_BIN_DIR):$(PATH)
 
 # Stamps live inside the directories they describe: deleting the directory re-runs the step.
 VENV_STAMP  := $(VENV)/.perpvault-installed
 ANVIL_STAMP := node_modules/.perpvault-installed
+# halmos pins rich<14.1 and z3-solver 4.12.6, which eth-ape and the z3 proofs cannot share.
+HALMOS_VENV  := $(VENV)/halmos
+HALMOS_STAMP := $(HALMOS_VENV)/.perpvault-installed
 
 .PHONY: venv anvil demo test clean distclean
 
-venv: $(VENV_STAMP)
+venv: $(VENV_STAMP) $(HALMOS_STAMP)
 
 $(VENV_STAMP): requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet -r requirements.txt -e .
+	touch $@
+
+$(HALMOS_STAMP): formal/requirements-halmos.txt
+	test -x $(HALMOS_VENV)/bin/python || $(PYTHON) -m venv $(HALMOS_VENV)
+	$(HALMOS_VENV)/bin/python -m pip install --quiet -r formal/requirements-halmos.txt
 	touch $@
 
 anvil: $(ANVIL_STAMP)
@@ -31,6 +42,7 @@ anvil: $(ANVIL_STAMP)
 $(ANVIL_STAMP): package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
 	test -x $(ANVIL_BIN_DIR)/anvil || { echo "no anvil binary in $(ANVIL_BIN_DIR)" >&2; exit 1; }
+	test -x $(FORGE_BIN_DIR)/forge || { echo "no forge binary in $(FORGE_BIN_DIR)" >&2; exit 1; }
 	touch $@
 
 demo: venv anvil
@@ -40,7 +52,7 @@ test: venv anvil
 	$(VENV)/bin/python -m pytest -q tests
 
 clean:
-	rm -rf .build out .pytest_cache .hypothesis build *.egg-info
+	rm -rf .build out .pytest_cache .hypothesis build *.egg-info formal/out formal/cache formal/build
 	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean

@@ -104,3 +104,49 @@ def ensure_tool_path() -> list[Path]:
     front = [str(d) for d in dirs]
     os.environ["PATH"] = os.pathsep.join(front + [p for p in current if p not in front])
     return dirs
+
+
+def _npm_tool(tool: str) -> Path:
+    """Return the real binary of ``@foundry-rs/<tool>`` for this platform, or ``tool`` on PATH."""
+    exe = f"{tool}.exe" if sys.platform.startswith("win") else tool
+    local = repo_root() / "node_modules" / "@foundry-rs" / f"{tool}-{npm_platform()}" / "bin" / exe
+    if local.is_file() and os.access(local, os.X_OK):
+        return local
+    found = shutil.which(tool)
+    if found:
+        return Path(found)
+    raise FileNotFoundError(f"{tool} not found at {local} nor on PATH; run `make anvil`")
+
+
+def forge_bin() -> Path:
+    """Return the forge executable (npm ``@foundry-rs/forge``, installed by ``make anvil``)."""
+    return _npm_tool("forge")
+
+
+def halmos_venv() -> Path:
+    """Return the virtualenv holding halmos and its solvers (``.venv/halmos``, ``make venv``).
+
+    halmos pins ``rich`` and ``z3-solver`` versions that eth-ape and the z3 proofs cannot
+    share, so it lives in its own environment (formal/requirements-halmos.txt).
+    """
+    return repo_root() / ".venv" / "halmos"
+
+
+def halmos_bin() -> Path:
+    """Return the halmos executable from :func:`halmos_venv`."""
+    scripts = halmos_venv() / ("Scripts" if sys.platform.startswith("win") else "bin")
+    exe = scripts / ("halmos.exe" if sys.platform.startswith("win") else "halmos")
+    if exe.is_file():
+        return exe
+    raise FileNotFoundError(f"halmos not found at {exe}; run `make venv`")
+
+
+def bitwuzla_command(abstraction: bool = True) -> list[str]:
+    """Return the solver command halmos runs for bitwuzla (the query file is appended).
+
+    ``perpvault/prove/bitwuzla_cli.py`` under the halmos environment's Python, which has the
+    ``bitwuzla`` bindings.
+    """
+    python = halmos_bin().parent / ("python.exe" if sys.platform.startswith("win") else "python")
+    runner = Path(__file__).resolve().parent / "prove" / "bitwuzla_cli.py"
+    return [str(python), str(runner), *(["--abstraction"] if abstraction else [])]

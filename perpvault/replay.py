@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from eth_abi import decode as abi_decode
+
 from perpvault.chain.orders import Order as ChainOrder
 from perpvault.keeper import Tally, WaterfallSnapshot, adl_key, plan_liquidation, snapshot_from_model
 from perpvault.model import Exchange, Order, Revert
@@ -44,6 +46,14 @@ from perpvault.units import fmt_usdc
 
 PPM = 1_000_000
 FAR_EXPIRY = 2**40
+MAX_UINT = 2**256 - 1
+TX_GAS = 5_000_000  # every transaction's gas limit (fixed: no estimation round trip)
+# Set-up transactions per block: Anvil's cost per block grows with its state (a state root over
+# every account), so the set-up goes in few big blocks.
+BLOCK_SIZE = 1_000
+ANVIL_ARGS = ("--prune-history", "--order", "fifo", "--gas-limit", str(10**15))
+CONTRACT_ATTR = {"MockUSDC": "usdc", "PriceFeed": "feed", "InsuranceFund": "fund", "Clearinghouse": "clearinghouse",
+                 "LiquidityVault": "vault", "OrderBook": "order_book"}
 WATERFALL = ("Liquidated", "BadDebtCovered", "ShortfallSocialized", "Deleveraged")
 EVENT_FIELDS = {  # Clearinghouse.vy's declaration order, as the model logs them
     "Liquidated": ("account", "keeper", "market", "size", "price", "penalty", "keeper_reward", "to_vault"),
@@ -118,6 +128,7 @@ class StepData:
     keeper_gas: int = 0
     waiting: int = 0  # liquidatable accounts the keeper could not plan (left for the next step)
     fund_low: int = 0  # the fund's lowest balance during the step
+    swept: int = 0  # what sweep_to_insurance moved into the fund after the keeper
 
 
 @dataclass
@@ -167,14 +178,46 @@ def naive_adl(queue: list[tuple[str, int]], close: int, shortfall: int, closed: 
     naive.events += 1
 
 
+class _ChunkedBatches:
+    """An Rpc whose `batch` sends at most `size` requests per HTTP round trip (reads only: the
+    chunks are independent)."""
+
+    def __init__(self, rpc: Any, size: int = 2_000):
+        self._rpc, self._size = rpc, size
+
+    def batch(self, requests: list, *, raise_errors: bool = True) -> list:
+        out: list = []
+        for i in range(0, len(requests), self._size):
+            out += self._rpc.batch(requests[i:i + self._size], raise_errors=raise_errors)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rpc, name)
+
+
 class Replay:
     def __init__(self, scenario: Scenario, *, progress: bool = True, check_every: int = 1, chain: bool = True,
-                 addresses: dict[str, Any] | None = None):
+                 addresses: dict[str, Any] | None = None, sweep: bool = True, block_size: int = BLOCK_SIZE,
+                 record: bool = False, fork_url: str | None = None):
         """`chain=False` plays the scenario on the reference model alone (no Anvil, no gas): the
         test compares the chain run's report with it. `addresses` (from a chain run's
         :meth:`addresses`) gives the model-only run the same accounts and contracts, so the ADL
-        queue's address tie-break is the same."""
+        queue's address tie-break is the same. `sweep`: the keeper sweeps what the clearinghouse
+        owes the insurance fund after every step. `block_size`: transactions per block at most.
+        `record`: keep every transaction sent (from, to, function, args, gas) in `self.record`.
+        `fork_url`: the local Anvil forks that node (a dry run for a remote network)."""
         self.sc = scenario
+        self.sweep = sweep
+        self.block_size = block_size
+        self.record: list[dict] | None = [] if record else None
+        self.fork_url = fork_url
+        self.fork_block: int | None = None
+        self._block_open = False
+        self._block_txs = 0
+        self._pending: list = []
+        self._pending_hashes: list[str] = []
+        self.blocks = 0  # blocks mined by the replay
+        self.swept = 0  # what sweep_to_insurance moved into the fund
         self.chain = chain
         self._given_addresses = addresses
         self.progress = progress
@@ -199,35 +242,77 @@ class Replay:
         if not ok:
             self.violations.append(f"{name}: {detail}")
 
-    def _send(self, label: str, chain: Callable[[], dict], model: Callable[[Exchange], Any], jump: int = 0) -> dict:
+    def _send(self, label: str, sender: str, contract: str, fn: str, args: tuple | Callable[[], tuple],
+              model: Callable[[Exchange], Any], on_receipt: Callable[[dict], None] | None = None) -> None:
+        """One transaction into the current block: applied to the model now (at the block's
+        timestamp), queued for the chain, which mines the block on :meth:`_flush`.
+        `on_receipt(receipt)` runs at the flush, in transaction order (in a model-only run: now,
+        with a receipt of no gas). `args` may be a callable (the fills' signatures need the chain)."""
         self.sent[label] = self.sent.get(label, 0) + 1
-        t = self.model.now + 1 + jump
-        if jump and self.chain:
-            self.rpc.set_next_block_timestamp(t)
-        self.model.at(t)
+        if not self._block_open or self._block_txs >= self.block_size:
+            self._new_block()
+        self._block_txs += 1
         try:
             model(self.model)
         except Revert as e:
-            raise ReplayError(f"{label}: the model reverted with {e.reason!r} (t={t})") from None
+            raise ReplayError(f"{label}: the model reverted with {e.reason!r} (t={self.model.now})") from None
+        to = getattr(self.system, CONTRACT_ATTR[contract]) if self.chain else CONTRACT_ATTR[contract]
         if not self.chain:
-            return {"gasUsed": "0x0"}
-        return chain()  # TxReverted propagates: the model passed, so chain and model disagree
+            if self.record is not None:
+                self.record.append({"from": sender, "to": to, "contract": contract, "function": fn,
+                                    "args": list(args() if callable(args) else args)})
+            if on_receipt is not None:
+                on_receipt({"gasUsed": "0x0", "logs": []})
+            return
+        args = args() if callable(args) else args
+        data = self.system.abis[contract].fn(fn).encode(*args)
+        tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(TX_GAS), "gasPrice": "0x0"}
+        self._pending.append((tx, label, on_receipt, (contract, fn, args)))
+        self._pending_hashes.append(self.rpc.call("eth_sendTransaction", [tx]))
+
+    def _new_block(self, jump: int = 0) -> None:
+        """Mine what is pending and open the next block, `1 + jump` seconds later."""
+        self._flush()
+        self.model.at(self.model.now + 1 + jump)
+        self._block_open = True
+        self._block_txs = 0
+
+    def _flush(self) -> None:
+        """Mine the open block on the chain (automine is off; Anvil orders its pool first in, first
+        out, so the block holds the transactions in the order the model ran them) and hand each
+        receipt to its callback. Any reverted transaction stops the replay: the model passed it."""
+        self._block_open = False
+        if not self.chain or not self._pending:
+            return
+        pending, hashes = self._pending, self._pending_hashes
+        self._pending, self._pending_hashes = [], []
+        self.rpc.set_next_block_timestamp(self.model.now)
+        self.rpc.call("evm_mine")
+        self.blocks += 1
+        receipts = self.rpc.call("eth_getBlockReceipts", ["latest"])
+        if [r["transactionHash"] for r in receipts] != hashes:
+            raise ReplayError(f"block of {len(hashes)} transactions mined {len(receipts)} of them, or out of order")
+        for receipt, (tx, label, on_receipt, (contract, fn, args)) in zip(receipts, pending):
+            if receipt["status"] != "0x1":
+                from perpvault.fuzz.rpc import decode_revert
+
+                reason = decode_revert(self.rpc.revert_data(receipt["transactionHash"]))
+                raise ReplayError(f"{label}: the chain reverted with {reason!r}, the model passed it (t={self.model.now})")
+            if self.record is not None:
+                self.record.append({"from": tx["from"], "to": tx["to"], "contract": contract, "function": fn,
+                                    "args": list(args), "gas": int(receipt["gasUsed"], 16)})
+            if on_receipt is not None:
+                on_receipt(receipt)
 
     def _refresh_oracle(self) -> None:
-        """Re-post the opening prices when the set-up has run long (one second per transaction:
-        5,000 traders take hours of block time, beyond the feed's max age)."""
+        """Re-post the opening prices when the set-up has run long (beyond the feed's max age)."""
         feed = self.model.w.feed
         if all(self.model.now - feed.rounds[m].updated_at < 1_800 for m in range(len(self.sc.markets))):
             return
-        s = self.system
         for m, spec in enumerate(self.sc.markets):
             p = self.sc.prices[0][m]
-            self._send("set_price (refresh)", lambda: s.tx(s.oracle_updater, s.feed, s.calls.set_price(m, p)),
-                       lambda mdl: mdl.set_price(self.system.oracle_updater, m, p))
-
-    def _mine(self) -> None:
-        if self.chain:
-            self.rpc.mine(1)  # keep one block per model second
+            self._send("set_price (refresh)", self.addr[UPDATER], "PriceFeed", "set_price", (m, p),
+                       lambda mdl: mdl.set_price(self.addr[UPDATER], m, p))
 
     def addresses(self) -> dict[str, Any]:
         return {"accounts": list(self.addr), "contracts": self.model.addresses}
@@ -235,9 +320,9 @@ class Replay:
     # -- set-up --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        from perpvault.fuzz.driver import open_raw
         from perpvault.fuzz.logs import LogDecoder
         from perpvault.fuzz.rpc import start_anvil
+        from perpvault.fuzz.system import deploy_raw, dev_accounts
 
         t0 = time.perf_counter()
         n = FIRST_TRADER + len(self.sc.traders)
@@ -246,23 +331,59 @@ class Replay:
             self._start_model(n, [a for a, _ in traders])
             self.timings["deploy"] = time.perf_counter() - t0
             return
-        self.anvil = start_anvil(accounts=10, extra_args=("--prune-history",))
-        self.driver, _ = open_raw(self.anvil, n_accounts=10, markets=self.sc.markets)
-        self.system = self.driver.system
-        self.rpc = self.driver.rpc
+        fork = ("--fork-url", self.fork_url) if self.fork_url else ()
+        self.anvil = start_anvil(accounts=10, extra_args=ANVIL_ARGS + fork)
+        rpc = self.anvil.rpc()
+        if self.fork_url:
+            self.fork_block = rpc.block_number()
+        if self.record is not None:
+            self._record_deploy(rpc)
+        dev = dev_accounts(10)
+        self.system = deploy_raw(rpc, dev[OWNER].address, dev[UPDATER].address, keys=dev, markets=self.sc.markets)
+        self.rpc = rpc
         self.rpc.call("anvil_autoImpersonateAccount", [True])
+        # From here on every block is mined by _flush: many transactions per block.
+        self.rpc.call("evm_setAutomine", [False])
         for address, key in traders:
             self.system.signer.add_key(address, key)
-        self.addr = [a.address for a in self.driver.accounts[:FIRST_TRADER]] + [a for a, _ in traders]
+        self.addr = [a.address for a in dev[:FIRST_TRADER]] + [a for a, _ in traders]
         self.low = [a.lower() for a in self.addr]
         self.logs = LogDecoder(self.system.artifacts)
-        self.rpc.call("anvil_setBlockTimestampInterval", [1])
         self.model = self._model_from_chain()
         self.names = {self.low[OWNER]: "owner", self.low[KEEPER]: "keeper", self.low[LP]: "lp",
                       self.system.vault.lower(): "vault"}
         for i, t in enumerate(self.sc.traders):
             self.names[self.low[FIRST_TRADER + i]] = t.name
         self.timings["deploy"] = time.perf_counter() - t0
+
+    def _record_deploy(self, rpc: Any) -> None:
+        """Record the deployment's transactions too (deploy_raw sends them itself)."""
+        from eth_utils import to_checksum_address
+
+        from perpvault.fuzz.abi import load_artifacts
+
+        send = rpc.send_transaction
+        by_selector = {f.selector: (art.name, f) for art in load_artifacts().values()
+                       for fns in art.functions.functions.values() for f in fns}
+        creates = {art.bytecode: art for art in load_artifacts().values()}
+
+        def recorded(sender: str, to: str | None, data: bytes, **kw: Any) -> dict:
+            receipt = send(sender, to, data, **kw)
+            gas = int(receipt["gasUsed"], 16)
+            if to is None:
+                art = next(a for code, a in creates.items() if data.startswith(code))
+                args = list(abi_decode(list(art.functions.constructor_inputs), data[len(art.bytecode):])) \
+                    if art.functions.constructor_inputs else []
+                entry = {"from": sender, "to": to_checksum_address(receipt["contractAddress"]), "contract": art.name,
+                         "function": "constructor", "args": args, "gas": gas}
+            else:
+                name, fn = by_selector[data[:4]]
+                entry = {"from": sender, "to": to, "contract": name, "function": fn.name,
+                         "args": list(abi_decode(list(fn.inputs), data[4:])), "gas": gas}
+            self.record.append(entry)
+            return receipt
+
+        rpc.send_transaction = recorded
 
     def _start_model(self, n: int, traders: list[str]) -> None:
         """The model of perpvault.chain.deploy with the scenario's markets, no chain."""
@@ -290,10 +411,14 @@ class Replay:
         self.names = {}
     def read(self) -> Any:
         """The whole chain state pinned to one block. StateReader's one-call read stops at 32
-        accounts, so this is the batched view read (three JSON-RPC batches)."""
+        accounts, so this is the batched view read, its JSON-RPC batches cut into chunks (Anvil
+        answers a 30,000-request batch, 5,000 traders, with an error instead of results)."""
+        from dataclasses import replace
+
         from perpvault.fuzz.state import read_state_batch
 
-        return read_state_batch(self.system, extra=[self.addr[OWNER], self.addr[KEEPER], self.addr[LP]])
+        system = replace(self.system, rpc=_ChunkedBatches(self.rpc))
+        return read_state_batch(system, extra=[self.addr[OWNER], self.addr[KEEPER], self.addr[LP]])
 
     def _view(self, contract: str, to: str, name: str, *args: Any) -> Any:
         fn = self.system.abis[contract].fn(name)
@@ -325,30 +450,54 @@ class Replay:
     def seed(self) -> None:
         """LP capital into the vault, the fund's donation, every trader's margin."""
         t0 = time.perf_counter()
-        d, a, s, sc = getattr(self, "driver", None), self.addr, self.system, self.sc
+        a, sc, ads = self.addr, self.sc, self._contract_addresses()
         lp, owner = a[LP], a[OWNER]
-        self._send("mint lp", lambda: d.mint(lp, sc.vault_deposit), lambda m: m.mint(lp, sc.vault_deposit))
-        self._send("approve vault", lambda: d.approve(lp, s.vault), lambda m: m.approve(lp, self.model.addresses.vault))
-        self._send("vault deposit", lambda: d.vault_deposit(lp, sc.vault_deposit),
+        self._send("mint lp", owner, "MockUSDC", "mint", (lp, sc.vault_deposit), lambda m: m.mint(lp, sc.vault_deposit))
+        self._send("approve vault", lp, "MockUSDC", "approve", (ads.vault, MAX_UINT), lambda m: m.approve(lp, ads.vault))
+        self._send("vault deposit", lp, "LiquidityVault", "deposit", (sc.vault_deposit, lp),
                    lambda m: m.vault_deposit(lp, sc.vault_deposit))
-        self._send("mint owner", lambda: d.mint(owner, sc.fund_donation), lambda m: m.mint(owner, sc.fund_donation))
-        self._send("approve fund", lambda: d.approve(owner, s.fund), lambda m: m.approve(owner, self.model.addresses.fund))
-        self._send("donate", lambda: d.donate(owner, sc.fund_donation), lambda m: m.donate(owner, sc.fund_donation))
+        self._send("mint owner", owner, "MockUSDC", "mint", (owner, sc.fund_donation),
+                   lambda m: m.mint(owner, sc.fund_donation))
+        self._send("approve fund", owner, "MockUSDC", "approve", (ads.fund, MAX_UINT), lambda m: m.approve(owner, ads.fund))
+        self._send("donate", owner, "InsuranceFund", "donate", (sc.fund_donation,), lambda m: m.donate(owner, sc.fund_donation))
         for i, t in enumerate(sc.traders):
             who = a[FIRST_TRADER + i]
-            self._send("mint", lambda: d.mint(who, t.margin), lambda m: m.mint(who, t.margin))
-            self._send("approve", lambda: d.approve(who, s.clearinghouse),
-                       lambda m: m.approve(who, self.model.addresses.clearinghouse))
-            self._send("deposit", lambda: d.deposit(who, t.margin), lambda m: m.deposit(who, t.margin))
+            self._send("mint", owner, "MockUSDC", "mint", (who, t.margin), lambda m: m.mint(who, t.margin))
+            self._send("approve", who, "MockUSDC", "approve", (ads.clearinghouse, MAX_UINT),
+                       lambda m: m.approve(who, ads.clearinghouse))
+            self._send("deposit", who, "Clearinghouse", "deposit", (t.margin,), lambda m: m.deposit(who, t.margin))
+        self._flush()
         self.timings["seed"] = time.perf_counter() - t0
+
+    def _contract_addresses(self) -> Any:
+        """The contracts' addresses: the chain's, or (model-only) the model's stand-ins."""
+        from types import SimpleNamespace
+
+        if self.chain:
+            s = self.system
+            return SimpleNamespace(vault=s.vault, fund=s.fund, clearinghouse=s.clearinghouse)
+        return self.model.addresses
+
+    def _fill_args(self, mo: ChainOrder, to: ChainOrder, q: int) -> Callable[[], tuple]:
+        def args() -> tuple:
+            if not self.chain:
+                return (mo.as_tuple(), "<maker signature>", to.as_tuple(), "<taker signature>", q)
+            sign = self.system.signer.sign
+            return (mo.as_tuple(), sign(mo), to.as_tuple(), sign(to), q)
+
+        return args
 
     def open_positions(self) -> dict[str, Any]:
         """Pair longs with shorts through signed-order fills (maker: the short, at the opening
         price plus the scenario's premium); the imbalance trades against the vault."""
         t0 = time.perf_counter()
         self._refresh_oracle()
-        s, a, sc = self.system, self.addr, self.sc
+        a, sc = self.addr, self.sc
         stats = {"fills": 0, "vault_trades": 0, "fill_notional": 0, "vault_notional": 0}
+
+        def gas(receipt: dict) -> None:
+            self.setup_gas += int(receipt["gasUsed"], 16)
+
         for m, spec in enumerate(sc.markets):
             bias = sc.funding_bias[m] if m < len(sc.funding_bias) else 0.0
             fill_price = int(spec.initial_price * (1 + bias))
@@ -365,10 +514,9 @@ class Replay:
                 to = ChainOrder(lg[0], m, q, fill_price, self.nonce + 1, FAR_EXPIRY)
                 self.nonce += 2
                 taker = lg[0]
-                r = self._send("fill", lambda: s.tx(taker, s.order_book, s.calls.match_orders(
-                                   mo.as_tuple(), s.signer.sign(mo), to.as_tuple(), s.signer.sign(to), q)),
-                               lambda mdl: mdl.match_orders(taker, Order.of(mo.as_tuple()), Order.of(to.as_tuple()), q))
-                self.setup_gas += int(r["gasUsed"], 16)
+                self._send("fill", taker, "OrderBook", "match_orders", self._fill_args(mo, to, q),
+                           lambda mdl: mdl.match_orders(taker, Order.of(mo.as_tuple()), Order.of(to.as_tuple()), q),
+                           on_receipt=gas)
                 stats["fills"] += 1
                 stats["fill_notional"] += notional_of(q, fill_price)
                 lg[1] -= q
@@ -379,11 +527,11 @@ class Replay:
             for who, q in rest:
                 self._refresh_oracle()
                 limit = spec.initial_price * 102 // 100 if q > 0 else spec.initial_price * 98 // 100
-                r = self._send("vault trade", lambda: s.tx(who, s.vault, s.calls.vault_trade(m, q, limit)),
-                               lambda mdl: mdl.vault_trade(who, m, q, limit))
-                self.setup_gas += int(r["gasUsed"], 16)
+                self._send("vault trade", who, "LiquidityVault", "trade", (m, q, limit),
+                           lambda mdl: mdl.vault_trade(who, m, q, limit), on_receipt=gas)
                 stats["vault_trades"] += 1
                 stats["vault_notional"] += notional_of(q, spec.initial_price)
+        self._flush()
         self.timings["open"] = time.perf_counter() - t0
         return stats
 
@@ -423,20 +571,16 @@ class Replay:
         return snapshot_from_model(self.model, wanted)
 
     def _liquidate(self, account: str, step: StepData) -> bool:
-        """Plan on the model at the transaction's timestamp, send, tally the chain's events."""
-        s = self.system
+        """Plan on the model at the block's timestamp, send; the chain's events are tallied
+        (and compared with the model's) when the block is mined."""
         keeper = self.low[KEEPER]
-        t = self.model.now + 1
-        self.model.at(t)
         ch = self.model.w.ch
         if not ch.is_liquidatable(account):
-            self._mine()
             return False
         try:
             plan = plan_liquidation(self._snapshot(account, keeper), account, keeper)
         except (RuntimeError, KeyError, ZeroDivisionError) as e:
             step.waiting += 1
-            self._mine()
             self._last_wait = str(e)
             return False
         queues: dict[int, list[tuple[str, int]]] = {}
@@ -444,22 +588,38 @@ class Replay:
             if not to_vault:
                 queues[m] = self._queue(m, plan.closes[m] > 0, account)
         cps = plan.counterparties
-        self.sent["liquidate"] = self.sent.get("liquidate", 0) + 1
-        try:
-            self.model.liquidate(keeper, account, cps)
-        except Revert as e:
-            raise ReplayError(f"liquidate({account}): model reverted {e.reason!r} on the keeper's plan") from None
-        model_events = [e for e in self.model.last_events if e[0] in WATERFALL]
-        if self.chain:
-            receipt = s.tx(keeper, s.clearinghouse, s.calls.liquidate(account, cps), "Clearinghouse.liquidate")
-            gas = int(receipt["gasUsed"], 16)
-            events = [(n, f) for n, f in self.logs.decode(receipt) if n in WATERFALL]
-        else:
-            gas = 0
-            events = [(e[0], dict(zip(EVENT_FIELDS[e[0]], e[1:]))) for e in model_events]
+        model_events: list = []
+
+        def model_side(mdl: Exchange) -> None:
+            mdl.liquidate(keeper, account, cps)
+            model_events.extend(e for e in mdl.last_events if e[0] in WATERFALL)
+
+        def tally(receipt: dict) -> None:
+            if self.chain:
+                events = [(n, f) for n, f in self.logs.decode(receipt) if n in WATERFALL]
+            else:
+                events = [(e[0], dict(zip(EVENT_FIELDS[e[0]], e[1:]))) for e in model_events]
+            self._tally(account, step, plan, queues, events, model_events, int(receipt["gasUsed"], 16))
+
+        self._send("liquidate", self.addr[KEEPER], "Clearinghouse", "liquidate", (self.addr_of(account), cps),
+                   model_side, on_receipt=tally)
+        # The naive policy is priced on the state the plan saw (the mark is the block's).
+        for m, q in queues.items():
+            naive_adl(q, plan.closes[m], plan.haircuts[m], self._naive_closed, self.naive, ch.mark_price(m), m)
+        step.liquidations += 1
+        step.fund_low = min(step.fund_low, self.model.w.fund.available())
+        return True
+
+    def addr_of(self, account: str) -> str:
+        """The checksummed address of a lower-case model account."""
+        from eth_utils import to_checksum_address
+
+        return to_checksum_address(account)
+
+    def _tally(self, account: str, step: StepData, plan: Any, queues: dict, events: list, model_events: list,
+               gas: int) -> None:
         step.gas += gas
         step.keeper_gas += gas
-        step.liquidations += 1
         L = self.layers
         L.add_events(account, events)
         self._check("events: chain == model (waterfall events per liquidation)",
@@ -484,33 +644,45 @@ class Replay:
                     f"{account}: plan {plan.shortfall} != chain {socialized}")
         if adl:
             step.adl_liquidations += 1
-        for m, q in queues.items():
-            naive_adl(q, plan.closes[m], plan.haircuts[m], self._naive_closed, self.naive,
-                      self.model.w.ch.mark_price(m), m)
-        fund = self.model.w.fund.available()
-        step.fund_low = min(step.fund_low, fund)
-        return True
 
     def keeper_pass(self, step: StepData) -> None:
-        """Liquidate until nothing liquidatable is left (or nothing more can be planned)."""
+        """Liquidate until nothing liquidatable is left (or nothing more can be planned), one
+        block per pass; then sweep what the liquidations owe the insurance fund (penalties, its
+        share of fees, dust) into it, so the fund's curve includes them."""
         for _ in range(50):
             ch = self.model.w.ch
             targets = [acct for acct in ch.known if ch.is_liquidatable(acct)]
             if not targets:
-                return
+                break
+            self._new_block()
             progress = False
             step.waiting = 0
             for acct in targets:
                 progress |= self._liquidate(acct, step)
             if not progress:
-                return
+                break
+        if self.sweep and (step.liquidations or self.model.w.ch.insurance_due):
+            before = self.model.w.fund.available()
+
+            def swept(mdl: Exchange) -> None:
+                mdl.sweep_to_insurance(self.addr[KEEPER])
+                self.swept += self.model.w.fund.available() - before
+                step.swept = self.model.w.fund.available() - before
+
+            def gas(receipt: dict) -> None:
+                step.gas += int(receipt["gasUsed"], 16)
+                step.keeper_gas += int(receipt["gasUsed"], 16)
+
+            self._send("sweep_to_insurance", self.addr[KEEPER], "Clearinghouse", "sweep_to_insurance", (), swept,
+                       on_receipt=gas)
+        self._flush()
 
     def walk(self) -> None:
-        from perpvault.fuzz.state import check_invariants
         from perpvault.fuzz.machine import diff_state
+        from perpvault.fuzz.state import check_invariants
 
         t0 = time.perf_counter()
-        s, sc = self.system, self.sc
+        sc = self.sc
         bar = None
         if self.progress:
             from tqdm import tqdm
@@ -521,11 +693,15 @@ class Replay:
         self.steps.append(StepData(0, self.model.now, list(sc.prices[0]), fund0, self._vault_equity(), fund_low=fund0))
         for k in range(1, sc.steps + 1):
             step = StepData(k, 0, list(sc.prices[k]), 0, 0, fund_low=self.model.w.fund.available())
+
+            def gas(receipt: dict, step: StepData = step) -> None:
+                step.gas += int(receipt["gasUsed"], 16)
+
+            # The oracle posts every market's price in one block, `seconds_per_step` after the last.
+            self._new_block(jump=sc.seconds_per_step - 1)
             for m, p in enumerate(sc.prices[k]):
-                r = self._send("set_price", lambda: s.tx(s.oracle_updater, s.feed, s.calls.set_price(m, p)),
-                               lambda mdl: mdl.set_price(self.system.oracle_updater, m, p),
-                               jump=sc.seconds_per_step - 1 if m == 0 else 0)
-                step.gas += int(r["gasUsed"], 16)
+                self._send("set_price", self.addr[UPDATER], "PriceFeed", "set_price", (m, p),
+                           lambda mdl: mdl.set_price(self.addr[UPDATER], m, p), on_receipt=gas)
             self.keeper_pass(step)
             step.timestamp = self.model.now
             step.fund = self.model.w.fund.available()
@@ -572,13 +748,19 @@ class Replay:
 # --- the report --------------------------------------------------------------------------------
 
 
+PHASES = (("deploy", "deploy"), ("seed", "margin and LP/fund deposits"), ("open", "opening positions"),
+          ("walk", "price walk"), ("report", "report"))
+
+
 def run(scenario: Scenario, out: Path | str | None = "out", *, progress: bool = True, plot: bool = True,
         check_every: int = 1, chain: bool = True, addresses: dict | None = None,
-        keep: list | None = None) -> dict[str, Any]:
+        keep: list | None = None, **replay_kwargs: Any) -> dict[str, Any]:
     """Replay `scenario` end to end; write report.md/report.json/waterfall.png to `out` (if given).
-    `chain=False`: the reference model alone. `keep`: a list the Replay object is appended to."""
+    `chain=False`: the reference model alone. `keep`: a list the Replay object is appended to.
+    `replay_kwargs` go to :class:`Replay` (sweep, block_size, record, fork_url)."""
     t0 = time.perf_counter()
-    rp = Replay(scenario, progress=progress, check_every=check_every, chain=chain, addresses=addresses)
+    rp = Replay(scenario, progress=progress, check_every=check_every, chain=chain, addresses=addresses,
+                **replay_kwargs)
     if keep is not None:
         keep.append(rp)
     try:
@@ -595,10 +777,18 @@ def run(scenario: Scenario, out: Path | str | None = "out", *, progress: bool = 
         rp.walk()
     finally:
         rp.close()
-    wall = time.perf_counter() - t0
-    report = build_report(rp, opened, vault0, wall)
+    t_report = time.perf_counter()
+    report = build_report(rp, opened, vault0, 0.0)
     if out is not None:
-        write_report(report, rp, Path(out), plot=plot)
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if plot:
+            plot_waterfall(report, out / "waterfall.png", rp.adl_marks)
+    timings = report["timings_s"]
+    timings["report"] = round(time.perf_counter() - t_report, 2)
+    timings["wall"] = round(time.perf_counter() - t0, 2)
+    if out is not None:
+        write_report(report, rp, out, plot=False)
     return report
 
 
@@ -630,7 +820,7 @@ def build_report(rp: Replay, opened: dict, vault0: int, wall: float) -> dict[str
             "vault_pnl": last.vault_equity - vault0,
         },
         "insurance_fund": {"start": rp.steps[0].fund, "low": rp.fund_low[0], "low_step": rp.fund_low[1],
-                           "end": last.fund},
+                           "end": last.fund, "swept_in": rp.swept, "swept_by_keeper": rp.sweep},
         "adl": {"traders_deleveraged": ours_touched, "deleverage_events": L.deleverage_events,
                 "quantile_counts": {str(q): n for q, n in L.quantiles.items()},
                 "socialized_loss": L.socialized, "uncovered_shortfall": L.socialized,
@@ -650,6 +840,8 @@ def build_report(rp: Replay, opened: dict, vault0: int, wall: float) -> dict[str
         "invariants": {"checks": rp.checks, "violations": rp.violations, "all_hold": not rp.violations},
         "timings_s": {k: round(v, 2) for k, v in rp.timings.items()} | {"wall": round(wall, 2)},
         "transactions": rp.model.tx_count,
+        "blocks": rp.blocks,
+        "fork": {"url": rp.fork_url, "block": rp.fork_block} if rp.fork_url else None,
         "transactions_by_kind": dict(rp.sent),
         "on_chain": rp.chain,
     }
@@ -674,13 +866,17 @@ def render_md(r: dict) -> str:
         f"# perpvault replay: `{sc['name']}`",
         "",
         f"{sc['description']}. Seed {sc['seed']}, {sc['traders']} traders, {sc['steps']} price steps of "
-        f"{sc['seconds_per_step']} s (lows: {lows}). Wall time **{r['timings_s']['wall']:.1f} s** "
-        f"({', '.join(f'{k} {v:.1f} s' for k, v in r['timings_s'].items() if k != 'wall')}); "
-        f"{r['transactions']} transactions.",
+        f"{sc['seconds_per_step']} s (lows: {lows}); {r['transactions']} transactions"
+        + (f" in {r['blocks']} blocks" if r.get("blocks") else "") + ".",
+        "",
+        f"Wall time **{r['timings_s']['wall']:.1f} s**: "
+        + ", ".join(f"{label} {r['timings_s'][k]:.1f} s" for k, label in PHASES if k in r["timings_s"]) + ".",
         "",
         *([] if r.get("on_chain", True) else
           ["**Dry run: played on the reference model alone; nothing was sent, so there is no gas and no "
            "chain-side check.**", ""]),
+        *([f"**Dry run on a local fork of {r['fork']['url']} at block {r['fork']['block']}: every transaction ran "
+           "on the fork, nothing was sent to that node.**", ""] if r.get("fork") else []),
         f"Opening: {r['opening']['fills']} signed-order fills ({_u(r['opening']['fill_notional'])} USDC), "
         f"{r['opening']['vault_trades']} vault trades ({_u(r['opening']['vault_notional'])} USDC) for the imbalance.",
         "",
@@ -696,8 +892,11 @@ def render_md(r: dict) -> str:
         f"| 4. closes against ADL (haircuts) | {_u(L['closed_against_adl_notional'])} | {_u(L['adl_haircuts'])} |",
         "",
         f"{L['liquidations']} liquidations of {L['accounts_liquidated']} accounts. Insurance fund: start "
-        f"{_u(F['start'])}, **low {_u(F['low'])}** (step {F['low_step']}), end {_u(F['end'])} (penalties are "
-        f"swept to it only on `sweep_to_insurance`, which the replay does not call).",
+        f"{_u(F['start'])}, **low {_u(F['low'])}** (step {F['low_step']}), end {_u(F['end'])}; "
+        + (f"the keeper swept {_u(F['swept_in'])} of penalties, fee shares and dust into it with "
+           "`sweep_to_insurance` after each step's liquidations, so its curve includes them."
+           if F.get("swept_by_keeper", False) else
+           "penalties stay in the clearinghouse (`sweep_to_insurance` was not called)."),
         "",
         "## ADL",
         "",
@@ -729,12 +928,12 @@ def render_md(r: dict) -> str:
     lines += ["", "**All hold.**" if I["all_hold"] else "**VIOLATIONS:**\n\n" + "\n".join(f"* {v}" for v in I["violations"])]
     g = r["gas"]
     lines += ["", "## Gas per step", "", f"Opening: {g['setup_fills_and_vault_trades']:,} gas. Walk: {g['total_walk']:,} gas.", "",
-              "| step | prices | liquidations | ADL'd | gas | keeper gas | fund | vault equity |",
-              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| step | prices | liquidations | ADL'd | gas | keeper gas | swept to fund | fund | vault equity |",
+              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for s in r["steps"][1:]:
         prices = " / ".join(f"{p / 1e18:,.2f}" for p in s["prices"])
         lines.append(f"| {s['step']} | {prices} | {s['liquidations']} | {s['deleveraged']} | {s['gas']:,} | "
-                     f"{s['keeper_gas']:,} | {_u(s['fund'])} | {_u(s['vault_equity'])} |")
+                     f"{s['keeper_gas']:,} | {_u(s.get('swept', 0))} | {_u(s['fund'])} | {_u(s['vault_equity'])} |")
     return "\n".join(lines) + "\n"
 
 

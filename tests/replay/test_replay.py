@@ -34,6 +34,17 @@ def _agree(chain: dict, model: dict) -> None:
             assert c[k] == m[k], f"step {c['step']} {k}: chain {c[k]} != model {m[k]}"
 
 
+def _fund_reconciles(report: dict) -> None:
+    """The fund's curve is its start, plus what the keeper swept in after each step, minus what
+    it covered: penalties reach it during the cascade, not only at the end."""
+    fund, layers, steps = report["insurance_fund"], report["layers"], report["steps"]
+    assert fund["swept_by_keeper"]
+    assert fund["swept_in"] == sum(s["swept"] for s in steps)
+    assert fund["end"] == fund["start"] + fund["swept_in"] - layers["insurance_fund_cover"]
+    # The liquidation penalties, less the keepers' rewards, are in what was swept.
+    assert fund["swept_in"] >= layers["penalties"] - layers["keeper_rewards"] > 0
+
+
 def _holds(report: dict, steps: int) -> None:
     inv = report["invariants"]
     assert inv["all_hold"], inv["violations"]
@@ -50,9 +61,13 @@ def test_whale_on_chain_matches_the_model(tmp_path):
     chain, model = _play("whale", tmp_path)
     _agree(chain, model)
     _holds(chain, build("whale").steps)
-    # The whale's shortfall beyond the fund reaches ADL: the fund is emptied, the rest socialized.
-    assert chain["insurance_fund"]["low"] == 0
-    assert chain["layers"]["insurance_fund_cover"] == build("whale").fund_donation
+    # The whale's shortfall beyond the fund reaches ADL: the fund (its donation plus the penalties
+    # swept in before) is emptied, the rest socialized.
+    _fund_reconciles(chain)
+    fund = chain["insurance_fund"]
+    assert fund["low"] == 0
+    before = chain["steps"][fund["low_step"] - 1]
+    assert chain["layers"]["insurance_fund_cover"] == before["fund"] > build("whale").fund_donation
     assert chain["adl"]["traders_deleveraged"] > 0 and chain["adl"]["socialized_loss"] > 0
     assert sum(chain["adl"]["quantile_counts"].values()) == chain["adl"]["deleverage_events"]
     assert chain["naive_comparison"]["overshoot"] > 0
@@ -65,7 +80,30 @@ def test_small_oct10_on_chain_matches_the_model(tmp_path):
     chain, model = _play("oct10", tmp_path, traders=30)
     _agree(chain, model)
     _holds(chain, build("oct10", traders=30).steps)
+    _fund_reconciles(chain)
     assert chain["layers"]["liquidations"] > 0
+    # Many transactions per block (the set-up in a few), and the time each phase took is reported.
+    assert chain["blocks"] < chain["transactions"] / 5
+    timings = chain["timings_s"]
+    assert set(timings) == {key for key, _ in replay.PHASES} | {"wall"}
+    assert timings["wall"] >= sum(v for k, v in timings.items() if k != "wall") - 0.1
+    md = (tmp_path / "report.md").read_text()
+    assert all(f"{label} {timings[key]:.1f} s" in md for key, label in replay.PHASES)
+
+
+def test_the_state_read_cuts_big_batches_into_chunks():
+    class Node:
+        def __init__(self):
+            self.sizes = []
+
+        def batch(self, requests, raise_errors=True):
+            self.sizes.append(len(requests))
+            return [r[1][0] for r in requests]
+
+    node = Node()
+    requests = [("eth_call", [i]) for i in range(4_500)]
+    assert replay._ChunkedBatches(node, size=2_000).batch(requests) == list(range(4_500))
+    assert node.sizes == [2_000, 2_000, 500]
 
 
 @pytest.mark.parametrize(

@@ -99,10 +99,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--no-plot", action="store_true", help="skip waterfall.png")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.add_argument("--dry-run", action="store_true",
-                      help="send nothing: play the scenario on the reference model alone, print the transactions "
-                           "it would send (by kind) and write the model's report")
+                      help="send nothing: print every transaction the replay would send (from, to, function, args; "
+                           "with --network, the gas each used on a local fork of that network) and write the report")
     demo.add_argument("--network", default=None,
-                      help="an ape network (e.g. ethereum:sepolia); only with --dry-run for now: named in the output")
+                      help="an ape network choice (e.g. ethereum:staging:node, see ape-config.yaml); only with "
+                           "--dry-run: the replay runs on a local Anvil forking that network's node, so the node "
+                           "itself receives reads only")
     demo.set_defaults(func=run)
 
 
@@ -131,16 +133,10 @@ def run_scenario(args: argparse.Namespace) -> int:
     if args.network and not args.dry_run:
         raise SystemExit("--network needs --dry-run: replaying on a remote network is not supported yet")
     if args.dry_run:
-        _say(f"== perpvault demo --dry-run: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) "
-             f"for {args.network or 'a local Anvil'}; nothing is sent, the reference model plays it")
+        report = dry_run(sc, args)
     else:
         _say(f"== perpvault demo: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) on a local Anvil")
-    report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot, chain=not args.dry_run)
-    if args.dry_run:
-        _say(f"  would send {sum(report['transactions_by_kind'].values())} transactions "
-             "(plus the deployment: 7 contracts, their wiring and one add_market per market):")
-        for kind, count in report["transactions_by_kind"].items():
-            _say(f"    {count:6d} x {kind}")
+        report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot)
     out = Path(args.out)
     L, A, N, F = report["layers"], report["adl"], report["naive_comparison"], report["insurance_fund"]
     _say(f"  liquidations {L['liquidations']} ({L['accounts_liquidated']} accounts); into the vault at mark "
@@ -152,12 +148,87 @@ def run_scenario(args: argparse.Namespace) -> int:
     inv = report["invariants"]
     _say(f"  invariant checks: {sum(inv['checks'].values())} run, "
          + ("all hold" if inv["all_hold"] else f"{len(inv['violations'])} VIOLATED"))
+    _say("  time: " + ", ".join(f"{label} {report['timings_s'][k]:.1f} s" for k, label in replay.PHASES
+                               if k in report["timings_s"]))
     _say(f"  wall time {report['timings_s']['wall']:.1f} s; wrote {out / 'report.md'}, {out / 'report.json'}"
          + ("" if args.no_plot else f", {out / 'waterfall.png'}"))
     if not inv["all_hold"]:
         _say(json.dumps(inv["violations"][:10], indent=1))
         return 1
     return 0
+
+
+def _reachable(url: str) -> int | None:
+    """The node's latest block number, or None when it does not answer JSON-RPC."""
+    import http.client
+
+    from perpvault.fuzz.rpc import Rpc, RpcError
+
+    rpc = Rpc(url, timeout=5.0)
+    try:
+        return rpc.block_number()
+    except (OSError, http.client.HTTPException, RpcError, ValueError):
+        return None
+    finally:
+        rpc.close()
+
+
+def _arg(value: object) -> str:
+    if isinstance(value, bytes):
+        return "0x" + (value.hex() if len(value) <= 8 else value[:4].hex() + "..")
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_arg(v) for v in value) + ")"
+    return str(value)
+
+
+def print_transactions(transactions: list[dict]) -> None:
+    """One line per transaction: index, from, to (contract), function(args), gas."""
+    for i, tx in enumerate(transactions):
+        gas = f"gas {tx['gas']:,}" if "gas" in tx else "gas ?"
+        args = ", ".join(_arg(a) for a in tx["args"])
+        _say(f"  {i:6d}  from {tx['from']}  to {tx['contract']} {tx['to']}  {tx['function']}({args})  {gas}")
+
+
+def dry_run(sc, args: argparse.Namespace) -> dict:
+    """Plan the replay without sending anything to any network. With a reachable `--network`
+    node: play it on a local Anvil forking that node (the node answers the fork's reads and
+    receives no transaction), recording every transaction with the gas it used there. Without
+    one: play it on the reference model alone (no gas)."""
+    import json
+    from pathlib import Path
+
+    from perpvault import replay
+
+    url = block = None
+    if args.network:
+        from perpvault.chain.session import network_uri
+
+        url = network_uri(args.network)
+        block = _reachable(url) if url else None
+    where = f"{args.network} ({url or 'no RPC URL'})" if args.network else "a local Anvil"
+    if block is not None:
+        _say(f"== perpvault demo --dry-run: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) for "
+             f"{where}: played on a local fork of it at block {block}; nothing is sent to it")
+        report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot, chain=True,
+                            fork_url=url, record=True, keep=(kept := []))
+    else:
+        reason = " (not reachable: no gas estimates)" if args.network else ""
+        _say(f"== perpvault demo --dry-run: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) for "
+             f"{where}{reason}; nothing is sent, the reference model plays it")
+        report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot, chain=False,
+                            record=True, keep=(kept := []))
+    transactions = kept[0].record
+    _say(f"  would send {len(transactions)} transactions"
+         + ("" if block is not None else " (plus the deployment: 7 contracts, their wiring and one add_market per "
+                                         "market)") + ":")
+    print_transactions(transactions)
+    if block is not None:
+        _say(f"  total gas {sum(t['gas'] for t in transactions):,}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "transactions.json").write_text(json.dumps(transactions, default=_arg) + "\n")
+    _say(f"  wrote {out / 'transactions.json'}")
+    return report
 
 
 def run_story(args: argparse.Namespace | None = None) -> int:

@@ -45,3 +45,26 @@ def open_chain(network: str = "ethereum:local:foundry", *, quiet: bool = True) -
             )
     finally:
         os.chdir(previous)
+
+
+def network_uri(network: str) -> str | None:
+    """The JSON-RPC URL ape would connect to for `network` (e.g. ``ethereum:staging:node``),
+    read from the configuration without connecting; None when the provider has no HTTP URL
+    (e.g. ape-foundry with ``host: auto``, which starts its own Anvil)."""
+    ensure_tool_path()
+    previous = os.getcwd()
+    os.chdir(repo_root())
+    try:
+        import ape
+
+        provider = ape.networks.get_provider_from_choice(network)
+        for attr in ("http_uri", "uri"):
+            try:
+                uri = getattr(provider, attr)
+            except Exception:  # some providers compute it only once connected
+                continue
+            if isinstance(uri, str) and uri.startswith("http"):
+                return uri
+        return None
+    finally:
+        os.chdir(previous)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from perpvault.keeper import dry_run
-from perpvault.paths import repo_root
 from tests.security.access_matrix import ENTRIES, OK, ROLES, Entry, render
+from tests.security.doc_tables import assert_doc_shows
 
 
 @pytest.fixture(scope="module")
@@ -38,5 +38,4 @@ def test_access_matrix__every_privileged_entry_point_denies_a_stranger():
 
 
 def test_security_doc__shows_the_matrix_as_tested():
-    doc = (repo_root() / "docs" / "security.md").read_text()
-    assert render() in doc, "docs/security.md is out of date: paste tests.security.access_matrix.render()"
+    assert_doc_shows(render(), "tests.security.access_matrix.render()")

@@ -1,0 +1,317 @@
+"""The bad-input catalogue: every class of bad input, the call that carries it, and its reason.
+
+Each runnable entry (:class:`Case`) is checked by ``tests/security/test_bad_input_catalogue.py``
+on the `book` fixture (funded traders, a funded vault, one open BTC position): the call's
+``eth_call`` (the keeper's ``dry_run``) reverts with exactly `reason`, the same call sent as a
+real transaction is mined reverted, and a full read of the books before and after is equal.
+Entries tested elsewhere (:class:`Elsewhere`) name their test; the catalogue test checks that
+test exists. A `gap` is a class whose refusal needs a contract change: its test is
+``xfail(strict=True)`` until the contract gives the reason. ``docs/security.md`` shows the
+numbered table rendered by :func:`render`; a test keeps the two in sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, ORACLE_MAX_AGE
+from perpvault.chain.orders import Order, sign_order
+from perpvault.units import price, size, usdc
+from tests.security.doc_tables import markdown_table
+
+MAX_UINT = 2**256 - 1
+MAX_INT = 2**255 - 1
+MIN_INT = -(2**255)
+MAX_AMOUNT = 2**128  # largest deposit/withdrawal (mechanism.md section 2)
+MAX_SIZE = 10**36  # largest size
+MAX_PRICE = 10**36  # largest oracle price
+FAR = 2**40  # an expiry far in the future
+BTC = DEFAULT_MARKETS[0].initial_price
+ZERO = "0x" + "00" * 20
+
+
+@dataclass
+class Ctx:
+    """What a case's arguments and setup are built from."""
+
+    system: Any
+    roles: dict[str, Any]
+    chain: Any
+    project: Any
+    extra: dict[str, Any] = field(default_factory=dict)  # contracts a setup deployed
+
+    def addr(self, role: str) -> str:
+        return self.roles[role].address
+
+    def order(
+        self,
+        role: str,
+        market: int,
+        order_size: int,
+        limit: int = BTC,
+        nonce: int = 1,
+        expiry: int = FAR,
+        *,
+        signer: str | None = None,
+        chain_id: int | None = None,
+        book: str | None = None,
+    ) -> tuple[tuple, bytes]:
+        """An order of `role` and its signature (by `signer`'s key, for `chain_id`/`book`)."""
+        o = Order(self.addr(role), market, order_size, limit, nonce, expiry)
+        sig = sign_order(
+            self.roles[signer or role].private_key,
+            o,
+            chain_id=self.chain.chain_id if chain_id is None else chain_id,
+            order_book=book or self.system.order_book.address,
+        )
+        return o.as_tuple(), sig
+
+    def match(self, maker: tuple[tuple, bytes], taker: tuple[tuple, bytes], fill: int) -> tuple:
+        """match_orders arguments."""
+        return (maker[0], maker[1], taker[0], taker[1], fill)
+
+    def pair(self, taker_size: int, fill: int | None = None, *, market: int = 0, limit: int = BTC,
+             nonce: int = 1) -> tuple:
+        """A trader buys (> 0) or sells `taker_size` from/to the maker at `limit`."""
+        return self.match(
+            self.order("maker", market, -taker_size, limit, nonce),
+            self.order("trader", market, taker_size, limit, nonce),
+            abs(taker_size) if fill is None else fill,
+        )
+
+
+@dataclass(frozen=True)
+class Case:
+    """One class of bad input, run as a call and refused with `reason`."""
+
+    title: str
+    target: str  # attribute of the System (or "extra.<name>" for a contract a setup deployed)
+    function: str
+    sender: str  # role
+    reason: str
+    args: Callable[[Ctx], tuple]
+    setup: Callable[[Ctx], None] | None = None
+    gap: str = ""  # why the contract does not give `reason` yet (xfail until it does)
+
+    @property
+    def call(self) -> str:
+        return f"{self.target.removeprefix('extra.')}.{self.function}"
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """A class of bad input tested by its own test (path::name)."""
+
+    title: str
+    call: str
+    reason: str
+    where: str
+
+
+# --- setups (applied inside the test, undone by ape's isolation) ------------------------------
+
+
+def _pause(c: Ctx) -> None:
+    c.system.clearinghouse.pause(sender=c.system.owner)
+
+
+def _stale(c: Ctx) -> None:
+    c.chain.mine(timestamp=c.chain.pending_timestamp + ORACLE_MAX_AGE + 1)
+
+
+def _fill_fixed_pair(c: Ctx) -> None:
+    """The maker's and trader's nonce-7 orders for 0.01 BTC, filled completely."""
+    c.system.order_book.match_orders(*c.pair(size("0.01"), nonce=7), sender=c.roles["trader"])
+
+
+def _maker_cancels_nonce_7(c: Ctx) -> None:
+    c.system.order_book.cancel_order(7, sender=c.roles["maker"])
+
+
+def _chainlink_with_19_decimals(c: Ctx) -> None:
+    owner = c.system.owner
+    c.extra["aggregator"] = c.project.MockAggregator.deploy(19, 60_000 * 10**19, sender=owner)
+    c.extra["adapter"] = c.project.ChainlinkAdapter.deploy(3_600, 300_000, sender=owner)
+
+
+def _market(**changes: Any) -> tuple:
+    return replace(DEFAULT_MARKETS[0], **changes).params()
+
+
+def _risk(**changes: int) -> tuple:
+    names = ("liquidation_buffer", "keeper_share", "fund_fee_share", "vault_max_drawdown", "vault_window")
+    values = dict(zip(names, DEFAULT_RISK))
+    values.update(changes)
+    return tuple(values[n] for n in names)
+
+
+# --- the catalogue ----------------------------------------------------------------------------
+# Numbers are positions in CATALOGUE (1-based): append, never reorder.
+
+CATALOGUE: tuple[Case | Elsewhere, ...] = (
+    # Clearinghouse: amounts
+    Case("zero deposit", "clearinghouse", "deposit", "trader", "ch: zero amount", lambda c: (0,)),
+    Case("zero withdrawal", "clearinghouse", "withdraw", "trader", "ch: zero amount", lambda c: (0,)),
+    Case("max uint256 deposit", "clearinghouse", "deposit", "trader", "ch: amount too large",
+         lambda c: (MAX_UINT,)),
+    Case("withdrawal of 2^128 + 1 (above the amount bound)", "clearinghouse", "withdraw", "trader",
+         "ch: amount too large", lambda c: (MAX_AMOUNT + 1,)),
+    Case("withdrawal one atom beyond free collateral (dust)", "clearinghouse", "withdraw", "trader",
+         "ch: insufficient margin", lambda c: (usdc(100_000) + 1,)),
+    Case("withdrawal by an account that never deposited", "clearinghouse", "withdraw", "stranger",
+         "ch: insufficient margin", lambda c: (1,)),
+    Case("deposit without allowance", "clearinghouse", "deposit", "stranger", "erc20: insufficient allowance",
+         lambda c: (usdc(100),)),
+    Case("deposit beyond the wallet balance", "clearinghouse", "deposit", "trader",
+         "erc20: transfer amount exceeds balance", lambda c: (1,)),
+    # Clearinghouse: the waterfall
+    Case("liquidating a healthy account", "clearinghouse", "liquidate", "keeper", "ch: not liquidatable",
+         lambda c: (c.addr("taker"), [])),
+    Case("liquidating address(0) / an unknown account", "clearinghouse", "liquidate", "keeper",
+         "ch: unknown account", lambda c: (ZERO, [])),
+    Elsewhere("crafted ADL list: unsorted, same side, no position, the bankrupt itself, duplicated, "
+              "too short, a counterparty the haircut would bankrupt", "clearinghouse.liquidate",
+              "ch: adl order, ch: adl counterparty same side, …",
+              "tests/waterfall/test_adl.py::test_adl__bad_list__reverts"),
+    # Clearinghouse: owner's parameters
+    Case("listing a market with oracle address(0)", "clearinghouse", "add_market", "owner", "ch: zero address",
+         lambda c: (ZERO, _market())),
+    Case("parameters for an unknown market", "clearinghouse", "set_market_params", "owner", "ch: unknown market",
+         lambda c: (7, _market())),
+    Case("mmr of zero", "clearinghouse", "set_market_params", "owner", "ch: mmr out of bounds",
+         lambda c: (0, _market(mmr=0))),
+    Case("imr not above mmr", "clearinghouse", "set_market_params", "owner", "ch: imr out of bounds",
+         lambda c: (0, _market(imr=50_000))),
+    Case("taker fee of max uint256", "clearinghouse", "set_market_params", "owner", "ch: fee out of bounds",
+         lambda c: (0, _market(taker_fee=MAX_UINT))),
+    Case("keeper share above 50%", "clearinghouse", "set_risk_params", "owner", "ch: keeper share out of bounds",
+         lambda c: (_risk(keeper_share=500_001),)),
+    Case("vault window of zero", "clearinghouse", "set_risk_params", "owner", "ch: window out of bounds",
+         lambda c: (_risk(vault_window=0),)),
+    Case("unpausing what is not paused", "clearinghouse", "unpause", "owner", "pausable: contract is not paused",
+         lambda c: ()),
+    # LiquidityVault trades
+    Case("vault trade of size zero", "vault", "trade", "trader", "vault: zero size", lambda c: (0, 0, 0)),
+    Case("vault trade in an unknown market", "vault", "trade", "trader", "ch: unknown market",
+         lambda c: (7, size(1), MAX_UINT)),
+    Case("vault trade of size max int256", "vault", "trade", "trader", "ch: size too large",
+         lambda c: (0, MAX_INT, MAX_UINT)),
+    Case("vault trade of size -2^255", "vault", "trade", "trader", "ch: size too large",
+         lambda c: (0, MIN_INT, 0)),
+    Case("vault buy with a limit below the quote", "vault", "trade", "trader", "vault: limit violated",
+         lambda c: (0, size(1), BTC)),
+    Case("vault trade while paused", "vault", "trade", "trader", "ch: paused",
+         lambda c: (0, size(1), MAX_UINT), _pause),
+    Case("vault trade on a stale price", "vault", "trade", "trader", "oracle: stale price",
+         lambda c: (0, size(1), MAX_UINT), _stale),
+    Case("vault trade beyond the trader's margin", "vault", "trade", "trader", "ch: insufficient margin",
+         lambda c: (0, size(20), MAX_UINT)),
+    # LiquidityVault shares
+    Case("vault deposit of zero assets", "vault", "deposit", "lp", "vault: zero assets",
+         lambda c: (0, c.addr("lp"))),
+    Case("vault redeem of zero shares", "vault", "redeem", "lp", "vault: zero assets",
+         lambda c: (0, c.addr("lp"), c.addr("lp"))),
+    Case("vault redeem of more shares than held", "vault", "redeem", "lp", "erc20: burn amount exceeds balance",
+         lambda c: (c.system.vault.balanceOf(c.addr("lp")) + 1, c.addr("lp"), c.addr("lp"))),
+    Case("vault redeem of another holder's shares (unauthorized)", "vault", "redeem", "stranger",
+         "erc20: insufficient allowance", lambda c: (10**6, c.addr("stranger"), c.addr("lp"))),
+    Case("vault spread above 5%", "vault", "set_spread", "owner", "vault: spread out of bounds",
+         lambda c: (50_001,)),
+    # OrderBook
+    Case("fill of size zero", "order_book", "match_orders", "trader", "ob: zero fill",
+         lambda c: c.pair(size(1), 0)),
+    Case("fill above the size bound (10^36 + 1)", "order_book", "match_orders", "trader", "ob: size too large",
+         lambda c: c.pair(MAX_SIZE + 1)),
+    Case("order of size -2^255", "order_book", "match_orders", "trader", "ob: size too large",
+         lambda c: c.match(c.order("maker", 0, MIN_INT), c.order("trader", 0, size(1)), size(1))),
+    Case("order of size zero", "order_book", "match_orders", "trader", "ob: zero order size",
+         lambda c: c.match(c.order("maker", 0, 0), c.order("trader", 0, size(1)), size(1))),
+    Case("self-match", "order_book", "match_orders", "trader", "ob: self-match",
+         lambda c: c.match(c.order("trader", 0, -size(1), nonce=2), c.order("trader", 0, size(1), nonce=3), size(1))),
+    Case("same side", "order_book", "match_orders", "trader", "ob: same side",
+         lambda c: c.match(c.order("maker", 0, size(1)), c.order("trader", 0, size(1)), size(1))),
+    Case("orders for different markets", "order_book", "match_orders", "trader", "ob: market mismatch",
+         lambda c: c.match(c.order("maker", 0, -size(1)), c.order("trader", 1, size(1)), size(1))),
+    Case("orders for an unknown market", "order_book", "match_orders", "trader", "ch: unknown market",
+         lambda c: c.pair(size(1), market=7)),
+    Case("expired order", "order_book", "match_orders", "trader", "ob: order expired",
+         lambda c: c.match(c.order("maker", 0, -size(1), expiry=1), c.order("trader", 0, size(1)), size(1))),
+    Case("replayed order (already filled)", "order_book", "match_orders", "trader", "ob: order overfilled",
+         lambda c: c.pair(size("0.01"), nonce=7), _fill_fixed_pair),
+    Case("order cancelled before the fill", "order_book", "match_orders", "trader", "ob: order cancelled",
+         lambda c: c.pair(size("0.01"), nonce=7), _maker_cancels_nonce_7),
+    Case("cancelling a nonce twice", "order_book", "cancel_order", "maker", "ob: already cancelled",
+         lambda c: (7,), _maker_cancels_nonce_7),
+    Case("order signed by another key", "order_book", "match_orders", "trader", "ob: invalid signature",
+         lambda c: c.match(c.order("maker", 0, -size(1), signer="stranger"), c.order("trader", 0, size(1)), size(1))),
+    Case("signature for another chain id", "order_book", "match_orders", "trader", "ob: invalid signature",
+         lambda c: c.match(c.order("maker", 0, -size(1), chain_id=c.chain.chain_id + 1),
+                           c.order("trader", 0, size(1)), size(1))),
+    Case("signature for another contract", "order_book", "match_orders", "trader", "ob: invalid signature",
+         lambda c: c.match(c.order("maker", 0, -size(1), book=c.system.vault.address),
+                           c.order("trader", 0, size(1)), size(1))),
+    Elsewhere("high-s (malleable) signature", "order_book.match_orders", "ob: invalid signature",
+              "tests/unit/test_orders.py::test_match__high_s_malleable_signature__reverts"),
+    Case("fill price outside the oracle band", "order_book", "match_orders", "trader", "ch: price outside band",
+         lambda c: c.pair(size(1), limit=BTC * 106 // 100)),
+    Case("fill beyond the taker's limit", "order_book", "match_orders", "trader", "ob: taker limit violated",
+         lambda c: c.match(c.order("maker", 0, -size(1), BTC + 1), c.order("trader", 0, size(1), BTC), size(1))),
+    Case("new risk while paused", "order_book", "match_orders", "trader", "ch: paused",
+         lambda c: c.pair(size(1)), _pause),
+    Case("fill on a stale price", "order_book", "match_orders", "trader", "oracle: stale price",
+         lambda c: c.pair(size(1)), _stale),
+    Case("fill beyond the taker's margin", "order_book", "match_orders", "trader", "ch: insufficient margin",
+         lambda c: c.pair(size(20))),
+    Case("remaining() of an order of size -2^255", "order_book", "remaining", "stranger", "ob: size too large",
+         lambda c: (c.order("maker", 0, MIN_INT)[0],),
+         gap="OrderBook.remaining takes abs(order.size) unguarded: abs(min_value(int256)) reverts without a "
+             "reason. Fix: assert order.size != min_value(int256), \"ob: size too large\" first."),
+    # Oracles
+    Case("zero price", "feed", "set_price", "oracle_updater", "feed: zero price", lambda c: (0, 0)),
+    Case("overflow-sized price (10^36 + 1)", "feed", "set_price", "oracle_updater", "feed: price too large",
+         lambda c: (0, MAX_PRICE + 1)),
+    Case("price jump beyond max_jump (+31%)", "feed", "set_price", "oracle_updater", "feed: price jump too large",
+         lambda c: (0, BTC * 131 // 100)),
+    Case("price from a non-updater", "feed", "set_price", "stranger", "feed: not updater", lambda c: (0, BTC)),
+    Case("updater address(0)", "feed", "set_updater", "owner", "feed: zero address", lambda c: (ZERO,)),
+    Case("max_age of zero", "feed", "set_bounds", "owner", "feed: max_age out of bounds", lambda c: (0, 300_000)),
+    Case("max_jump of 100%", "feed", "set_bounds", "owner", "feed: max_jump out of bounds",
+         lambda c: (3_600, 1_000_000)),
+    Case("Chainlink feed with wrong (19) decimals", "extra.adapter", "set_feed", "owner",
+         "feed: too many decimals", lambda c: (0, c.extra["aggregator"].address), _chainlink_with_19_decimals),
+    Elsewhere("Chainlink zero or negative answer (stale and jumping answers: the tests beside it)",
+              "adapter.price", "oracle: zero price",
+              "tests/unit/test_oracle.py::test_adapter__zero_or_negative_answer__reverts"),
+    # InsuranceFund
+    Case("zero donation", "fund", "donate", "trader", "fund: zero amount", lambda c: (0,)),
+    Case("donation without allowance", "fund", "donate", "stranger", "erc20: insufficient allowance",
+         lambda c: (usdc(1_000),)),
+    Case("fund cover called by a stranger (unauthorized)", "fund", "cover", "stranger", "fund: only clearinghouse",
+         lambda c: (1,)),
+    Case("re-pointing the fund's clearinghouse", "fund", "set_clearinghouse", "owner",
+         "fund: clearinghouse already set", lambda c: (c.addr("stranger"),)),
+    Elsewhere("fee-on-transfer collateral", "clearinghouse.deposit, fund.donate",
+              "ch: token took a fee, fund: token took a fee",
+              "tests/unit/test_bad_input.py::test_deposit__fee_on_transfer_collateral__reverts"),
+)
+
+
+def cases() -> list[tuple[int, Case]]:
+    return [(n, e) for n, e in enumerate(CATALOGUE, 1) if isinstance(e, Case)]
+
+
+def elsewhere() -> list[tuple[int, Elsewhere]]:
+    return [(n, e) for n, e in enumerate(CATALOGUE, 1) if isinstance(e, Elsewhere)]
+
+
+def render() -> str:
+    """The catalogue as a numbered markdown table."""
+    rows = []
+    for n, e in enumerate(CATALOGUE, 1):
+        if isinstance(e, Case):
+            where = "catalogue" + (f" — **gap**, xfail until fixed" if e.gap else "")
+            rows.append([str(n), e.title, f"`{e.call}` by {e.sender}", f"`{e.reason}`", where])
+        else:
+            rows.append([str(n), e.title, f"`{e.call}`", e.reason, f"`{e.where}`"])
+    return markdown_table(["#", "bad input", "call", "refused with", "tested by"], rows)

@@ -124,3 +124,24 @@ def test_naive_adl_overshoot(queue, expected_cut, expected_touched):
     assert naive.haircuts == expected_cut
     assert naive.overshoot == expected_cut - 530 * USDC
     assert len(naive.touched) == expected_touched
+
+
+def test_the_fast_state_decoders_agree_with_eth_abi():
+    import random
+
+    from eth_abi import encode
+
+    from perpvault.fuzz.abi import Calls, load_artifacts
+
+    calls = Calls({name: art.functions for name, art in load_artifacts().items()})
+    fast = replay._FastCalls(calls)
+    rng = random.Random(6)
+    for name in fast.DECODERS:
+        fn = getattr(calls, name)
+        types = fn.outputs[0].strip("()").split(",")
+        for _ in range(200):
+            values = [rng.randbytes(20).hex().join(("0x", "")) if t == "address"
+                      else rng.randrange(2**256) if t.startswith("uint") else rng.randrange(-2**255, 2**255)
+                      for t in types]
+            data = encode(list(fn.outputs), [tuple(values)] if fn.outputs[0].startswith("(") else values)
+            assert getattr(fast, name).decode(data) == fn.decode(data), name

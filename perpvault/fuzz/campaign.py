@@ -4,18 +4,27 @@
 process; :func:`run_campaign` spreads the steps over worker processes and merges their
 results. A failing worker reports the violated invariants and Hypothesis' shrunk sequence,
 rendered as a regression test by :func:`perpvault.fuzz.machine.regression_test`.
+
+Fault tolerance: a worker's Anvil that dies (killed, crashed, or replaced on its port) makes
+the next JSON-RPC call raise :class:`~perpvault.fuzz.rpc.NodeUnreachable`. The worker then
+says so on stderr, starts a fresh Anvil, redeploys, re-runs the set-up (a new
+:class:`~perpvault.fuzz.machine.Harness`) and carries on with the steps still to do; the
+interrupted example is dropped (its checked steps still count). After
+:data:`MAX_RESTARTS` restarts the worker gives up and reports an error.
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 STEP_COUNT = 50  # Hypothesis stateful_step_count: steps per example (one evm_revert each)
 STEPS_PER_EXAMPLE = 40  # measured average (examples end early at random), to size max_examples
+MAX_RESTARTS = 5  # fresh Anvils per worker before giving up
 
 
 @dataclass
@@ -35,6 +44,7 @@ class Result:
     sequence: str = ""  # Hypothesis' shrunk falsifying example
     regression: str = ""
     error: str = ""
+    restarts: list[str] = field(default_factory=list)  # one line per Anvil that died and was replaced
 
     @property
     def steps_per_s(self) -> float:
@@ -43,16 +53,21 @@ class Result:
 
 def run_worker(steps: int, seed: int, mutant: str | None = None, *, shrink: bool = True,
                on_progress: Callable[[int, int, set[str]], None] | None = None,
-               progress_every: int = 25) -> Result:
-    """One process, one Anvil: run about `steps` checked steps (or until the first failure)."""
+               progress_every: int = 25, backend: str = "raw") -> Result:
+    """One process, one Anvil: run about `steps` checked steps (or until the first failure).
+
+    `backend` "ape" drives the same machine through ape's contract objects (the bench's
+    baseline; see perpvault.fuzz.ape_side).
+    """
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis import seed as hseed
     from hypothesis.stateful import run_state_machine_as_test
 
     from perpvault.fuzz import machine as M
+    from perpvault.fuzz.rpc import NodeUnreachable
 
     result = Result(seed, mutant)
-    harness = M.Harness(mutant)
+    harness = M.Harness(mutant, backend=backend)
     M.set_harness(harness)
     M.STATS.__init__()  # type: ignore[misc]
     last = [0]
@@ -80,7 +95,13 @@ def run_worker(steps: int, seed: int, mutant: str | None = None, *, shrink: bool
     try:
         rounds = 0
         while M.STATS.steps < steps:  # Hypothesis ends examples early at random: top up to `steps`
-            run_state_machine_as_test(hseed(seed * 1_000 + rounds)(M.PerpMachine), settings=cfg(steps - M.STATS.steps))
+            try:
+                run_state_machine_as_test(hseed(seed * 1_000 + rounds)(M.PerpMachine),
+                                          settings=cfg(steps - M.STATS.steps))
+            except NodeUnreachable as e:
+                if len(result.restarts) >= MAX_RESTARTS:
+                    raise RuntimeError(f"anvil died {len(result.restarts) + 1} times; giving up: {e}") from None
+                harness = _restart(harness, mutant, backend, M.STATS.steps, e, result)
             rounds += 1
     except M.Violation as e:
         result.violations, result.violated = e.lines, e.ids
@@ -101,6 +122,26 @@ def run_worker(steps: int, seed: int, mutant: str | None = None, *, shrink: bool
         result.regression = M.regression_test(
             result.sequence, f"test_regression_seed_{seed}" + (f"_{mutant}" if mutant else ""), mutant)
     return result
+
+
+def _restart(harness: Any, mutant: str | None, backend: str, step: int, error: BaseException, result: Result) -> Any:
+    """Replace a harness whose node died: stop what is left of it, start a fresh Anvil,
+    redeploy and re-run the set-up."""
+    from perpvault.fuzz import machine as M
+
+    port = harness.anvil.port
+    how = "died" if not harness.anvil.alive else f"stopped answering ({error})"
+    try:
+        harness.close()
+    except Exception:  # noqa: BLE001 - it is dead already; the new one matters
+        pass
+    fresh = M.Harness(mutant, backend=backend)
+    M.set_harness(fresh)
+    line = (f"anvil on port {port} {how} at step {step}; restarted (port {fresh.anvil.port}), "
+            f"redeployed, resuming")
+    print(line, file=sys.stderr, flush=True)
+    result.restarts.append(line)
+    return fresh
 
 
 def _worker(args: tuple) -> dict:

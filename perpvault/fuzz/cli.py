@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         for k, v in r["events"].items():
             events[k] = events.get(k, 0) + v
     print("waterfall events: " + (", ".join(f"{k} {v}" for k, v in sorted(events.items())) or "none"))
+    restarts = [line for r in results for line in r.get("restarts", [])]
+    if restarts:
+        print(f"anvil restarts: {len(restarts)} (a worker's node died; it was replaced and the campaign resumed)")
     for r in failed:
         print(f"\nVIOLATION (seed {r['seed']}{', mutant ' + r['mutant'] if r['mutant'] else ''}, "
               f"first seen after {r['steps_to_failure']} steps): {', '.join(r['violated'])}")
@@ -90,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({
             "steps": steps,
             "steps_per_s": round(steps / wall, 1) if wall else 0.0,
+            "restarts": len(restarts),
             "violations": [{"seed": r["seed"], "invariants": r["violated"], "lines": r["violations"][:20],
                             "steps_to_failure": r["steps_to_failure"]} for r in failed],
         }))

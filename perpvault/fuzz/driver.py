@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perpvault.chain.orders import Order
-from perpvault.fuzz.rpc import AnvilProcess, Rpc, start_anvil
+from perpvault.fuzz.rpc import AnvilProcess, PendingTx, Rpc, start_anvil
 from perpvault.fuzz.state import ChainState, StateReader, check_invariants
 from perpvault.fuzz.system import DevAccount, RawSystem, deploy_raw, dev_accounts
 
@@ -91,6 +91,31 @@ class RawDriver:
         s = self.system
         s.tx(s.oracle_updater, s.feed, s.calls.set_price(market, price), "PriceFeed.set_price")
 
+    # -- the fuzz machine's interface to a chain (the ape twin, perpvault.fuzz.ape_side, has the same)
+
+    def start_tx(self, sender: str, to: str, data: bytes, label: str = "") -> PendingTx:
+        """Send a transaction now; its ``receipt()`` (raising TxReverted) later."""
+        return self.rpc.start_transaction(sender, to, data, label=label)
+
+    def start_read(self) -> None:
+        self.reader.start()
+
+    def finish_read(self) -> ChainState:
+        return self.reader.finish()
+
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        self.rpc.set_next_block_timestamp(timestamp)
+
+    def set_block_interval(self, seconds: int) -> None:
+        """Every new block is stamped `seconds` after the previous one (also after evm_revert)."""
+        self.rpc.call("anvil_setBlockTimestampInterval", [seconds])
+
+    def eth_call(self, to: str, data: bytes) -> bytes:
+        return self.rpc.eth_call(to, data)
+
+    def close(self) -> None:
+        self.rpc.close()
+
     # -- time and state
 
     def advance_time(self, seconds: int) -> None:
@@ -112,15 +137,21 @@ class RawDriver:
         return state, check_invariants(state)
 
 
-def open_raw(anvil: AnvilProcess | None = None, *, n_accounts: int = 10, extra_args: tuple[str, ...] = ("--prune-history",),
-             tx_mode: str = "sync", **deploy_kwargs) -> tuple[RawDriver, AnvilProcess]:
+ANVIL_FLAGS: tuple[str, ...] = ("--prune-history",)
+
+
+def open_raw(anvil: AnvilProcess | None = None, *, n_accounts: int = 10, extra_args: tuple[str, ...] = ANVIL_FLAGS,
+             tx_mode: str = "sync", strict: bool = False, **deploy_kwargs) -> tuple[RawDriver, AnvilProcess]:
     """Start Anvil (unless given one), deploy, install the reader; accounts[0] owns, [1] updates the oracle.
 
     ``--prune-history`` (no per-block historical states) measured ~1.4x faster here; reads
-    are always at "latest", snapshots and reverts still work.
+    are always at "latest", snapshots and reverts still work. Other flags measured on the
+    full fuzz machine made no difference or cost time (``--threads 1``,
+    ``--transaction-block-keeper``, ``--disable-console-log``; docs/fuzzing.md). `strict`:
+    see :class:`~perpvault.fuzz.rpc.Rpc` (a dead node raises NodeUnreachable).
     """
     anvil = anvil or start_anvil(accounts=n_accounts, extra_args=extra_args)
-    rpc = anvil.rpc(tx_mode=tx_mode)
+    rpc = anvil.rpc(tx_mode=tx_mode, strict=strict)
     accounts = dev_accounts(n_accounts)
     system = deploy_raw(rpc, accounts[0].address, accounts[1].address, keys=accounts, **deploy_kwargs)
     reader = StateReader(system, extra=[a.address for a in accounts])

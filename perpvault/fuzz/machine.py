@@ -4,7 +4,13 @@ side by side, every balance compared and I1-I10 checked after every step.
 One :class:`Harness` per process: one Anvil, the system deployed over raw JSON-RPC, the
 set-up (traders funded, LP capital, a small insurance fund) done in lockstep on chain and
 in the model, then an ``evm_snapshot``. Every Hypothesis example starts by reverting to
-that snapshot and deep-copying the model taken there.
+that snapshot and unpickling the model taken there.
+
+Speed (docs/fuzzing.md): each transaction is sent before the model runs its side and its
+receipt read after (``Rpc.start``), and the one-call state read likewise overlaps the
+model's views (:class:`ModelViews`: each account's health computed once per step, for the
+comparison and for I4). Nothing is compared less: :func:`diff_state` still checks every
+number of the read.
 
 Time is explicit: every transaction is stamped ``model.now + 1`` (plus any time the
 ``time_passes`` rule added) with ``evm_setNextBlockTimestamp``, so the chain's block times
@@ -38,7 +44,8 @@ from perpvault.keeper import plan_liquidation, snapshot_from_model
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
 from perpvault.model.maths import fee as requirement
-from perpvault.model.state import MarketParams, RiskParams, Round
+from perpvault.model.maths import to_int
+from perpvault.model.state import Health, MarketParams, RiskParams, Round
 
 PPM = 1_000_000
 USDC = 10**6
@@ -100,30 +107,55 @@ STATS = Stats()
 
 
 class Harness:
-    def __init__(self, mutant: str | None = None, anvil: AnvilProcess | None = None):
+    """One chain with the system deployed and set up, and the model of it; see the module docstring.
+
+    `backend` "raw" (the fuzzer: perpvault.fuzz.driver over JSON-RPC, its own Anvil) or "ape"
+    (the same chain side through ape's contract objects, perpvault.fuzz.ape_side: the bench's
+    baseline). The raw client is strict: if the node dies, the next call raises
+    :class:`~perpvault.fuzz.rpc.NodeUnreachable` and the campaign restarts the harness.
+    """
+
+    def __init__(self, mutant: str | None = None, anvil: AnvilProcess | None = None, backend: str = "raw"):
         artifacts = None
         if mutant:
             from perpvault.fuzz.mutants import mutant_artifacts
 
             artifacts = mutant_artifacts(mutant)
         self.mutant = mutant
-        self.driver, self.anvil = open_raw(anvil, artifacts=artifacts)
+        self.backend = backend
+        if backend == "raw":
+            self.driver, self.anvil = open_raw(anvil, artifacts=artifacts, strict=True)
+        elif backend == "ape":
+            from perpvault.fuzz.ape_side import open_ape
+
+            self.driver, self.anvil = open_ape(anvil, artifacts=artifacts)
+        else:
+            raise ValueError(f"backend must be 'raw' or 'ape', not {backend!r}")
         d = self.driver
         self.system = d.system
-        self.rpc = d.rpc
         self.addr = [a.address for a in d.accounts]
         self.low = [a.lower() for a in self.addr]
         self.logs = LogDecoder(self.system.artifacts)
         # Every block is stamped exactly one second after the previous one (also after evm_revert):
         # chain and model clocks advance together without an RPC per transaction.
-        self.rpc.call("anvil_setBlockTimestampInterval", [1])
+        d.set_block_interval(1)
         self.model = _model_from_raw(self)
         self.minted = 0
         self._setup()
         self.base_state = self.driver.read()
-        self.base_model = copy.deepcopy(self.model)
+        # The model at the snapshot, pickled once: every example unpickles it (~5x cheaper than deepcopy).
+        self._base_model = pickle.dumps(self.model, pickle.HIGHEST_PROTOCOL)
         self.base_minted = self.minted
-        self.snapshot = self.rpc.snapshot()
+        self.snapshot = d.snapshot()
+
+    @property
+    def rpc(self) -> Any:
+        """The raw backend's JSON-RPC client."""
+        return self.driver.rpc
+
+    @property
+    def base_model(self) -> Exchange:
+        return pickle.loads(self._base_model)
 
     # lockstep without checks, for the set-up
     def _both(self, chain: Callable[[], Any], model: Callable[[Exchange], Any]) -> None:
@@ -144,12 +176,16 @@ class Harness:
         self._both(lambda: d.donate(a[OWNER], DONATION), lambda m: m.donate(a[OWNER], DONATION))
 
     def reset(self) -> Exchange:
-        self.rpc.revert(self.snapshot)
-        self.snapshot = self.rpc.snapshot()
-        return copy.deepcopy(self.base_model)
+        """Chain back to the post-setup snapshot; a fresh copy of the model taken there."""
+        self.driver.revert(self.snapshot)
+        self.snapshot = self.driver.snapshot()
+        return pickle.loads(self._base_model)
 
     def close(self) -> None:
-        self.anvil.stop()
+        try:
+            self.driver.close()
+        finally:
+            self.anvil.stop()
 
 
 class FastExchange(Exchange):
@@ -175,7 +211,7 @@ def _view(h: Harness, contract: str, name: str, *args: Any) -> Any:
     fn = h.system.abis[contract].fn(name)
     to = getattr(h.system, {"Clearinghouse": "clearinghouse", "PriceFeed": "feed", "LiquidityVault": "vault",
                             "InsuranceFund": "fund", "MockUSDC": "usdc"}[contract])
-    return fn.decode(h.rpc.eth_call(to, fn.encode(*args)))
+    return fn.decode(h.driver.eth_call(to, fn.encode(*args)))
 
 
 def _model_from_raw(h: Harness) -> Exchange:
@@ -206,44 +242,79 @@ def _model_from_raw(h: Harness) -> Exchange:
 # --- one comparison of the one-call read against the model -----------------------------------
 
 
-def diff_state(model: Exchange, state: ChainState) -> list[str]:
-    """Every number of `state` (StateReader's one-call read) that the model disagrees with."""
+_UNTOUCHED = Health(equity=0, initial=0, maintenance=0, notional=0)  # an account with no storage
+
+
+@dataclass
+class ModelViews:
+    """The model's views after a step, computed once and shared by the comparison and I4:
+    each account's health (None where it reverts: stale oracle) and the vault's totalAssets."""
+
+    health: dict[str, Health | None]
+    total_assets: int | None
+
+    @classmethod
+    def of(cls, model: Exchange, extra: list[str]) -> "ModelViews":
+        """The accounts StateReader returns: the known ones in registration order, then `extra`."""
+        ch = model.w.ch
+        health: dict[str, Health | None] = {}
+        for a in [*ch.known, *(x.lower() for x in extra)]:
+            if a not in health:
+                health[a] = _health_of(ch, a)
+        return cls(health, _safe(model.w.vault.total_assets))
+
+    def of_account(self, model: Exchange, a: str) -> Health | None:
+        if a not in self.health:
+            self.health[a] = _health_of(model.w.ch, a)
+        return self.health[a]
+
+    def any_liquidatable(self, model: Exchange) -> bool:
+        """``is_liquidatable`` of any known account (True when one cannot be evaluated)."""
+        for a in model.w.ch.known:
+            h = self.of_account(model, a)
+            if h is None or (h.maintenance != 0 and h.equity < to_int(h.maintenance)):
+                return True
+        return False
+
+
+def _health_of(ch: Any, a: str) -> Health | None:
+    if a not in ch.accounts:  # never touched: margin 0, no positions (and no storage created)
+        return _UNTOUCHED
+    try:
+        return ch.health(a)
+    except Revert:
+        return None
+
+
+def diff_state(model: Exchange, state: ChainState, views: ModelViews | None = None) -> list[str]:
+    """Every number of `state` (StateReader's one-call read) that the model disagrees with.
+
+    `views`: the model's views for this state if already computed (:class:`ModelViews`).
+    """
     out: list[str] = []
     w = model.w
     ch = w.ch
+    if views is None:
+        views = ModelViews.of(model, [])
     if state.timestamp != w.now:
         out.append(f"MODEL clock: chain {state.timestamp} != model {w.now}")
     known = [a for a in state.accounts.values() if a.known]
     if [a.address.lower() for a in known] != ch.known:
         out.append(f"MODEL known accounts: chain {[a.address for a in known]} != model {ch.known}")
-    addresses = [a.address.lower() for a in state.accounts.values()]
-
-    def views() -> tuple[list[int | None], int | None]:
-        eqs: list[int | None] = []
-        for a in addresses:
-            if a not in ch.accounts:  # never touched: margin 0, no positions (and no storage created)
-                eqs.append(0)
-                continue
-            try:
-                eqs.append(ch.equity(a))
-            except Revert:
-                eqs.append(None)
-        try:
-            assets = w.vault.total_assets()
-        except Revert:
-            assets = None
-        return eqs, assets
-
-    equities, assets = peek(views)
-    for acct, a, eq in zip(state.accounts.values(), addresses, equities):
+    token = w.token
+    for acct in state.accounts.values():
+        a = acct.address.lower()
+        h = views.of_account(model, a)
+        eq = None if h is None else h.equity
         m_acct = ch.accounts.get(a)
         margin = m_acct.margin if m_acct else 0
         if acct.margin != margin:
             out.append(f"MODEL margin({a}): chain {acct.margin} != model {margin}")
         if acct.equity != eq:
             out.append(f"MODEL equity({a}): chain {acct.equity} != model {eq}")
-        if acct.wallet != w.token.balance_of(a):
-            out.append(f"MODEL wallet({a}): chain {acct.wallet} != model {w.token.balance_of(a)}")
+        wallet = token.balance_of(a)
+        if acct.wallet != wallet:
+            out.append(f"MODEL wallet({a}): chain {acct.wallet} != model {wallet}")
         for mk, p in enumerate(acct.positions):
             mp = m_acct.positions.get(mk) if m_acct else None
             mt = (mp.size, mp.open_notional, mp.funding_index) if mp else (0, 0, 0)
@@ -257,15 +328,24 @@ def diff_state(model: Exchange, state: ChainState) -> list[str]:
             out.append(f"MODEL market({mk}): chain {c} != model {m}")
     pairs = [
         ("insurance_due", state.insurance_due, ch.insurance_due),
-        ("clearinghouse balance", state.clearinghouse_balance, w.token.balance_of(ch.address)),
-        ("fund balance", state.fund_balance, w.token.balance_of(w.fund.address)),
+        ("clearinghouse balance", state.clearinghouse_balance, token.balance_of(ch.address)),
+        ("fund balance", state.fund_balance, token.balance_of(w.fund.address)),
         ("fund total_in", state.fund_total_in, w.fund.total_in),
         ("fund total_out", state.fund_total_out, w.fund.total_out),
         ("vault totalSupply", state.vault_total_supply, w.vault.total_supply),
-        ("vault totalAssets", state.vault_total_assets, assets),
+        ("vault totalAssets", state.vault_total_assets, views.total_assets),
     ]
     out += [f"MODEL {what}: chain {c} != model {m}" for what, c, m in pairs if c != m]
     return out
+
+
+def _drain(finish: Callable[[], Any]) -> None:
+    """Collect the reply of a request in flight when the step failed before reading it, so the
+    connection is ready for the next one; its own errors are secondary to the one being raised."""
+    try:
+        finish()
+    except Exception:  # noqa: BLE001 - the original exception is re-raised by the caller
+        pass
 
 
 def peek(fn: Callable[[], Any]) -> Any:
@@ -341,23 +421,28 @@ class PerpMachine(RuleBasedStateMachine):
     def _tick(self) -> int:
         t = self.model.now + 1 + self.pending
         if self.pending:
-            self.h.rpc.set_next_block_timestamp(t)
+            self.h.driver.set_next_block_timestamp(t)
         self.pending = 0
         self.model.at(t)
         return t
 
-    def _send(self, label: str, chain: Callable[[], dict], model: Callable[[Exchange], Any],
+    def _send(self, label: str, tx: tuple[str, str, bytes], model: Callable[[Exchange], Any],
               *, tick: bool = True) -> tuple[bool, str | None, list]:
-        """One transaction on both sides; their outcomes (ok / revert reason) must agree."""
+        """One transaction (sender, to, calldata) on both sides; their outcomes (ok / revert
+        reason) must agree. The model runs while the node mines (Rpc.start)."""
         if tick:
             self._tick()
+        pending = self.h.driver.start_tx(*tx, label)
         try:
             model(self.model)
             m_err = None
         except Revert as e:
             m_err = e.reason
+        except BaseException:
+            _drain(pending.receipt)
+            raise
         try:
-            receipt = chain()
+            receipt = pending.receipt()
             c_err = None
         except TxReverted as e:
             receipt, c_err = None, e.reason
@@ -406,15 +491,15 @@ class PerpMachine(RuleBasedStateMachine):
     @rule(who=traders, amount=usdc(1, 20_000))
     def deposit(self, who: int, amount: int) -> None:
         self._count("deposit")
-        a = self.a[TRADERS[who]]
-        self._send("deposit", lambda: self.d.system.tx(a, self._s().clearinghouse, self._s().calls.deposit(amount)),
+        a, s = self.a[TRADERS[who]], self._s()
+        self._send("deposit", (a, s.clearinghouse, s.calls.deposit(amount)),
                    lambda m: m.deposit(a, amount))
 
     @rule(who=traders, amount=usdc(1, 60_000))
     def withdraw(self, who: int, amount: int) -> None:
         self._count("withdraw")
-        a = self.a[TRADERS[who]]
-        self._send("withdraw", lambda: self._s().tx(a, self._s().clearinghouse, self._s().calls.withdraw(amount)),
+        a, s = self.a[TRADERS[who]], self._s()
+        self._send("withdraw", (a, s.clearinghouse, s.calls.withdraw(amount)),
                    lambda m: m.withdraw(a, amount))
 
     def _match(self, label: str, maker_o: ChainOrder, taker_o: ChainOrder, fill_size: int, sender: str) -> bool:
@@ -422,7 +507,7 @@ class PerpMachine(RuleBasedStateMachine):
         data = s.calls.match_orders(maker_o.as_tuple(), s.signer.sign(maker_o), taker_o.as_tuple(),
                                     s.signer.sign(taker_o), fill_size)
         self._begin_trade([maker_o.account, taker_o.account])
-        ok, _, _ = self._send(label, lambda: s.tx(sender, s.order_book, data),
+        ok, _, _ = self._send(label, (sender, s.order_book, data),
                               lambda m: m.match_orders(sender, Order.of(maker_o.as_tuple()),
                                                        Order.of(taker_o.as_tuple()), fill_size),
                               tick=False)
@@ -466,7 +551,7 @@ class PerpMachine(RuleBasedStateMachine):
         limit = oracle * 105 // 100 if buy else oracle * 95 // 100
         s = self._s()
         self._begin_trade([a, s.vault])
-        self._send("vault_trade", lambda: s.tx(a, s.vault, s.calls.vault_trade(market, size, limit)),
+        self._send("vault_trade", (a, s.vault, s.calls.vault_trade(market, size, limit)),
                    lambda m: m.vault_trade(a, market, size, limit), tick=False)
 
     @rule(lp=st.integers(0, len(LPS) - 1), amount=usdc(1, 200_000))
@@ -476,7 +561,7 @@ class PerpMachine(RuleBasedStateMachine):
         s = self._s()
         self._tick()
         self._begin_vault()
-        self._send("lp_deposit", lambda: s.tx(a, s.vault, s.calls.vault_deposit(amount, a)),
+        self._send("lp_deposit", (a, s.vault, s.calls.vault_deposit(amount, a)),
                    lambda m: m.vault_deposit(a, amount), tick=False)
 
     @rule(lp=st.integers(0, len(LPS) - 1), frac=st.integers(1, 1_000_000))
@@ -487,7 +572,7 @@ class PerpMachine(RuleBasedStateMachine):
         s = self._s()
         self._tick()
         self._begin_vault()
-        self._send("lp_redeem", lambda: s.tx(a, s.vault, s.calls.vault_redeem(shares, a, a)),
+        self._send("lp_redeem", (a, s.vault, s.calls.vault_redeem(shares, a, a)),
                    lambda m: m.vault_redeem(a, shares), tick=False)
 
     @rule(who=traders, amount=usdc(1, 5_000))
@@ -495,12 +580,12 @@ class PerpMachine(RuleBasedStateMachine):
         self._count("donate")
         a = self.a[TRADERS[who]]
         s = self._s()
-        self._send("donate", lambda: s.tx(a, s.fund, s.calls.donate(amount)), lambda m: m.donate(a, amount))
+        self._send("donate", (a, s.fund, s.calls.donate(amount)), lambda m: m.donate(a, amount))
 
     def _set_price(self, label: str, market: int, price: int, sender: str | None = None) -> bool:
         s = self._s()
         sender = sender or s.oracle_updater
-        ok, _, _ = self._send(label, lambda: s.tx(sender, s.feed, s.calls.set_price(market, price)),
+        ok, _, _ = self._send(label, (sender, s.feed, s.calls.set_price(market, price)),
                               lambda m: m.set_price(sender, market, price))
         return ok
 
@@ -536,7 +621,7 @@ class PerpMachine(RuleBasedStateMachine):
         self._count("settle_funding")
         a, k = self.a[TRADERS[who]], self.a[KEEPER]
         s = self._s()
-        self._send("settle_funding", lambda: s.tx(k, s.clearinghouse, s.calls.settle_funding(a)),
+        self._send("settle_funding", (k, s.clearinghouse, s.calls.settle_funding(a)),
                    lambda m: m.settle_funding(k, a))
 
     @rule()
@@ -544,7 +629,7 @@ class PerpMachine(RuleBasedStateMachine):
         self._count("sweep")
         k = self.a[KEEPER]
         s = self._s()
-        self._send("sweep", lambda: s.tx(k, s.clearinghouse, s.calls.sweep_to_insurance),
+        self._send("sweep", (k, s.clearinghouse, s.calls.sweep_to_insurance),
                    lambda m: m.sweep_to_insurance(k))
 
     def _liquidatable(self) -> list[str]:
@@ -555,7 +640,7 @@ class PerpMachine(RuleBasedStateMachine):
         s = self._s()
         self.ctx["liquidated"] = account
         self.ctx["cps"] = list(cps)
-        ok, reason, _ = self._send(label, lambda: s.tx(keeper, s.clearinghouse, s.calls.liquidate(account, cps)),
+        ok, reason, _ = self._send(label, (keeper, s.clearinghouse, s.calls.liquidate(account, cps)),
                                    lambda m: m.liquidate(keeper, account, cps), tick=False)
         return ok, reason
 
@@ -633,7 +718,7 @@ class PerpMachine(RuleBasedStateMachine):
         s = self._s()
         sender = sender or s.owner
         data = s.abis["Clearinghouse"].fn("set_market_params").encode(market, tuple(vars(p).values()))
-        self._send("set_market_params", lambda: s.tx(sender, s.clearinghouse, data),
+        self._send("set_market_params", (sender, s.clearinghouse, data),
                    lambda m: m.set_market_params(sender, market, p))
 
     @rule(which=st.sampled_from(["buffer", "keeper", "fee_share", "drawdown", "window"]), x=st.integers(0, 1_000_000))
@@ -656,7 +741,7 @@ class PerpMachine(RuleBasedStateMachine):
         s = self._s()
         sender = sender or s.owner
         data = s.abis["Clearinghouse"].fn("set_risk_params").encode(tuple(vars(r).values()))
-        self._send("set_risk_params", lambda: s.tx(sender, s.clearinghouse, data),
+        self._send("set_risk_params", (sender, s.clearinghouse, data),
                    lambda m: m.set_risk_params(sender, r))
 
     @precondition(lambda self: not self.model.w.ch.paused)
@@ -670,7 +755,7 @@ class PerpMachine(RuleBasedStateMachine):
     def _owner_call(self, name: str) -> None:
         s = self._s()
         data = s.abis["Clearinghouse"].fn(name).encode()
-        self._send(name, lambda: s.tx(s.owner, s.clearinghouse, data), lambda m: getattr(m, name)(s.owner))
+        self._send(name, (s.owner, s.clearinghouse, data), lambda m: getattr(m, name)(s.owner))
 
     @rule(kind=st.sampled_from(INVALID), who=traders, market=markets)
     def invalid(self, kind: str, who: int, market: int) -> None:
@@ -680,13 +765,13 @@ class PerpMachine(RuleBasedStateMachine):
         s, a = self._s(), self.a[TRADERS[who]]
         self.ctx["expect_revert"] = kind
         if kind == "deposit_zero":
-            self._send(kind, lambda: s.tx(a, s.clearinghouse, s.calls.deposit(0)), lambda m: m.deposit(a, 0))
+            self._send(kind, (a, s.clearinghouse, s.calls.deposit(0)), lambda m: m.deposit(a, 0))
         elif kind == "withdraw_zero":
-            self._send(kind, lambda: s.tx(a, s.clearinghouse, s.calls.withdraw(0)), lambda m: m.withdraw(a, 0))
+            self._send(kind, (a, s.clearinghouse, s.calls.withdraw(0)), lambda m: m.withdraw(a, 0))
         elif kind == "withdraw_too_much":
             self._tick()  # more than the whole equity (unrealized profit counts) at the withdrawal's time
             amount = max(_safe(lambda: self.model.equity(a)) or 0, 0) + 1
-            self._send(kind, lambda: s.tx(a, s.clearinghouse, s.calls.withdraw(amount)), lambda m: m.withdraw(a, amount),
+            self._send(kind, (a, s.clearinghouse, s.calls.withdraw(amount)), lambda m: m.withdraw(a, amount),
                        tick=False)
         elif kind in ("self_match", "outside_band"):
             self._tick()
@@ -723,11 +808,11 @@ class PerpMachine(RuleBasedStateMachine):
         elif kind == "price_jump":
             self._set_price(kind, market, self._price(market) * 14 // 10)
         elif kind == "vault_zero_size":
-            self._send(kind, lambda: s.tx(a, s.vault, s.calls.vault_trade(market, 0, 0)),
+            self._send(kind, (a, s.vault, s.calls.vault_trade(market, 0, 0)),
                        lambda m: m.vault_trade(a, market, 0, 0))
         elif kind == "redeem_too_much":
             shares = self.model.w.vault.balance_of(a.lower()) + 10**12
-            self._send(kind, lambda: s.tx(a, s.vault, s.calls.vault_redeem(shares, a, a)),
+            self._send(kind, (a, s.vault, s.calls.vault_redeem(shares, a, a)),
                        lambda m: m.vault_redeem(a, shares))
 
     # -- context for the invariants --------------------------------------------------------------
@@ -748,12 +833,19 @@ class PerpMachine(RuleBasedStateMachine):
     @invariant()
     def agrees_and_holds(self) -> None:
         ctx, self.ctx = self.ctx, {}
-        state = self.d.read()
+        d = self.h.driver
+        d.start_read()  # the node runs the one-call read while the model computes its views
+        try:
+            views = ModelViews.of(self.model, self.h.addr)
+        except BaseException:
+            _drain(d.finish_read)
+            raise
+        state = d.finish_read()
         bad = list(ctx.get("violations", []))
-        bad += diff_state(self.model, state)
+        bad += diff_state(self.model, state, views)
         bad += check_invariants(state)  # I1, I2, I5
         bad += self._i3(state) + self._i4_i6_i7(state, ctx) + self._i8(state, ctx) + self._i9(state, ctx)
-        bad += self._i10(state) + self._i4_solvency(state)
+        bad += self._i10(state) + self._i4_solvency(state, views)
         STATS.steps += 1
         STATS.checks += 1
         if STATS.on_step:
@@ -822,10 +914,10 @@ class PerpMachine(RuleBasedStateMachine):
                 out.append(f"I7: counterparty {cp} in market {mk} went {q0} -> {q1} (increased or flipped)")
         return out
 
-    def _i4_solvency(self, state: ChainState) -> list[str]:
+    def _i4_solvency(self, state: ChainState, views: ModelViews) -> list[str]:
         """I4, second half: with no liquidatable account left, the positive equities are covered
         by the clearinghouse's balance."""
-        if any(a.equity is None for a in state.accounts.values()) or self._liquidatable():
+        if any(a.equity is None for a in state.accounts.values()) or views.any_liquidatable(self.model):
             return []
         positive = sum(max(a.equity, 0) for a in state.accounts.values() if a.known)
         if positive > state.clearinghouse_balance:
@@ -833,13 +925,17 @@ class PerpMachine(RuleBasedStateMachine):
         return []
 
     def _i8(self, state: ChainState, ctx: dict) -> list[str]:
-        out = []
+        out: list[str] = []
+        pre = ctx.get("pre_health")
+        if not pre:
+            return out
         by = {a.lower(): x for a, x in state.accounts.items()}
-        for a, h in (ctx.get("pre_health") or {}).items():
+        prev = {x.lower(): y for x, y in self.prev.accounts.items()}
+        for a, h in pre.items():
             if h is None or h.maintenance == 0 or h.equity >= h.maintenance:
                 continue
             after = by.get(a)
-            before = {x.lower(): y for x, y in self.prev.accounts.items()}.get(a)
+            before = prev.get(a)
             if after is None or before is None or after.positions == before.positions or after.equity is None:
                 continue
             m1 = maintenance_of(self.model, after.positions)

@@ -54,6 +54,22 @@ class RpcError(Exception):
         super().__init__(f"{method}: [{self.code}] {self.message}")
 
 
+class NodeUnreachable(BaseException):
+    """The node stopped answering (connection refused, reset or timed out) on a client in
+    ``strict`` mode.
+
+    A BaseException on purpose: Hypothesis treats an ``Exception`` raised inside a test as a
+    failure and starts shrinking it (re-running examples against a dead node); a
+    BaseException ends the run at once, so the campaign (perpvault.fuzz.campaign) can start a
+    fresh Anvil, redeploy and resume.
+    """
+
+    def __init__(self, url: str, cause: BaseException):
+        self.url = url
+        self.cause = cause
+        super().__init__(f"node at {url} unreachable: {type(cause).__name__}: {cause}")
+
+
 class Reverted(Exception):
     """Base of the two revert exceptions: `reason` is the decoded revert reason."""
 
@@ -128,8 +144,12 @@ class AnvilProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def rpc(self, timeout: float = 60.0, tx_mode: str = "sync") -> "Rpc":
-        return Rpc(self.url, timeout=timeout, tx_mode=tx_mode)
+    def rpc(self, timeout: float = 60.0, tx_mode: str = "sync", *, strict: bool = False) -> "Rpc":
+        return Rpc(self.url, timeout=timeout, tx_mode=tx_mode, strict=strict)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -208,10 +228,16 @@ class Rpc:
     Not thread-safe: one client per thread (per worker).
     """
 
-    def __init__(self, url: str, timeout: float = 60.0, tx_mode: str = "sync"):
+    def __init__(self, url: str, timeout: float = 60.0, tx_mode: str = "sync", *, strict: bool = False):
         """`tx_mode`: "sync" (eth_sendTransactionSync: one round trip; the first transaction
         after a revert is sent the "poll" way, see :meth:`_send_and_poll`) or "poll"
-        (eth_sendTransaction + receipt polling for every transaction, ~30% slower)."""
+        (eth_sendTransaction + receipt polling for every transaction, ~30% slower).
+
+        `strict`: a node that cannot be reached, or a keep-alive connection it dropped,
+        raises :class:`NodeUnreachable` instead of reconnecting (a fuzz harness owns its
+        node: a dropped connection means the node died or was replaced, and its chain
+        with it)."""
+        self.strict = strict
         if tx_mode not in ("poll", "sync"):
             raise ValueError(f"tx_mode must be 'poll' or 'sync', not {tx_mode!r}")
         self.tx_mode = tx_mode
@@ -232,6 +258,7 @@ class Rpc:
         self._after_revert = False
         self._chain_id: int | None = None
         self.requests = 0  # HTTP round trips, for the bench's accounting
+        self._pending: bytes | None = None  # body of a request sent by start(), not yet answered
 
     # -- transport
 
@@ -245,10 +272,16 @@ class Rpc:
         self._sock, self._reader = sock, sock.makefile("rb")
 
     def _exchange(self, body: bytes) -> bytes:
+        self._write(body)
+        return self._read()
+
+    def _write(self, body: bytes) -> None:
         if self._sock is None:
             self._connect()
         assert self._sock is not None
         self._sock.sendall(self._prefix + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+    def _read(self) -> bytes:
         status = self._reader.readline()
         if not status:
             raise ConnectionError("connection closed by the node")
@@ -280,20 +313,64 @@ class Rpc:
         return raw
 
     def _post(self, payload: Any) -> Any:
+        if self._pending is not None:
+            raise RuntimeError("a request started with start() is still unanswered")
         body = json.dumps(payload, separators=(",", ":")).encode()
+        return self._answer(body, write=True)
+
+    def _answer(self, body: bytes, *, write: bool) -> Any:
+        """Write `body` (unless already written) and read its reply, with the reconnect policy."""
         reused = self._sock is not None
         try:
-            raw = self._exchange(body)
-        except ConnectionError:
+            if write:
+                self._write(body)
+            raw = self._read()
+        except (OSError, http.client.HTTPException) as e:
             # A reused keep-alive connection the node had closed (reset, broken pipe, or
-            # closed before any status line): reconnect and retry once. A fresh
-            # connection that fails is a real error.
-            if not reused:
+            # closed before any status line): reconnect and retry once, unless strict. A
+            # fresh connection that fails is a real error.
+            if self.strict and isinstance(e, OSError):
+                self.close()
+                raise NodeUnreachable(f"http://{self.host}:{self.port}", e) from None
+            if not reused or not isinstance(e, ConnectionError):
                 raise
             self._connect()
             raw = self._exchange(body)
         self.requests += 1
         return json.loads(raw)
+
+    # -- one request in flight: overlap the node's work with the caller's
+
+    def start(self, method: str, params: list | None = None) -> None:
+        """Send one request and return at once; :meth:`finish` reads its reply.
+
+        The fuzz machine sends the transaction (or the state read), runs the model's side
+        of the step while the node executes it, then collects the reply: on two cores the
+        node's and Python's work overlap. One request at a time.
+        """
+        if self._pending is not None:
+            raise RuntimeError("a request started with start() is still unanswered")
+        self._next_id += 1
+        body = json.dumps({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params or []},
+                          separators=(",", ":")).encode()
+        try:
+            self._write(body)
+        except OSError as e:
+            if self.strict:
+                self.close()
+                raise NodeUnreachable(f"http://{self.host}:{self.port}", e) from None
+            self.close()  # finish() reconnects and sends it again
+        self._pending = body
+
+    def finish(self, method: str = "") -> Any:
+        """The reply to the request :meth:`start` sent: its result, or :class:`RpcError`."""
+        body, self._pending = self._pending, None
+        if body is None:
+            raise RuntimeError("finish() without start()")
+        reply = self._answer(body, write=self._sock is None)
+        if "error" in reply:
+            raise RpcError(method, reply["error"])
+        return reply["result"]
 
     def call(self, method: str, params: list | None = None) -> Any:
         """One JSON-RPC request; returns `result` or raises :class:`RpcError`."""
@@ -376,6 +453,24 @@ class Rpc:
         `to=None` deploys `data` as init code; the receipt's ``contractAddress`` is the
         new contract.
         """
+        return self.start_transaction(sender, to, data, gas=gas, value=value, label=label).receipt()
+
+    def start_transaction(
+        self,
+        sender: str,
+        to: str | None,
+        data: bytes | str,
+        *,
+        gas: int = DEFAULT_GAS,
+        value: int = 0,
+        label: str = "",
+    ) -> "PendingTx":
+        """:meth:`send_transaction` in two halves: send now, :meth:`PendingTx.receipt` later.
+
+        With eth_sendTransactionSync the request goes out and this returns at once (the node
+        mines while the caller works); otherwise (poll mode, the first transaction after a
+        revert, nodes without the method) it completes here.
+        """
         tx: dict[str, Any] = {
             "from": sender,
             "data": data if isinstance(data, str) else "0x" + data.hex(),
@@ -386,12 +481,10 @@ class Rpc:
             tx["to"] = to
         if value:
             tx["value"] = hex(value)
-        receipt = self._send_and_wait(tx)
-        if receipt["status"] != "0x1":
-            tx_hash = receipt["transactionHash"]
-            data_out = self.revert_data(tx_hash)
-            raise TxReverted(decode_revert(data_out), data_out, label, tx_hash, receipt)
-        return receipt
+        if self.tx_mode == "sync" and self._sync_supported is True and not self._after_revert:
+            self.start("eth_sendTransactionSync", [tx])
+            return PendingTx(self, label, None)
+        return PendingTx(self, label, self._send_and_wait(tx))
 
     transact = send_transaction
 
@@ -503,6 +596,26 @@ class Rpc:
 
     def mine(self, blocks: int = 1) -> None:
         self.call("evm_mine") if blocks == 1 else self.call("anvil_mine", [hex(blocks)])
+
+
+class PendingTx:
+    """A transaction :meth:`Rpc.start_transaction` sent; :meth:`receipt` waits for it."""
+
+    __slots__ = ("rpc", "label", "_receipt")
+
+    def __init__(self, rpc: Rpc, label: str, receipt: dict | None):
+        self.rpc, self.label, self._receipt = rpc, label, receipt
+
+    def receipt(self) -> dict:
+        """The receipt; raises :class:`TxReverted` with the decoded reason if it reverted."""
+        receipt = self._receipt
+        if receipt is None:
+            receipt = self._receipt = self.rpc.finish("eth_sendTransactionSync")
+        if receipt["status"] != "0x1":
+            tx_hash = receipt["transactionHash"]
+            data_out = self.rpc.revert_data(tx_hash)
+            raise TxReverted(decode_revert(data_out), data_out, self.label, tx_hash, receipt)
+        return receipt
 
 
 def call_reverted(error: RpcError, label: str = "") -> CallReverted | RpcError:

@@ -152,6 +152,13 @@ class StateReader:
         raw = self.system.rpc.call("eth_call", [self._tx, block])
         return decode_book(bytes.fromhex(raw[2:]))
 
+    def start(self) -> None:
+        """Send the read and return at once (:meth:`finish` decodes the reply); see Rpc.start."""
+        self.system.rpc.start("eth_call", [self._tx, "latest"])
+
+    def finish(self) -> ChainState:
+        return decode_book(bytes.fromhex(self.system.rpc.finish("eth_call")[2:]))
+
     def read_slow(self, block: str = "latest") -> ChainState:
         """The same read decoded by eth_abi (~10x slower): a cross-check of :func:`decode_book`."""
         raw = self.system.rpc.call("eth_call", [self._tx, block])

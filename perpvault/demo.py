@@ -2,7 +2,11 @@
 
 By default it replays a seeded crash scenario (`--scenario oct10|whale|grind`, see
 perpvault.scenarios and perpvault.replay) and writes report.md, report.json and
-waterfall.png to `--out` (default out/). `--scenario story` runs the scripted walkthrough:
+waterfall.png to `--out` (default out/); `--traders N` scales oct10 (the report gives the
+wall-clock time of each phase). `--dry-run` sends nothing and prints every transaction the
+replay would send; with `--network <ecosystem:network:provider>` (e.g. ethereum:staging:node,
+ape-config.yaml) it plays on a local Anvil forking that network's node and prints the gas each
+transaction used there. `--scenario story` runs the scripted walkthrough:
 
 The story (BTC at 60,000, ETH at 3,000):
 

@@ -3,22 +3,34 @@ layer of the risk waterfall absorbed.
 
 How it runs (issue 6):
 
-* the chain is driven over raw JSON-RPC (:mod:`perpvault.fuzz`): one ``eth_sendTransactionSync``
-  per transaction, the whole state read in one ``eth_call`` after every price step;
+* the chain is driven over raw JSON-RPC (:mod:`perpvault.fuzz`), many transactions per block:
+  after the deployment automine is off, each transaction is queued with ``eth_sendTransaction``
+  (Anvil's pool is FIFO, ``--order fifo``, so the block keeps the order the model ran them in),
+  and :meth:`Replay._flush` mines the block with ``evm_mine`` at the model's timestamp and reads
+  every receipt back with one ``eth_getBlockReceipts``. Blocks: the set-up in blocks of up to
+  1,000 transactions (Anvil's cost per block grows with its state, so 5,000 traders' 23,000
+  transactions one per block took over 13 minutes), then per price step one block for the
+  oracle, one per keeper pass, the fund sweep in the last;
 * the reference model (:mod:`perpvault.model`, exact to the atom) runs in lockstep: every
-  transaction is applied to it at the same block timestamp (Anvil stamps each block one
-  second after the previous one; time jumps use ``evm_setNextBlockTimestamp``), and after
-  every price step the model is diffed against the chain's whole state;
+  transaction is applied to it at its block's timestamp, and after every price step the model
+  is diffed against the chain's whole state (read in chunked JSON-RPC batches);
 * the keeper plans each liquidation on the model with :func:`perpvault.keeper.plan_liquidation`
   (the same integer replay of the contract's waterfall the keeper uses on chain reads), so a
-  plan costs no RPC; the chain then executes it and must agree.
+  plan costs no RPC; the chain then executes it and must agree. After each step's liquidations
+  the keeper calls ``sweep_to_insurance``, so penalties reach the fund during the cascade.
 
-Measured on this 2-core machine: `oct10` with 500 traders in 29-35 s (2,514 transactions:
-deploy 0.5 s, seed 6.8 s, open 6.4 s, walk 19.4 s); `whale` 1.2 s; `grind` 30 s (2,501
-liquidations). 5,000 traders play on the model alone (`--dry-run`) in 42 s, but not on chain in
-5 minutes yet: Anvil's cost per block grows with the state (25-45 transactions/s once 5,000
-accounts hold balances, against ~220/s at 500), so the set-up alone took over 13 minutes;
-batching set-up transactions into fewer blocks is the next step.
+Measured on this 2-core machine (shared with other jobs: load average 8-10 while measuring),
+``time perpvault demo --traders N --no-plot`` (deploy / deposits / opening / walk):
+
+* 500 traders: 14 s (0.5 / 1.7 / 1.2 / 9.1 s), 2,460 transactions in 51 blocks (was 26-35 s
+  with one transaction per block);
+* 1,000 traders: 48 s (0.6 / 6.1 / 6.2 / 33.5 s), 4,590 transactions in 56 blocks;
+* 5,000 traders: 296 s (1.8 / 49.8 / 27.7 / 212.9 s), 23,117 transactions in 69 blocks; 235 s
+  at load average 4. The walk is mostly Anvil answering the full state read after every step
+  (5,000 accounts x 6 eth_calls) and the model's keeper plans.
+
+A dry run (:mod:`perpvault.demo` ``--dry-run``) records every transaction (`record=True`); with
+`fork_url` the local Anvil forks a remote node, which then only answers the fork's reads.
 
 The naive ADL comparison (:func:`naive_adl`) is computed on the model's state at every ADL
 event: the same bankrupt closes and shortfalls, but whole opposing positions closed in rank

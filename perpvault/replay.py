@@ -24,7 +24,7 @@ Measured on this 2-core machine (shared with other jobs: load average 8-10 while
 
 * 500 traders: 14 s (0.5 / 1.7 / 1.2 / 9.1 s), 2,460 transactions in 51 blocks (was 26-35 s
   with one transaction per block);
-* 1,000 traders: 48 s (0.6 / 6.1 / 6.2 / 33.5 s), 4,590 transactions in 56 blocks;
+* 1,000 traders: 48 s (0.6 / 6.1 / 6.2 / 33.5 s), 4,732 transactions in 53 blocks;
 * 5,000 traders: 296 s (1.8 / 49.8 / 27.7 / 212.9 s), 23,117 transactions in 69 blocks; 235 s
   at load average 4. The walk is mostly Anvil answering the full state read after every step
   (5,000 accounts x 6 eth_calls) and the model's keeper plans.

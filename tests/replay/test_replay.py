@@ -145,3 +145,15 @@ def test_the_fast_state_decoders_agree_with_eth_abi():
                       for t in types]
             data = encode(list(fn.outputs), [tuple(values)] if fn.outputs[0].startswith("(") else values)
             assert getattr(fast, name).decode(data) == fn.decode(data), name
+
+
+def test_demo_traders_option_scales_oct10_and_prints_the_phase_times(tmp_path, capsys):
+    from perpvault.cli import main
+
+    assert main(["demo", "--traders", "40", "--out", str(tmp_path), "--no-plot", "--quiet"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["scenario"]["traders"] == 40 and report["invariants"]["all_hold"]
+    printed = capsys.readouterr().out
+    timings = report["timings_s"]
+    assert "time: " + ", ".join(f"{label} {timings[key]:.1f} s" for key, label in replay.PHASES) in printed
+    assert f"wall time {timings['wall']:.1f} s" in printed

@@ -218,7 +218,8 @@ def dry_run(sc, args: argparse.Namespace) -> dict:
     else:
         reason = " (not reachable: no gas estimates)" if args.network else ""
         _say(f"== perpvault demo --dry-run: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) for "
-             f"{where}{reason}; nothing is sent, the reference model plays it")
+             f"{where}{reason}; nothing is sent, the reference model plays it (contract addresses are its "
+             "stand-ins: nothing is deployed)")
         report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot, chain=False,
                             record=True, keep=(kept := []))
     transactions = kept[0].record

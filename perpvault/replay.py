@@ -309,14 +309,16 @@ class Replay:
             model(self.model)
         except Revert as e:
             raise ReplayError(f"{label}: the model reverted with {e.reason!r} (t={self.model.now})") from None
-        to = getattr(self.system, CONTRACT_ATTR[contract]) if self.chain else CONTRACT_ATTR[contract]
         if not self.chain:
+            # The model's stand-in address (perpvault.model.exchange.Addresses) of the contract.
+            to = getattr(self.model.addresses, "token" if contract == "MockUSDC" else CONTRACT_ATTR[contract])
             if self.record is not None:
                 self.record.append({"from": sender, "to": to, "contract": contract, "function": fn,
                                     "args": list(args() if callable(args) else args)})
             if on_receipt is not None:
                 on_receipt({"gasUsed": "0x0", "logs": []})
             return
+        to = getattr(self.system, CONTRACT_ATTR[contract])
         args = args() if callable(args) else args
         data = self.system.abis[contract].fn(fn).encode(*args)
         tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(TX_GAS), "gasPrice": "0x0"}

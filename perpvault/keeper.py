@@ -15,10 +15,11 @@ checks the plan with an ``eth_call`` dry run before sending it.
 
 from __future__ import annotations
 
+import copy
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
-
-import copy
 
 from perpvault.model.maths import adl_score, fee, notional, trunc_div, value
 from perpvault.units import PPM, fmt_usdc
@@ -509,7 +510,292 @@ class Tally:
         ]
 
 
+
+# --- a keeper bot over raw JSON-RPC that survives its node ------------------------------------
+#
+# `Keeper` above drives the chain through ape (the tests, the demo). A keeper that runs for
+# hours against a node needs to live through the node going away: `KeeperBot` talks plain
+# JSON-RPC (perpvault.fuzz.rpc), re-reads everything it needs every round (it keeps no state
+# of its own but the identity of the chain it keeps), and on a lost connection retries with
+# exponential backoff. When the node answers again it checks what came back:
+#
+# * the Clearinghouse's code is there, unchanged: the node was restarted from a state dump
+#   (anvil --load-state / --state) or only the connection dropped. It says so (and whether the
+#   chain went back to an earlier block) and resumes: everything is re-read next round.
+# * the code is gone or different: the node came back empty (or on another chain). It stops
+#   with ChainGone and says why. Redeploying would start a new exchange without its accounts,
+#   margin and positions, which is not a keeper's call to make.
+#
+# A liquidation that passes its dry run but reverts on chain (someone moved first) is reported
+# with its decoded reason in `failures` and the log, never swallowed; the bot goes on with the
+# next account.
+
+log = logging.getLogger("perpvault.keeper")
+
+
+class NodeLost(RuntimeError):
+    """The node did not answer again within the bot's `give_up_after` seconds."""
+
+
+class ChainGone(RuntimeError):
+    """The node came back without the contracts the bot was keeping."""
+
+
+@dataclass(frozen=True)
+class ChainIdentity:
+    chain_id: int
+    genesis: str  # hash of block 0
+    code_hash: str  # keccak of the Clearinghouse's runtime code ("" when there is none)
+    block: int
+
+
+@dataclass
+class BotLiquidation:
+    """One liquidation the bot sent: mined (`reason` None) or reverted on chain with `reason`."""
+
+    account: str
+    counterparties: list[str]
+    tx_hash: str
+    reason: str | None = None
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    import http.client
+
+    from perpvault.fuzz import rpc
+
+    errors: tuple[type[BaseException], ...] = (OSError, ConnectionError, http.client.HTTPException)
+    unreachable = getattr(rpc, "NodeUnreachable", None)  # a strict client's "node gone"
+    return errors + ((unreachable,) if unreachable else ())
+
+
+class KeeperBot:
+    """The waterfall's keeper as a long-running bot over JSON-RPC (see the comment above).
+
+    `sender` must be unlocked on the node (a dev account) or the node must sign for it.
+    `say` receives every line the bot reports (default: the ``perpvault.keeper`` logger).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        clearinghouse: str,
+        fund: str,
+        sender: str,
+        *,
+        abis: dict[str, Any] | None = None,
+        say: Any = None,
+        backoff: float = 0.1,
+        max_backoff: float = 2.0,
+        give_up_after: float = 120.0,
+        before_send: Any = None,
+    ):
+        from perpvault.fuzz.abi import load_artifacts
+
+        if abis is None:
+            abis = {n: a.functions for n, a in load_artifacts(names=("Clearinghouse", "InsuranceFund")).items()}
+        self.url = url
+        self.clearinghouse = clearinghouse
+        self.fund = fund
+        self.sender = sender
+        self.ch_abi = abis["Clearinghouse"]
+        self.fund_abi = abis["InsuranceFund"]
+        self.say = say or log.warning
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.give_up_after = give_up_after
+        self.before_send = before_send  # (account, counterparties) -> None, just before sending
+        self.rpc = self._client()
+        self.identity = self._identity()
+        self.rounds = 0
+        self.reconnects = 0
+        self.sent: list[BotLiquidation] = []
+        self.failures: list[BotLiquidation] = []
+
+    # -- the node
+
+    def _client(self) -> Any:
+        from perpvault.fuzz.rpc import Rpc
+
+        return Rpc(self.url, timeout=10.0)
+
+    def _identity(self) -> ChainIdentity:
+        from eth_utils import keccak
+
+        code = self.rpc.call("eth_getCode", [self.clearinghouse, "latest"])
+        raw = bytes.fromhex(code[2:]) if code and code != "0x" else b""
+        return ChainIdentity(
+            chain_id=int(self.rpc.call("eth_chainId"), 16),
+            genesis=self.rpc.call("eth_getBlockByNumber", ["0x0", False])["hash"],
+            code_hash="0x" + keccak(raw).hex() if raw else "",
+            block=self.rpc.block_number(),
+        )
+
+    def reconnect(self, cause: BaseException) -> None:
+        """Retry the node with exponential backoff until it answers (or NodeLost), then check
+        what came back: resume on the same contracts, ChainGone otherwise."""
+        self.say(f"keeper: lost the node at {self.url} ({type(cause).__name__}: {cause}); reconnecting")
+        started = time.monotonic()
+        wait = self.backoff
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.rpc.close()
+                self.rpc = self._client()
+                now = self._identity()
+                break
+            except _transport_errors() as exc:
+                if time.monotonic() - started + wait > self.give_up_after:
+                    raise NodeLost(
+                        f"keeper: the node at {self.url} did not come back within {self.give_up_after:g} s "
+                        f"({attempt} attempts; last error {type(exc).__name__}: {exc})"
+                    ) from exc
+                self.say(f"keeper: node unreachable (attempt {attempt}), retrying in {wait:.1f} s")
+                time.sleep(wait)
+                wait = min(wait * 2, self.max_backoff)
+        self.reconnects += 1
+        was = self.identity
+        if not now.code_hash or now.code_hash != was.code_hash or now.chain_id != was.chain_id:
+            what = "without the Clearinghouse" if not now.code_hash else "with different code at the Clearinghouse"
+            raise ChainGone(
+                f"keeper: the node at {self.url} came back {what} at {self.clearinghouse} "
+                f"(chain id {now.chain_id}, block {now.block}; it was block {was.block}"
+                f"{', same genesis' if now.genesis == was.genesis else ', new genesis'}): it was restarted empty "
+                f"or on another chain. Stopping: redeploying would start a new exchange without its accounts. "
+                f"Restart the node from its state dump (anvil --load-state / --state) to resume."
+            )
+        how = []
+        if now.genesis != was.genesis:
+            how.append("a new genesis (restored from a state dump)")
+        if now.block < was.block:
+            how.append(f"reset to block {now.block} from {was.block}: anything after the dump is gone")
+        self.say(
+            f"keeper: node back at block {now.block} after {attempt} attempt(s), "
+            f"Clearinghouse code unchanged{'; ' + ', '.join(how) if how else ''}; resuming"
+        )
+        self.identity = now
+
+    # -- reading (every round, from scratch)
+
+    def _view(self, abi: Any, to: str, name: str, *args: Any) -> Any:
+        fn = abi.fn(name)
+        return fn.decode(self.rpc.eth_call(to, fn.encode(*args), label=name))
+
+    def _ch(self, name: str, *args: Any) -> Any:
+        return self._view(self.ch_abi, self.clearinghouse, name, *args)
+
+    def known_accounts(self) -> list[str]:
+        """Every account the Clearinghouse knows, checksummed."""
+        from eth_utils import to_checksum_address
+
+        return [to_checksum_address(self._ch("account_at", i)) for i in range(self._ch("account_count"))]
+
+    def liquidatable_accounts(self) -> list[str]:
+        return [a for a in self.known_accounts() if self._ch("is_liquidatable", a)]
+
+    def snapshot(self) -> WaterfallSnapshot:
+        """What the waterfall reads (addresses checksummed), for plan_liquidation."""
+        from eth_utils import to_checksum_address
+
+        from perpvault.model.state import MarketParams, RiskParams
+
+        n = self._ch("market_count")
+        books = {}
+        for a in self.known_accounts():
+            sizes, bases = {}, {}
+            for m in range(n):
+                q, open_notional, _ = self._ch("positions", a, m)
+                if q:
+                    sizes[m], bases[m] = q, open_notional
+            books[a] = Book(self._ch("equity", a), sizes, bases)
+        latest = self.rpc.timestamp()
+        return WaterfallSnapshot(
+            prices={m: self._ch("mark_price", m) for m in range(n)},
+            params={m: MarketParams.of(self._ch("params", m)) for m in range(n)},
+            risk=RiskParams.of(self._ch("risk")),
+            vault=to_checksum_address(self._ch("vault")),
+            books=books,
+            fund_left=self._view(self.fund_abi, self.fund, "available"),
+            now=max(latest + 1, int(time.time())),
+            peak=(self._ch("vault_peak_equity"), self._ch("vault_peak_time")),
+        )
+
+    # -- acting
+
+    def dry_run(self, account: str, counterparties: list[str]) -> str | None:
+        from perpvault.fuzz.rpc import CallReverted
+
+        data = self.ch_abi.fn("liquidate").encode(account, counterparties)
+        try:
+            self.rpc.eth_call(self.clearinghouse, data, sender=self.sender, label="liquidate")
+        except CallReverted as exc:
+            return exc.reason
+        return None
+
+    def counterparties(self, account: str) -> list[str] | None:
+        """The ADL list for `account` (checked by a dry run), or None (reported) if it would revert."""
+        reason = self.dry_run(account, [])
+        if reason is None:
+            return []
+        if reason == "ch: adl list too short":
+            cps = plan_liquidation(self.snapshot(), account, self.sender).counterparties
+            reason = self.dry_run(account, cps)
+            if reason is None:
+                return cps
+        self.say(f"keeper: not liquidating {account}: the dry run reverts with {reason!r}")
+        return None
+
+    def liquidate(self, account: str) -> BotLiquidation | None:
+        from perpvault.fuzz.rpc import TxReverted
+
+        cps = self.counterparties(account)
+        if cps is None:
+            return None
+        if self.before_send is not None:
+            self.before_send(account, cps)
+        data = self.ch_abi.fn("liquidate").encode(account, cps)
+        try:
+            receipt = self.rpc.send_transaction(self.sender, self.clearinghouse, data, label=f"liquidate {account}")
+        except TxReverted as exc:
+            failed = BotLiquidation(account, cps, exc.tx_hash, exc.reason)
+            self.failures.append(failed)
+            self.say(f"keeper: liquidate({account}) reverted on chain: {exc.reason!r} (tx {exc.tx_hash})")
+            return failed
+        done = BotLiquidation(account, cps, receipt["transactionHash"])
+        self.sent.append(done)
+        self.say(f"keeper: liquidated {account} with {len(cps)} ADL counterparties (tx {done.tx_hash})")
+        return done
+
+    def round(self) -> list[BotLiquidation]:
+        """One pass: liquidate every liquidatable account. Transport errors propagate."""
+        out = [r for a in self.liquidatable_accounts() if (r := self.liquidate(a)) is not None]
+        self.rounds += 1
+        return out
+
+    def run(self, *, rounds: int | None = None, interval: float = 1.0, stop: Any = None) -> None:
+        """Run rounds every `interval` seconds until `rounds` are done or `stop` (a
+        threading.Event) is set; survive the node going away (see the class)."""
+        done = 0
+        while (rounds is None or done < rounds) and not (stop is not None and stop.is_set()):
+            try:
+                self.round()
+                done += 1
+            except _transport_errors() as exc:
+                self.reconnect(exc)
+                continue
+            if stop is not None:
+                stop.wait(interval)
+            else:
+                time.sleep(interval)
+
+
 __all__ = [
+    "BotLiquidation",
+    "ChainGone",
+    "ChainIdentity",
+    "KeeperBot",
+    "NodeLost",
     "WaterfallSnapshot",
     "plan_liquidation",
     "snapshot_from_model",

@@ -17,12 +17,16 @@ Modules:
 - :mod:`perpvault.fuzz.machine`: ``PerpMachine``, the Hypothesis state machine driving chain and
   model in lockstep (``diff_state``: the one comparison of a StateReader read with the model;
   I1-I10 after every step), and ``Harness`` (one Anvil, post-setup snapshot).
-- :mod:`perpvault.fuzz.campaign`: ``run_worker`` / ``run_campaign`` (one Anvil per worker process).
+- :mod:`perpvault.fuzz.campaign`: ``run_worker`` / ``run_campaign`` (one Anvil per worker process;
+  a worker whose Anvil dies starts a fresh one, redeploys and resumes).
+- :mod:`perpvault.fuzz.ape_side`: the same chain side through ape's contract objects (the
+  bench's baseline).
 - :mod:`perpvault.fuzz.mutants`: deliberately broken contracts the fuzzer must catch.
 - :mod:`perpvault.fuzz.cli`: ``perpvault fuzz --steps N --seed S [--workers W] [--json] [--mutant NAME]``.
 
 Keep episodes short: revert to a post-setup snapshot every ~50 steps (one Hypothesis
 example). Anvil's per-transaction cost grows with the chain: measured here 440 steps/s
 with episodes of 25, 395 with 100, 245 with 400 and 87 with one 3000-step episode.
-``bench/fuzz_throughput.py`` measures the loop.
+``bench/fuzz_throughput.py`` measures the full machine, raw and through ape; docs/fuzzing.md
+has the numbers and the design of the speed-ups.
 """

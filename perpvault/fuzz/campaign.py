@@ -139,7 +139,7 @@ def _restart(harness: Any, mutant: str | None, backend: str, step: int, error: B
     M.set_harness(fresh)
     line = (f"anvil on port {port} {how} at step {step}; restarted (port {fresh.anvil.port}), "
             f"redeployed, resuming")
-    print(line, file=sys.stderr, flush=True)
+    print("\n" + line, file=sys.stderr, flush=True)  # own line: a progress bar may be on the current one
     result.restarts.append(line)
     return fresh
 

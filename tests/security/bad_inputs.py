@@ -294,6 +294,12 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
     Elsewhere("fee-on-transfer collateral", "clearinghouse.deposit, fund.donate",
               "ch: token took a fee, fund: token took a fee",
               "tests/unit/test_bad_input.py::test_deposit__fee_on_transfer_collateral__reverts"),
+    # Oversized lists
+    Case("ADL list longer than MAX_ADL (65 entries)", "clearinghouse", "liquidate", "keeper", "ch: adl list too long",
+         lambda c: (c.addr("taker"), [c.addr("maker")] * 65),
+         gap="Vyper's ABI decoder refuses a DynArray[address, 64] argument with 65 entries by a bare revert, "
+             "before the function body runs. Fix: take DynArray[address, 1024] and assert "
+             "len(counterparties) <= MAX_ADL, \"ch: adl list too long\" (lists beyond 1024 stay bare)."),
 )
 
 

@@ -305,3 +305,45 @@ def test_dust_wash_fills__cannot_steer_funding_against_the_vault__model():
     # The oracle never moved and the coalition ends flat: it must not have gained.
     # Today it gains ~12,600 USDC: funding at its cap for a day on 600k notional, less spread and fees.
     assert _funding_round_trip(wash=True) <= 0
+
+
+@pytest.fixture
+def funding_book(system, owner, lp, taker, maker, trader):
+    """The shared deployment (funding on): the LP's 1M in the vault; the taker (A) with 1M of
+    margin, the maker (B) and trader (C), A's colluders, with 1,000 each."""
+    from tests.utils.trading import fund_account
+
+    system.usdc.mint(lp, usdc(1_000_000), sender=owner)
+    system.usdc.approve(system.vault, 2**256 - 1, sender=lp)
+    system.vault.deposit(usdc(1_000_000), lp, sender=lp)
+    for account, amount in ((taker, usdc(1_000_000)), (maker, usdc(1_000)), (trader, usdc(1_000))):
+        fund_account(system, account, amount)
+    return system
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=FUNDING_WEAKNESS)
+def test_dust_wash_fills__cannot_steer_funding_against_the_vault__on_chain(
+    funding_book, taker, maker, trader, oracle_updater, chain
+):
+    """The model's scenario on the contracts: A sells 10 BTC to the vault, B and C wash 10^-6 BTC
+    ten times at the band's top, a day passes with the oracle refreshed at the same price, all close."""
+    s = funding_book
+    ch = s.clearinghouse
+    coalition = (taker, maker, trader)
+    before = sum(ch.equity(a) for a in coalition)
+    s.vault.trade(BTC, -size(10), 0, sender=taker)
+    top = ORACLE0 * (PPM + BAND) // PPM
+    dust = 10**12
+    for _ in range(10):
+        mo, ms = signed(s, maker, BTC, -dust, top, chain=chain)
+        to, ts = signed(s, trader, BTC, dust, top, chain=chain)
+        s.order_book.match_orders(mo, ms, to, ts, dust, sender=trader)
+    for _ in range(24):
+        chain.mine(timestamp=chain.pending_timestamp + 3_600)
+        s.feed.set_price(BTC, ORACLE0, sender=oracle_updater)
+    s.vault.trade(BTC, size(10), 2**256 - 1, sender=taker)
+    mo, ms = signed(s, trader, BTC, -10 * dust, ORACLE0, chain=chain)
+    to, ts = signed(s, maker, BTC, 10 * dust, ORACLE0, chain=chain)
+    s.order_book.match_orders(mo, ms, to, ts, 10 * dust, sender=maker)
+    assert all(ch.positions(a, BTC).size == 0 for a in coalition)
+    assert sum(ch.equity(a) for a in coalition) - before <= 0

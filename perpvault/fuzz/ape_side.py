@@ -17,6 +17,8 @@ model) and its revert reason comes back as ape's ``ContractLogicError``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,7 +100,9 @@ class ApeSystem:
         args = abi_decode(types, bytes(data[4:]))
         method = getattr(self._contracts[address], name)
         try:
-            receipt = method(*args, sender=self._senders[sender.lower()], gas_limit=DEFAULT_GAS)
+            # ape-foundry prints the call trace of every reverting transaction: keep it off the output
+            with contextlib.redirect_stdout(io.StringIO()):
+                receipt = method(*args, sender=self._senders[sender.lower()], gas_limit=DEFAULT_GAS)
         except ContractLogicError as e:
             reason = e.revert_message if isinstance(e.revert_message, str) else str(e)
             raise TxReverted(reason, b"", label, str(getattr(e, "txn", "") and getattr(e.txn, "txn_hash", "") or "")) from None

@@ -607,6 +607,7 @@ class KeeperBot:
         self.before_send = before_send  # (account, counterparties) -> None, just before sending
         self.rpc = self._client()
         self.identity = self._identity()
+        self.last_block = self.identity.block  # the latest block a round saw
         self.rounds = 0
         self.reconnects = 0
         self.sent: list[BotLiquidation] = []
@@ -660,7 +661,7 @@ class KeeperBot:
             what = "without the Clearinghouse" if not now.code_hash else "with different code at the Clearinghouse"
             raise ChainGone(
                 f"keeper: the node at {self.url} came back {what} at {self.clearinghouse} "
-                f"(chain id {now.chain_id}, block {now.block}; it was block {was.block}"
+                f"(chain id {now.chain_id}, block {now.block}; it was block {self.last_block}"
                 f"{', same genesis' if now.genesis == was.genesis else ', new genesis'}): it was restarted empty "
                 f"or on another chain. Stopping: redeploying would start a new exchange without its accounts. "
                 f"Restart the node from its state dump (anvil --load-state / --state) to resume."
@@ -668,13 +669,14 @@ class KeeperBot:
         how = []
         if now.genesis != was.genesis:
             how.append("a new genesis (restored from a state dump)")
-        if now.block < was.block:
-            how.append(f"reset to block {now.block} from {was.block}: anything after the dump is gone")
+        if now.block < self.last_block:
+            how.append(f"reset to block {now.block} from {self.last_block}: anything after the dump is gone")
         self.say(
             f"keeper: node back at block {now.block} after {attempt} attempt(s), "
             f"Clearinghouse code unchanged{'; ' + ', '.join(how) if how else ''}; resuming"
         )
         self.identity = now
+        self.last_block = now.block
 
     # -- reading (every round, from scratch)
 
@@ -771,6 +773,7 @@ class KeeperBot:
         """One pass: liquidate every liquidatable account. Transport errors propagate."""
         out = [r for a in self.liquidatable_accounts() if (r := self.liquidate(a)) is not None]
         self.rounds += 1
+        self.last_block = self.rpc.block_number()
         return out
 
     def run(self, *, rounds: int | None = None, interval: float = 1.0, stop: Any = None) -> None:

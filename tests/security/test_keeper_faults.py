@@ -219,3 +219,32 @@ def test_bankrupt_account__empty_fund__bot_plans_the_adl_list_from_its_own_reads
 
     assert result.reason is None and result.counterparties == [maker]
     assert _position(rpc, s, taker) == 0 and _position(rpc, s, maker) == 0
+
+
+def test_node_killed__restarted_from_an_older_dump__bot_says_the_chain_went_back(node, tmp_path):
+    """The node comes back from a dump older than what the bot last saw: the bot says the chain
+    was reset to an earlier block (what came after is gone) and resumes on it."""
+    start, dump = node
+    anvil, driver, keeper, _ = _deployed(start)
+    s = driver.system
+    mtime = dump.stat().st_mtime if dump.exists() else 0
+    _wait(lambda: dump.exists() and dump.stat().st_mtime > mtime, what="a state dump after the book")
+    older = tmp_path / "older.json"
+    older.write_bytes(dump.read_bytes())
+    lines: list[str] = []
+    bot = KeeperBot(anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=60)
+    rpc = anvil.rpc()
+    rpc.mine(5)
+    seen = rpc.block_number()
+    running = Running(bot)
+    _wait(lambda: bot.last_block >= seen, what="a round at the newer block")
+
+    _kill(anvil)
+    dump.write_bytes(older.read_bytes())  # the node restarts from the older dump
+    start(load=True)
+    _wait(lambda: bot.reconnects == 1, what="the reconnect")
+    running.join()
+
+    assert running.error is None
+    (back,) = [line for line in lines if "node back at block" in line]
+    assert f"from {seen}: anything after the dump is gone" in back and "resuming" in back

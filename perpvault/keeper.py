@@ -11,6 +11,10 @@ with the same integer maths (partial or full close, fee and penalty, fund cover,
 shortfall's split by notional, the vault's limits and loss cap, the greedy ADL cascade
 including the score changes of a counterparty deleveraged in an earlier market), then
 checks the plan with an ``eth_call`` dry run before sending it.
+
+:class:`Keeper` works through ape (tests, demo). :class:`KeeperBot` is the same keeper as a
+long-running bot over raw JSON-RPC that survives its node being killed and restarted
+(docs/security.md, "The keeper when its node fails").
 """
 
 from __future__ import annotations

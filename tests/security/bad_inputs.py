@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, ORACLE_MAX_AGE
 from perpvault.chain.orders import Order, sign_order
-from perpvault.units import price, size, usdc
+from perpvault.units import size, usdc
 from tests.security.doc_tables import markdown_table
 
 MAX_UINT = 2**256 - 1

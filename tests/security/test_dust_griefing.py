@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK
 from perpvault.keeper import plan_liquidation, snapshot_from_model
 from perpvault.model import Revert
-from perpvault.units import PPM, size, usdc
+from perpvault.units import PPM, usdc
 from tests.security.model_world import B, KEEPER, UPDATER, exchange
 from tests.utils.checks import assert_invariants
 from tests.utils.spec import VALUE_UNIT, fee

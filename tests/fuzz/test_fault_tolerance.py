@@ -21,17 +21,17 @@ def test_campaign__anvil_killed_mid_run__restarts_redeploys_and_completes(fuzz_h
     killed: list[tuple[int, int]] = []
 
     def kill_once(steps: int, checks: int, rules: set[str]) -> None:
-        if not killed and steps >= 300:
+        if not killed and steps >= 200:
             anvil = machine.get_harness().anvil
             os.kill(anvil.process.pid, signal.SIGKILL)
             killed.append((anvil.port, steps))
 
-    result = run_worker(1_000, seed=8, on_progress=kill_once)
+    result = run_worker(600, seed=8, on_progress=kill_once)
     machine.set_harness(fuzz_harness)  # run_worker used and closed its own
     assert killed, "the campaign never reached the kill"
     port, at = killed[0]
     assert not result.violations, "\n".join(result.violations)
-    assert result.steps >= 1_000
+    assert result.steps >= 600
     assert len(result.restarts) == 1, result.restarts
     err = capfd.readouterr().err
     assert f"anvil on port {port} died at step {at}" in err

@@ -142,7 +142,7 @@ def table(runs: list[Run]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--raw-steps", type=int, default=5000, help="steps of each long raw run (free, pinned)")
-    ap.add_argument("--ape-steps", type=int, default=100,
+    ap.add_argument("--ape-steps", type=int, default=60,
                     help="step budget of the ape run and its raw twin (Hypothesis rounds up to whole examples; 0: skip)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--core", type=int, default=None, help="the core for the pinned run (default: the last one)")

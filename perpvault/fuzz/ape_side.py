@@ -18,8 +18,9 @@ model) and its revert reason comes back as ape's ``ContractLogicError``.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,23 @@ from perpvault.fuzz.rpc import DEFAULT_GAS, AnvilProcess, TxReverted, start_anvi
 from perpvault.fuzz.signing import OrderSigner
 from perpvault.fuzz.state import ChainState, read_state_ape
 from perpvault.fuzz.system import DevAccount, dev_accounts
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """ape-foundry prints the call trace of every reverting call or transaction to the
+    stdout it saw at import: silence file descriptor 1 meanwhile (its cost is nothing next to
+    ape's)."""
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 class _Done:
@@ -100,8 +118,7 @@ class ApeSystem:
         args = abi_decode(types, bytes(data[4:]))
         method = getattr(self._contracts[address], name)
         try:
-            # ape-foundry prints the call trace of every reverting transaction: keep it off the output
-            with contextlib.redirect_stdout(io.StringIO()):
+            with _quiet():
                 receipt = method(*args, sender=self._senders[sender.lower()], gas_limit=DEFAULT_GAS)
         except ContractLogicError as e:
             reason = e.revert_message if isinstance(e.revert_message, str) else str(e)
@@ -136,7 +153,8 @@ class ApeDriver(RawDriver):
             return _Done(None, e)
 
     def read(self) -> ChainState:
-        return read_state_ape(self.system.ape, extra=self.system.accounts)
+        with _quiet():  # equity() reverts while the oracle is stale: ape prints its trace
+            return read_state_ape(self.system.ape, extra=self.system.accounts)
 
     def start_read(self) -> None:
         self._read = self.read()

@@ -144,6 +144,22 @@ def test_read__one_call_equals_eth_abi_decode_and_batch_read(raw):
     assert not one_call.accounts[a[0]].known  # the owner never deposited: wallet only
 
 
+def test_read__remembered_account_decodes_follow_every_change(raw):
+    """decode_book remembers each account's decode by its bytes: a changed account must be
+    decoded afresh, an unchanged one reused, and both equal eth_abi's decoding."""
+    d, a = raw
+    snap = d.snapshot()
+    try:
+        first = d.read()
+        d.deposit(a[4], 1)  # one atom: only trader 4's margin (and the token balances) move
+        second = d.read()
+        assert second == d.reader.read_slow()
+        assert second.accounts[a[4]].margin == first.accounts[a[4]].margin + 1
+        assert second.accounts[a[0]] is first.accounts[a[0]]  # unchanged bytes (a wallet only): the remembered decode
+    finally:
+        d.revert(snap)
+
+
 def test_state_reader__struct_layouts_match_the_clearinghouse_abi(raw):
     """StateReader.vy re-declares Position and MarketState: they must match the contract's getters."""
     d, _ = raw

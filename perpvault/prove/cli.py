@@ -1,8 +1,13 @@
-"""``perpvault prove [--json]``: run every z3 check and every planted mutant, print a table.
+"""``perpvault prove [--json]``: z3 over the model, halmos on the bytecode, the forge campaign.
 
-Exit status 1 if any real check is not proved (a counterexample, a timeout or an error: a
-TIMEOUT is a failure, not a pass) or any mutant is not reported as a counterexample by the
-check that must catch it.
+Runs every z3 check and z3 mutant (perpvault/prove/checks.py), every halmos check and the
+forge invariant campaign (perpvault/prove/formal.py, formal/), then the planted bytecode
+mutants against the halmos checks and the campaign that must catch them; prints one table
+(check, tool, result, seconds) and with ``--json`` the list of rows last.
+
+Exit status 1 if any real check does not pass (a counterexample, a violated campaign, a
+timeout or an error: a TIMEOUT is a failure, not a pass) or any mutant is not reported as a
+violation by the check that must catch it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=2, help="parallel solver processes (default 2)")
     p.add_argument("--no-mutants", action="store_true", help="skip the planted mutants")
     p.add_argument("-k", dest="select", default=None, help="only checks whose name contains this")
+    p.add_argument("--tools", default="z3,halmos,forge",
+                   help="comma-separated subset of z3, halmos, forge (default: all three)")
     p.set_defaults(func=run)
 
 
@@ -48,11 +55,12 @@ def plan(select: str | None, mutants: bool) -> list[tuple[str, str | None]]:
 
 
 def verdict(row: dict) -> tuple[str, bool]:
-    """(shown result, passed): a real check passes when proved, a mutant when caught."""
+    """(shown result, passed): a real check passes when proved (a campaign when its invariants
+    held), a mutant when a counterexample (a violation) is reported."""
     if row.get("mutant"):
-        caught = row["result"] == "counterexample"
+        caught = row["result"] in ("counterexample", "violated")
         return ("caught" if caught else f"MISSED ({row['result']})"), caught
-    ok = row["result"] == "proved"
+    ok = row["result"] in ("proved", "held")
     return (row["result"] if ok else row["result"].upper()), ok
 
 
@@ -77,10 +85,12 @@ def run_tasks(tasks: list[tuple[str, str | None]], timeout: float, jobs: int,
 
 
 def run(args: argparse.Namespace) -> int:
-    tasks = plan(args.select, not args.no_mutants)
-    if not tasks:
-        print("perpvault prove: no check matches", file=sys.stderr)
-        return 1
+    tools = {t.strip() for t in args.tools.split(",") if t.strip()}
+    unknown = tools - {"z3", "halmos", "forge"}
+    if unknown:
+        print(f"perpvault prove: unknown tool(s) {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    tasks = plan(args.select, not args.no_mutants) if "z3" in tools else []
     t0 = time.perf_counter()
     done = 0
 
@@ -89,25 +99,35 @@ def run(args: argparse.Namespace) -> int:
         done += 1
         shown, ok = verdict(row)
         label = row["check"] + (f"  <- mutant {row['mutant']}" if row.get("mutant") else "")
-        print(f"[{done:3d}/{len(tasks)}] {label:60s} {shown:14s} {row['seconds']:7.2f}s",
+        total = f"/{len(tasks)}" if row["tool"] == "z3" else ""
+        print(f"[{done:3d}{total}] {row['tool']:6s} {label:60s} {shown:14s} {row['seconds']:7.2f}s",
               file=sys.stderr, flush=True)
 
-    rows = run_tasks(tasks, args.timeout, args.jobs, progress)
+    rows = run_tasks(tasks, args.timeout, args.jobs, progress) if tasks else []
+    if tools & {"halmos", "forge"}:
+        from perpvault.prove import formal
+
+        print("running halmos / forge on the bytecode (formal/) ...", file=sys.stderr, flush=True)
+        rows += formal.run_all(lambda r: progress(0, r), halmos="halmos" in tools, campaign="forge" in tools,
+                               mutants=not args.no_mutants, select=args.select)
+    if not rows:
+        print("perpvault prove: no check matches", file=sys.stderr)
+        return 1
     wall = time.perf_counter() - t0
 
     width = max(len(_label(r)) for r in rows)
-    print(f"{'check':{width}s}  {'tool':4s}  {'result':14s}  {'seconds':>8s}")
-    print("-" * (width + 34))
+    print(f"{'check':{width}s}  {'tool':6s}  {'result':16s}  {'seconds':>8s}")
+    print("-" * (width + 38))
     failed = 0
     for r in rows:
         shown, ok = verdict(r)
         failed += not ok
-        print(f"{_label(r):{width}s}  {r['tool']:4s}  {shown:14s}  {r['seconds']:8.2f}")
+        print(f"{_label(r):{width}s}  {r['tool']:6s}  {shown:16s}  {r['seconds']:8.2f}")
     proofs = [r for r in rows if not r.get("mutant")]
     muts = [r for r in rows if r.get("mutant")]
-    print("-" * (width + 34))
+    print("-" * (width + 38))
     print(
-        f"{sum(verdict(r)[1] for r in proofs)}/{len(proofs)} proved, "
+        f"{sum(verdict(r)[1] for r in proofs)}/{len(proofs)} checks passed, "
         f"{sum(verdict(r)[1] for r in muts)}/{len(muts)} mutant checks caught, "
         f"solver time {sum(r['seconds'] for r in rows):.1f}s, wall {wall:.1f}s "
         f"({args.jobs} job{'s' if args.jobs != 1 else ''})"

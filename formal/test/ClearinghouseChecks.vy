@@ -1,0 +1,403 @@
+# pragma version ~=0.4.3
+"""
+@title ClearinghouseChecks
+@notice halmos one-step inductive checks on the Clearinghouse's bytecode. The
+        Clearinghouse's whole storage is symbolic (every margin, position,
+        market state, parameter, role and the pause flag), and so are the
+        collateral token's and the price feed's. From any such state, one call
+        of an external state-changing function, with symbolic arguments and a
+        symbolic caller, must move the books consistently:
+          I1 (delta): the sizes of the accounts it touches sum to the same
+              total before and after;
+          I2 (delta): the change of the token balance equals the change of
+              sum(margin - open_notional) over the touched accounts, plus the
+              change of insurance_due and of the funding pool;
+          OI: the market's open_interest moves by the change of
+              sum(max(size, 0)) over the touched accounts;
+          mask: a touched account's market bit is set iff it holds a position;
+          and an arbitrary other account (symbolic, not touched) keeps its
+          margin and position.
+        With I1/I2 holding before over all accounts, these give I1/I2 after.
+@dev Scope (the assumptions every check makes): one listed market (market_count
+     == 1, its oracle is the PriceFeed), and the mask invariant on the touched
+     accounts. Sums are taken modulo 2**256 (unsafe_add) so the harness itself
+     never reverts; the contract's own arithmetic is checked. A check fails
+     through vm.assertTrue; a call that reverts ends its path.
+"""
+
+interface Vm:
+    def getCode(artifact: String[64]) -> Bytes[49152]: view
+    def prank(sender: address): nonpayable
+    def assume(condition: bool): nonpayable
+    def assertTrue(condition: bool, message: String[64]): nonpayable
+
+
+interface Svm:
+    def createAddress(name: String[32]) -> address: nonpayable
+    def enableSymbolicStorage(target: address): nonpayable
+
+
+interface Token:
+    def balanceOf(owner: address) -> uint256: view
+
+
+struct MarketParams:
+    imr: uint256
+    mmr: uint256
+    maker_fee: uint256
+    taker_fee: uint256
+    liquidation_penalty: uint256
+    price_band: uint256
+    vault_max_notional: uint256
+    max_funding_rate: uint256
+    ema_weight: uint256
+
+
+struct RiskParams:
+    liquidation_buffer: uint256
+    keeper_share: uint256
+    fund_fee_share: uint256
+    vault_max_drawdown: uint256
+    vault_window: uint256
+
+
+struct MarketState:
+    oracle: address
+    funding_index: int256
+    last_funding_time: uint256
+    mark_ema: uint256
+    funding_pool: int256
+    funding_weight: int256
+    open_interest: uint256
+
+
+struct Position:
+    size: int256
+    open_notional: int256
+    funding_index: int256
+
+
+interface Clearinghouse:
+    def market_count() -> uint256: view
+    def markets(market: uint256) -> MarketState: view
+    def margin(account: address) -> int256: view
+    def positions(account: address, market: uint256) -> Position: view
+    def market_mask(account: address) -> uint256: view
+    def insurance_due() -> uint256: view
+    def vault() -> address: view
+    def set_vault(vault: address): nonpayable
+    def set_order_book(order_book: address): nonpayable
+    def add_market(oracle: address, params: MarketParams) -> uint256: nonpayable
+    def set_market_params(market: uint256, params: MarketParams): nonpayable
+    def set_risk_params(risk: RiskParams): nonpayable
+    def pause(): nonpayable
+    def unpause(): nonpayable
+    def transfer_ownership(new_owner: address): nonpayable
+    def deposit(amount: uint256): nonpayable
+    def withdraw(amount: uint256): nonpayable
+    def fill(maker: address, taker: address, market: uint256, taker_size: int256, price: uint256): nonpayable
+    def settle_funding(account: address): nonpayable
+    def sweep_to_insurance() -> uint256: nonpayable
+    def liquidate(account: address, counterparties: DynArray[address, 64]): nonpayable
+
+
+struct Books:
+    books: int256  # sum(margin - open_notional) over the touched accounts, mod 2**256
+    sizes: int256  # sum(size)
+    longs: int256  # sum(max(size, 0))
+    due: uint256
+    pool: int256
+    oi: uint256
+    balance: uint256
+    outsider_margin: int256
+    outsider_size: int256
+    outsider_basis: int256
+
+
+VM: constant(address) = 0x7109709ECfa91a80626fF3989D68f67F5b1DD12D
+SVM: constant(address) = 0xF3993A62377BCd56AE39D773740A5390411E8BC9
+MAX_TOUCHED: constant(uint256) = 8
+
+usdc: public(address)
+feed: public(address)
+fund: public(address)
+ch: public(address)
+outsider: address
+
+
+@external
+def setUp():
+    vm: Vm = Vm(VM)
+    svm: Svm = Svm(SVM)
+    usdc: address = raw_create(staticcall vm.getCode("MockUSDC.vy:MockUSDC"))
+    feed: address = raw_create(staticcall vm.getCode("PriceFeed.vy:PriceFeed"), self, convert(3_600, uint256), convert(300_000, uint256))
+    fund: address = raw_create(staticcall vm.getCode("InsuranceFund.vy:InsuranceFund"), usdc)
+    risk: RiskParams = RiskParams(
+        liquidation_buffer=200_000, keeper_share=200_000, fund_fee_share=500_000,
+        vault_max_drawdown=200_000, vault_window=86_400,
+    )
+    ch: address = raw_create(staticcall vm.getCode("Clearinghouse.vy:Clearinghouse"), usdc, fund, risk)
+    self.usdc = usdc
+    self.feed = feed
+    self.fund = fund
+    self.ch = ch
+    for target: address in [usdc, feed, fund, ch]:
+        extcall svm.enableSymbolicStorage(target)
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+@external
+def check_ch_deposit(amount: uint256):
+    caller: address = self._sym("caller")
+    touched: DynArray[address, MAX_TOUCHED] = [caller]
+    before: Books = self._before(touched)
+    extcall Vm(VM).prank(caller)
+    extcall Clearinghouse(self.ch).deposit(amount)
+    self._after(touched, before)
+
+
+@external
+def check_ch_withdraw(amount: uint256):
+    caller: address = self._sym("caller")
+    touched: DynArray[address, MAX_TOUCHED] = [caller]
+    before: Books = self._before(touched, True)
+    extcall Vm(VM).prank(caller)
+    extcall Clearinghouse(self.ch).withdraw(amount)
+    self._after(touched, before)
+
+
+@external
+def check_ch_fill(maker: address, taker: address, taker_size: int256, price: uint256):
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    caller: address = self._sym("caller")
+    touched: DynArray[address, MAX_TOUCHED] = [maker, taker, staticcall ch.vault()]
+    before: Books = self._before(touched, True)
+    extcall Vm(VM).prank(caller)
+    extcall ch.fill(maker, taker, 0, taker_size, price)
+    self._after(touched, before)
+
+
+@external
+def check_ch_settle_funding(account: address):
+    caller: address = self._sym("caller")
+    touched: DynArray[address, MAX_TOUCHED] = [account]
+    before: Books = self._before(touched, True)
+    extcall Vm(VM).prank(caller)
+    extcall Clearinghouse(self.ch).settle_funding(account)
+    self._after(touched, before)
+
+
+@external
+def check_ch_sweep_to_insurance():
+    """
+    @notice Also: what leaves the Clearinghouse arrives in the fund, booked as revenue.
+    """
+    caller: address = self._sym("caller")
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    fund_before: uint256 = staticcall Token(self.usdc).balanceOf(self.fund)
+    extcall Vm(VM).assume(self.fund != self.ch)
+    extcall Vm(VM).prank(caller)
+    swept: uint256 = extcall Clearinghouse(self.ch).sweep_to_insurance()
+    self._after(touched, before)
+    fund_after: uint256 = staticcall Token(self.usdc).balanceOf(self.fund)
+    extcall Vm(VM).assertTrue(unsafe_sub(fund_after, fund_before) == swept, "sweep: the fund receives it")
+    extcall Vm(VM).assertTrue(staticcall Clearinghouse(self.ch).insurance_due() == 0, "sweep: nothing left due")
+
+
+@external
+def check_ch_liquidate(account: address, cp: address):
+    """
+    @notice One ADL counterparty (the keeper's list has length 1).
+    """
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    caller: address = self._sym("caller")
+    touched: DynArray[address, MAX_TOUCHED] = [account, caller, staticcall ch.vault(), cp]
+    before: Books = self._before(touched, True)
+    extcall Vm(VM).prank(caller)
+    extcall ch.liquidate(account, [cp])
+    self._after(touched, before)
+
+
+@external
+def check_ch_set_vault(vault: address):
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).set_vault(vault)
+    self._after(touched, before)
+
+
+@external
+def check_ch_set_order_book(order_book: address):
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).set_order_book(order_book)
+    self._after(touched, before)
+
+
+@external
+def check_ch_add_market(oracle: address, params: MarketParams):
+    """
+    @notice Also: the new market starts with an empty funding pool and no open interest.
+    """
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    market: uint256 = extcall Clearinghouse(self.ch).add_market(oracle, params)
+    self._after(touched, before)
+    s: MarketState = staticcall Clearinghouse(self.ch).markets(market)
+    extcall Vm(VM).assertTrue(s.funding_pool == 0 and s.funding_weight == 0 and s.open_interest == 0, "new market is empty")
+
+
+@external
+def check_ch_set_market_params(params: MarketParams):
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).set_market_params(0, params)
+    self._after(touched, before)
+
+
+@external
+def check_ch_set_risk_params(risk: RiskParams):
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).set_risk_params(risk)
+    self._after(touched, before)
+
+
+@external
+def check_ch_pause():
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).pause()
+    self._after(touched, before)
+
+
+@external
+def check_ch_unpause():
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).unpause()
+    self._after(touched, before)
+
+
+@external
+def check_ch_transfer_ownership(new_owner: address):
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).transfer_ownership(new_owner)
+    self._after(touched, before)
+
+
+# --- the books ------------------------------------------------------------------------------
+
+
+@internal
+def _sym(name: String[32]) -> address:
+    """A symbolic caller: any address but the system's contracts (none of which calls
+    the Clearinghouse here; the vault's address is symbolic storage, so it may be it)."""
+    a: address = extcall Svm(SVM).createAddress(name)
+    extcall Vm(VM).assume(a != self.ch and a != self.usdc and a != self.fund and a != self.feed)
+    return a
+
+
+@internal
+def _as_anyone():
+    """The next call comes from a symbolic address (prank right before it)."""
+    extcall Vm(VM).prank(self._sym("caller"))
+
+
+@internal
+@view
+def _first(touched: DynArray[address, MAX_TOUCHED], i: uint256) -> bool:
+    """Whether touched[i] does not occur earlier in the list (count each account once)."""
+    for j: uint256 in range(MAX_TOUCHED):
+        if j >= i:
+            break
+        if touched[j] == touched[i]:
+            return False
+    return True
+
+
+@internal
+def _before(touched: DynArray[address, MAX_TOUCHED], accrued: bool = False) -> Books:
+    """Assumes the scope (one market, priced by the feed; mask invariant) and snapshots.
+    With `accrued`, the funding index is already accrued to this block (as in the z3
+    proofs): `_accrue` then changes nothing, and the premium's non-linear branches, which
+    cannot move the books, are not explored."""
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    vm: Vm = Vm(VM)
+    extcall vm.assume(staticcall ch.market_count() == 1)
+    extcall vm.assume((staticcall ch.markets(0)).oracle == self.feed)
+    if accrued:
+        extcall vm.assume((staticcall ch.markets(0)).last_funding_time == block.timestamp)
+    outsider: address = extcall Svm(SVM).createAddress("outsider")
+    extcall vm.assume(outsider not in touched)
+    for a: address in touched:
+        self._assume_mask(a)
+    self._assume_mask(outsider)
+    self.outsider = outsider
+    return self._books(touched)
+
+
+@internal
+def _assume_mask(a: address):
+    mask: uint256 = staticcall Clearinghouse(self.ch).market_mask(a)
+    size: int256 = (staticcall Clearinghouse(self.ch).positions(a, 0)).size
+    extcall Vm(VM).assume(mask == 0 or mask == 1)
+    extcall Vm(VM).assume((mask == 1) == (size != 0))
+
+
+@internal
+@view
+def _books(touched: DynArray[address, MAX_TOUCHED]) -> Books:
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    b: Books = empty(Books)
+    for i: uint256 in range(MAX_TOUCHED):
+        if i >= len(touched):
+            break
+        if not self._first(touched, i):
+            continue
+        a: address = touched[i]
+        p: Position = staticcall ch.positions(a, 0)
+        b.books = unsafe_add(b.books, unsafe_sub(staticcall ch.margin(a), p.open_notional))
+        b.sizes = unsafe_add(b.sizes, p.size)
+        b.longs = unsafe_add(b.longs, max(p.size, 0))
+    s: MarketState = staticcall ch.markets(0)
+    b.due = staticcall ch.insurance_due()
+    b.pool = s.funding_pool
+    b.oi = s.open_interest
+    b.balance = staticcall Token(self.usdc).balanceOf(ch.address)
+    p: Position = staticcall ch.positions(self.outsider, 0)
+    b.outsider_margin = staticcall ch.margin(self.outsider)
+    b.outsider_size = p.size
+    b.outsider_basis = p.open_notional
+    return b
+
+
+@internal
+def _after(touched: DynArray[address, MAX_TOUCHED], b0: Books):
+    """One assertion per path (each vm.assertTrue is a solver query of its own)."""
+    b1: Books = self._books(touched)
+    d_balance: int256 = unsafe_sub(convert(convert(b1.balance, bytes32), int256), convert(convert(b0.balance, bytes32), int256))
+    d_due: int256 = unsafe_sub(convert(convert(b1.due, bytes32), int256), convert(convert(b0.due, bytes32), int256))
+    d_books: int256 = unsafe_add(unsafe_add(unsafe_sub(b1.books, b0.books), d_due), unsafe_sub(b1.pool, b0.pool))
+    d_oi: int256 = unsafe_sub(convert(convert(b1.oi, bytes32), int256), convert(convert(b0.oi, bytes32), int256))
+    ok: bool = d_balance == d_books  # I2
+    ok = ok and b1.sizes == b0.sizes  # I1
+    ok = ok and d_oi == unsafe_sub(b1.longs, b0.longs)  # open interest
+    ok = ok and b1.outsider_margin == b0.outsider_margin and b1.outsider_size == b0.outsider_size
+    ok = ok and b1.outsider_basis == b0.outsider_basis
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    for a: address in touched:
+        ok = ok and ((staticcall ch.market_mask(a)) & 1 == 1) == ((staticcall ch.positions(a, 0)).size != 0)
+    extcall Vm(VM).assertTrue(ok, "I1/I2/OI/mask/outsider")

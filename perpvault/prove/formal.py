@@ -1,0 +1,329 @@
+"""The bytecode half of ``perpvault prove``: halmos checks and the forge invariant campaign.
+
+Both run on ``formal/`` (a forge project whose sources are ``contracts/``; its harnesses are
+Vyper: ``formal/test/*Checks.vy`` for halmos, ``PerpHandler.vy``/``PerpInvariants.vy`` for
+forge). A planted bug runs on a generated copy of the project, ``formal/build/<mutant>/``,
+whose sources are a patched copy of ``contracts/`` and whose harnesses a copy of
+``formal/test/``.
+
+Results are rows like the z3 checks' (``check``, ``tool``, ``result``, ``seconds``): for a
+halmos check ``proved`` (no path violates the assertions), ``counterexample``, ``TIMEOUT``
+(a solver query or the whole run ran out of time: a failure, not a pass) or ``error``; for
+the campaign ``held`` or ``violated``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from perpvault.paths import bitwuzla_command, forge_bin, halmos_bin, repo_root, venv_bin
+
+# The halmos harnesses (formal/test/<name>.vy) and which of their checks run: one check per
+# external state-changing function, except those NOT_RUN lists (docs/verification.md, §5).
+HALMOS_CONTRACTS = ("FundChecks", "ClearinghouseChecks", "VaultChecks")
+NOT_RUN = {
+    "check_ch_withdraw": "halmos did not finish within 10 min (yices; the margin rule's non-linear branches)",
+    "check_ch_fill": "not finished within the budget (a superset of withdraw's margin checks, on two accounts)",
+    "check_ch_liquidate": "not finished within the budget (the whole waterfall: two passes, vault, fund, ADL)",
+}
+HALMOS_MATCH = {"ClearinghouseChecks": "^check_ch_(?!withdraw|fill|liquidate)"}
+CAMPAIGN = "forge: invariant_books (I1 I2 I4 I5)"
+HALMOS_SOLVER_TIMEOUT = "120s"
+# Loop unrolling bound: the harnesses' and contracts' loops all run at most 8 times here
+# (MAX_MARKETS, the touched-account lists). A path cut by the bound fails the check.
+HALMOS_LOOP = 9
+
+
+def formal_dir() -> Path:
+    return repo_root() / "formal"
+
+
+def _site_packages() -> str:
+    return sysconfig.get_paths()["purelib"]
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """forge on PATH (halmos runs `forge build`), the venv's vyper, snekmate's directory as a lib."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(forge_bin().parent), str(venv_bin()), env.get("PATH", "")])
+    env["FOUNDRY_LIBS"] = f"[{json.dumps(_site_packages())}]"
+    env.update(extra or {})
+    return env
+
+
+# --- planted bugs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormalMutant:
+    """One text patch of one contract; must match exactly once (else it fails loudly)."""
+
+    name: str
+    file: str  # under contracts/
+    old: str
+    new: str
+    what: str
+    caught_by: tuple[str, ...]  # rows that must report it: "halmos: <check>" or CAMPAIGN
+
+
+MUTANTS: dict[str, FormalMutant] = {
+    m.name: m
+    for m in (
+        FormalMutant(
+            "fee_share_lost",
+            "Clearinghouse.vy",
+            "    self.insurance_due += to_fund + pays - gets\n",
+            "    self.insurance_due += pays - gets\n",
+            "the fund's share of trading fees is taken from the traders but booked nowhere",
+            (CAMPAIGN,),
+        ),
+        FormalMutant(
+            "cover_skips_total_out",
+            "InsuranceFund.vy",
+            "        self.total_out += paid\n",
+            "",
+            "the fund pays cover without booking it in total_out",
+            ("halmos: check_fund_cover", CAMPAIGN),
+        ),
+        FormalMutant(
+            "deposit_credits_extra",
+            "Clearinghouse.vy",
+            "    self.margin[msg.sender] += convert(amount, int256)\n",
+            "    self.margin[msg.sender] += convert(amount, int256) + convert(amount // 10**6, int256)\n",
+            "a deposit credits one extra atom per whole USDC",
+            ("halmos: check_ch_deposit", CAMPAIGN),
+        ),
+    )
+}
+
+
+_NOT_DEPLOYED = ("OrderBook.vy", "RiskLens.vy", "ChainlinkAdapter.vy", "FeeOnTransferToken.vy", "HookToken.vy",
+                 "MockAggregator.vy", "PerpMathMock.vy", "VaultRoundingChecks.vy")
+
+
+def mutant_project(name: str) -> Path:
+    """``formal/build/<name>``: a forge project over a patched copy of contracts/."""
+    m = MUTANTS[name]
+    root = formal_dir() / "build" / name
+    src = root / "contracts"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(repo_root() / "contracts", src)
+    target = src / m.file
+    text = target.read_text()
+    if text.count(m.old) != 1:
+        raise ValueError(f"mutant {name}: the patch matches {text.count(m.old)} times in {m.file}")
+    target.write_text(text.replace(m.old, m.new))
+    toml = (formal_dir() / "foundry.toml").read_text()
+    toml = toml.replace('src = "../contracts"', 'src = "contracts"')
+    toml = toml.replace('path = "../.venv/bin/vyper"', f"path = {json.dumps(str(venv_bin() / 'vyper'))}")
+    # Only what the harnesses deploy is compiled: a mutant's build stays short.
+    toml = toml.replace('skip = [', 'skip = [' + ", ".join(f'"**/{f}"' for f in _NOT_DEPLOYED) + ", ")
+    (root / "foundry.toml").write_text(toml)
+    tests = root / "test"
+    if tests.is_symlink() or tests.exists():
+        tests.unlink() if tests.is_symlink() else shutil.rmtree(tests)
+    # A copy, not a symlink: forge resolves links and would look for the artifacts elsewhere.
+    shutil.copytree(formal_dir() / "test", tests)
+    return root
+
+
+# --- forge ------------------------------------------------------------------------------------
+
+
+def run_campaign(project: Path | None = None, *, runs: int | None = None, depth: int | None = None,
+                 seed: int = 1, timeout: float = 900) -> dict:
+    """The forge invariant campaign; ``runs``/``depth`` default to formal/foundry.toml's."""
+    project = project or formal_dir()
+    log = project / "cache" / "campaign.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    extra = {"PERPVAULT_CAMPAIGN_LOG": "cache/campaign.log"}
+    if runs is not None:
+        extra["FOUNDRY_INVARIANT_RUNS"] = str(runs)
+    if depth is not None:
+        extra["FOUNDRY_INVARIANT_DEPTH"] = str(depth)
+    t0 = time.perf_counter()
+    try:
+        # A full build, and no --match-test: with it forge compiles (and knows the ABIs of)
+        # only the matching test file and its imports, so PerpHandler -- deployed by name, not
+        # imported -- would be unknown ("No contracts to fuzz"). PerpInvariants is the only
+        # contract with invariant_/test functions.
+        build = subprocess.run([str(forge_bin()), "build", "--root", str(project)], env=_env(extra), cwd=project,
+                               capture_output=True, text=True, timeout=timeout)
+        if build.returncode != 0:
+            return _row(CAMPAIGN, "forge", "error", time.perf_counter() - t0, detail=(build.stdout + build.stderr)[-2000:])
+        proc = subprocess.run(
+            [str(forge_bin()), "test", "--root", str(project), "--fuzz-seed", str(seed)],
+            env=_env(extra), cwd=project, capture_output=True, text=True, timeout=timeout,
+        )
+        out = proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        out = f"{exc.stdout or ''}{exc.stderr or ''}"
+        return _row(CAMPAIGN, "forge", "TIMEOUT", time.perf_counter() - t0, detail=f"over {timeout:.0f}s")
+    seconds = time.perf_counter() - t0
+    stats = campaign_stats(log)
+    passed = re.search(r"\[PASS\] invariant_books\(\) \(runs: (\d+), calls: (\d+), reverts: (\d+)\)", out)
+    failed = re.search(r"\[FAIL: ([^\]]*)\]", out)
+    if passed:
+        stats.update(runs=int(passed[1]), calls=int(passed[2]), handler_reverts=int(passed[3]))
+        return _row(CAMPAIGN, "forge", "held", seconds, detail=_stats_text(stats), stats=stats)
+    if failed and re.match(r"I[1245]: ", failed[1]):
+        return _row(CAMPAIGN, "forge", "violated", seconds, detail=failed[1], stats=stats)
+    return _row(CAMPAIGN, "forge", "error", seconds, detail=out[-2000:])
+
+
+def campaign_stats(log: Path) -> dict:
+    """Sums of the per-run lines PerpInvariants.afterInvariant appends."""
+    totals: dict[str, int] = {}
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            for key, value in re.findall(r"(\w+)=(\d+)", line):
+                totals[key] = totals.get(key, 0) + int(value)
+    return totals
+
+
+def _stats_text(s: dict) -> str:
+    return (f"{s.get('calls', 0)} calls in {s.get('runs', 0)} runs; system accepted {s.get('accepted', 0)}, "
+            f"rejected {s.get('rejected', 0)}; {s.get('liquidations', 0)} liquidations "
+            f"({s.get('bad_debt', 0)} in debt, {s.get('adl', 0)} with ADL lists, {s.get('skipped', 0)} skipped)")
+
+
+# --- halmos -----------------------------------------------------------------------------------
+
+
+def run_halmos(contract: str, project: Path | None = None, *, match: str | None = "default",
+               timeout: float = 900, solver: str = "yices") -> list[dict]:
+    """One halmos run over a harness; a row per check (``halmos: <function>``)."""
+    project = project or formal_dir()
+    if match == "default":
+        match = HALMOS_MATCH.get(contract)
+    python = halmos_bin().parent / "python"
+    runner = Path(__file__).with_name("halmos_vyper.py")
+    with tempfile.TemporaryDirectory(prefix="halmos-") as tmp:
+        report = Path(tmp) / "report.json"
+        cmd = [str(python), str(runner), "--root", str(project), "--contract", contract,
+               "--storage-layout", "generic", "--solver-timeout-assertion", HALMOS_SOLVER_TIMEOUT,
+               "--loop", str(HALMOS_LOOP),
+               "--json-output", str(report), "--no-status"]
+        if match:
+            cmd += ["--match-test", match]
+        if solver == "bitwuzla":
+            cmd += ["--solver-command", " ".join(bitwuzla_command())]
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, env=_env(), cwd=project, capture_output=True, text=True, timeout=timeout)
+            out = proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired as exc:
+            out = f"{exc.stdout or ''}{exc.stderr or ''}"
+            out = out.decode() if isinstance(out, bytes) else out
+            return [_row(f"halmos: {contract}", "halmos", "TIMEOUT", time.perf_counter() - t0,
+                         detail=f"the run took over {timeout:.0f}s")]
+        seconds = time.perf_counter() - t0
+        if not report.is_file():
+            return [_row(f"halmos: {contract}", "halmos", "error", seconds, detail=out[-2000:])]
+        results = json.loads(report.read_text()).get("test_results", {})
+    bounded = set(re.findall(r"WARNING\s+(check_\w+)\([^)]*\): paths have not been\s+fully explored", out))
+    rows = []
+    for tests in results.values():
+        for t in tests:
+            name = t["name"].split("(")[0]
+            result = _halmos_result(t)
+            if result == "proved" and name in bounded:
+                result = "loop bound hit"  # some paths were cut, not explored: not a proof
+            took = t["time"][0] if isinstance(t.get("time"), list) else seconds / max(len(tests), 1)
+            rows.append(_row(f"halmos: {name}", "halmos", result, took, detail=f"paths {t.get('num_paths', ['?'])}"))
+    if not rows:
+        rows.append(_row(f"halmos: {contract}", "halmos", "error", seconds, detail=out[-2000:]))
+    return rows
+
+
+def _halmos_result(t: dict) -> str:
+    """halmos exit codes: 0 pass, 1 counterexample, 2 timeout (a query came back unknown),
+    3 stuck paths, 4 every path reverted (a vacuous pass: the assumptions exclude every
+    execution), 5 exception. Only 0 passes."""
+    return {0: "proved", 1: "counterexample", 2: "TIMEOUT", 3: "stuck", 4: "all paths revert"}.get(
+        t.get("exitcode"), "error")
+
+
+def _row(check: str, tool: str, result: str, seconds: float, **extra) -> dict:
+    return {"check": check, "tool": tool, "result": result, "seconds": round(seconds, 2), "mutant": None, **extra}
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+def run_all(progress=None, *, halmos: bool = True, campaign: bool = True, mutants: bool = True,
+            select: str | None = None) -> list[dict]:
+    """Every halmos harness, the campaign, then every planted bug against the rows that must catch it."""
+    rows: list[dict] = []
+
+    def add(new: list[dict]) -> None:
+        for r in new:
+            rows.append(r)
+            if progress:
+                progress(r)
+
+    for contract in HALMOS_CONTRACTS if halmos else ():
+        path = formal_dir() / "test" / f"{contract}.vy"
+        if select and select not in contract:
+            names = [n for n in re.findall(r"^def (check_\w+)\(", path.read_text(), re.M)
+                     if select in n and n not in NOT_RUN]
+            if names:
+                add(run_halmos(contract, match="^(" + "|".join(names) + r")\("))
+        else:
+            add(run_halmos(contract))
+    if campaign and (not select or select in CAMPAIGN):
+        add([run_campaign()])
+    if mutants:
+        for m in MUTANTS.values():
+            if select and select not in m.name:
+                continue
+            add(run_mutant(m.name, halmos=halmos, campaign=campaign))
+    return rows
+
+
+def run_mutant(name: str, *, halmos: bool = True, campaign: bool = True) -> list[dict]:
+    """Runs the rows that must catch mutant ``name`` on it; each row is tagged with the mutant."""
+    m = MUTANTS[name]
+    project = mutant_project(name)
+    rows: list[dict] = []
+    for row_name in m.caught_by:
+        if row_name == CAMPAIGN:
+            if campaign:
+                rows.append(run_campaign(project, runs=50))
+        elif halmos:
+            check = row_name.removeprefix("halmos: ")
+            contract = next(c for c in HALMOS_CONTRACTS
+                            if f"def {check}(" in (formal_dir() / "test" / f"{c}.vy").read_text())
+            found = run_halmos(contract, project, match=f"^{check}\\(")
+            rows.append(next((r for r in found if r["check"] == row_name), found[0]))
+    for r in rows:
+        r["mutant"] = name
+    return rows
+
+
+def caught(row: dict) -> bool:
+    return row["result"] in ("counterexample", "violated")
+
+
+def passed(row: dict) -> bool:
+    return row["result"] in ("proved", "held")
+
+
+__all__ = ["CAMPAIGN", "MUTANTS", "run_all", "run_campaign", "run_halmos", "run_mutant", "caught", "passed"]
+
+
+if __name__ == "__main__":  # python -m perpvault.prove.formal: quick manual run
+    for r in run_all(lambda r: print(r, file=sys.stderr)):
+        print(json.dumps(r))

@@ -611,6 +611,12 @@ class KeeperBot:
         self.before_send = before_send  # (account, counterparties) -> None, just before sending
         self.rpc = self._client()
         self.identity = self._identity()
+        if not self.identity.code_hash:
+            raise ChainGone(
+                f"keeper: no Clearinghouse at {clearinghouse} on the node at {url} (chain id "
+                f"{self.identity.chain_id}, block {self.identity.block}): a wrong address, or the node was "
+                f"restarted empty. Restart it from its state dump (anvil --load-state / --state) or deploy first."
+            )
         self.last_block = self.identity.block  # the latest block a round saw
         self.rounds = 0
         self.reconnects = 0
@@ -660,11 +666,26 @@ class KeeperBot:
                 time.sleep(wait)
                 wait = min(wait * 2, self.max_backoff)
         self.reconnects += 1
+        self._accept(now, f"node back at block {now.block} after {attempt} attempt(s)")
+
+    def check_chain(self) -> None:
+        """Start of every round: is this still the chain the bot keeps? A client can re-open a
+        dropped keep-alive connection without an error, so a node restarted between two rounds
+        is only seen here. Says what changed; ChainGone if the contracts are gone."""
+        now = self._identity()
+        if now.genesis != self.identity.genesis or now.block < self.last_block or now.code_hash != self.identity.code_hash:
+            self.reconnects += 1
+            self._accept(now, f"the node at {self.url} changed between two rounds: now at block {now.block}")
+        else:
+            self.last_block = now.block
+
+    def _accept(self, now: ChainIdentity, what: str) -> None:
+        """Resume on `now` if it still has the Clearinghouse's code (saying what changed), else ChainGone."""
         was = self.identity
         if not now.code_hash or now.code_hash != was.code_hash or now.chain_id != was.chain_id:
-            what = "without the Clearinghouse" if not now.code_hash else "with different code at the Clearinghouse"
+            how = "without the Clearinghouse" if not now.code_hash else "with different code at the Clearinghouse"
             raise ChainGone(
-                f"keeper: the node at {self.url} came back {what} at {self.clearinghouse} "
+                f"keeper: the node at {self.url} came back {how} at {self.clearinghouse} "
                 f"(chain id {now.chain_id}, block {now.block}; it was block {self.last_block}"
                 f"{', same genesis' if now.genesis == was.genesis else ', new genesis'}): it was restarted empty "
                 f"or on another chain. Stopping: redeploying would start a new exchange without its accounts. "
@@ -675,10 +696,7 @@ class KeeperBot:
             how.append("a new genesis (restored from a state dump)")
         if now.block < self.last_block:
             how.append(f"reset to block {now.block} from {self.last_block}: anything after the dump is gone")
-        self.say(
-            f"keeper: node back at block {now.block} after {attempt} attempt(s), "
-            f"Clearinghouse code unchanged{'; ' + ', '.join(how) if how else ''}; resuming"
-        )
+        self.say(f"keeper: {what}, Clearinghouse code unchanged{'; ' + ', '.join(how) if how else ''}; resuming")
         self.identity = now
         self.last_block = now.block
 
@@ -774,10 +792,12 @@ class KeeperBot:
         return done
 
     def round(self) -> list[BotLiquidation]:
-        """One pass: liquidate every liquidatable account. Transport errors propagate."""
+        """One pass: check the chain, then liquidate every liquidatable account. Transport
+        errors propagate (run() reconnects)."""
+        self.check_chain()
         out = [r for a in self.liquidatable_accounts() if (r := self.liquidate(a)) is not None]
         self.rounds += 1
-        self.last_block = self.rpc.block_number()
+        self.last_block = max(self.last_block, self.rpc.block_number())
         return out
 
     def run(self, *, rounds: int | None = None, interval: float = 1.0, stop: Any = None) -> None:
@@ -791,10 +811,58 @@ class KeeperBot:
             except _transport_errors() as exc:
                 self.reconnect(exc)
                 continue
+            except (ChainGone, NodeLost):
+                raise
+            except Exception as exc:
+                # A round cut short by the node changing under it (a read of a chain that is not
+                # the one it planned on) shows in a fresh check; anything else is a real error.
+                seen = self.reconnects
+                try:
+                    self.check_chain()
+                except _transport_errors():
+                    self.reconnect(exc)
+                    continue
+                if self.reconnects == seen:
+                    raise
+                continue
             if stop is not None:
                 stop.wait(interval)
             else:
                 time.sleep(interval)
+
+
+# --- `perpvault keeper`: the bot from the command line -------------------------------------
+
+
+def register(sub: Any) -> None:
+    """Adds the ``keeper`` subcommand (for perpvault.cli's JOBS)."""
+    p = sub.add_parser("keeper", help="run the liquidation keeper bot against a node; survives the node restarting")
+    p.add_argument("--url", default="http://127.0.0.1:8545", help="the node's JSON-RPC URL")
+    p.add_argument("--clearinghouse", required=True, help="the Clearinghouse's address")
+    p.add_argument("--fund", required=True, help="the InsuranceFund's address")
+    p.add_argument("--sender", required=True, help="the keeper's account (unlocked on the node)")
+    p.add_argument("--rounds", type=int, default=None, help="stop after this many rounds (default: run until killed)")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between rounds (default 1)")
+    p.add_argument("--give-up-after", type=float, default=120.0, help="seconds to wait for a lost node (default 120)")
+    p.set_defaults(func=run_bot)
+
+
+def run_bot(args: Any) -> int:
+    """Runs the bot; exit 0 when the rounds are done, 3 when the chain is gone, 4 when the node is lost."""
+    import sys
+
+    try:
+        bot = KeeperBot(args.url, args.clearinghouse, args.fund, args.sender, say=print,
+                        give_up_after=args.give_up_after)
+        bot.run(rounds=args.rounds, interval=args.interval)
+    except ChainGone as exc:
+        print(exc, file=sys.stderr)
+        return 3
+    except NodeLost as exc:
+        print(exc, file=sys.stderr)
+        return 4
+    print(f"keeper: {bot.rounds} rounds, {len(bot.sent)} liquidations, {len(bot.failures)} reverted on chain")
+    return 0
 
 
 __all__ = [

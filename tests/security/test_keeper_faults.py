@@ -248,3 +248,53 @@ def test_node_killed__restarted_from_an_older_dump__bot_says_the_chain_went_back
     assert running.error is None
     (back,) = [line for line in lines if "node back at block" in line]
     assert f"from {seen}: anything after the dump is gone" in back and "resuming" in back
+
+
+def test_keeper_command__liquidates_then_exits_3_when_the_chain_is_gone(node, capsys, monkeypatch):
+    """`perpvault keeper` (perpvault.keeper.run_bot): a round liquidates; started against a node
+    that was restarted empty it refuses at once, exit 3, saying there is no Clearinghouse."""
+    import argparse
+
+    import perpvault.fuzz.abi
+    from perpvault.keeper import register, run_bot
+
+    start, _ = node
+    anvil, driver, keeper, taker = _deployed(start)
+    s = driver.system
+    # The ABIs the command loads: the ones just deployed (no second compile in the test).
+    monkeypatch.setattr(perpvault.fuzz.abi, "load_artifacts", lambda **_: s.artifacts)
+    rpc = anvil.rpc()
+    _set_price(rpc, s, CRASH)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["keeper", "--url", anvil.url, "--clearinghouse", s.clearinghouse, "--fund", s.fund,
+                              "--sender", keeper, "--rounds", "1", "--interval", "0", "--give-up-after", "20"])
+    assert args.func is run_bot
+
+    assert run_bot(args) == 0
+    assert f"liquidated {taker}" in capsys.readouterr().out
+    assert _position(rpc, s, taker) < size(1)
+
+    _kill(anvil)
+    start(load=False)
+    args.rounds = None  # would run forever on a chain it could keep
+    assert run_bot(args) == 3
+    assert f"no Clearinghouse at {s.clearinghouse}" in capsys.readouterr().err
+
+
+def test_node_swapped_between_two_rounds__bot_checks_the_chain_before_acting(node):
+    """The node is killed and restarted empty between two rounds: the client may re-open its
+    connection without an error, so the round's own chain check must catch it (ChainGone)
+    before reading or sending anything."""
+    start, _ = node
+    anvil, driver, keeper, _ = _deployed(start)
+    s = driver.system
+    lines: list[str] = []
+    bot = KeeperBot(anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append)
+    assert bot.round() == []
+
+    _kill(anvil)
+    start(load=False)
+    with pytest.raises(ChainGone, match="came back without the Clearinghouse"):
+        bot.run(rounds=1, interval=0)
+    assert bot.sent == [] and bot.failures == []

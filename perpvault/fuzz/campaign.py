@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -130,7 +131,11 @@ def _restart(harness: Any, mutant: str | None, backend: str, step: int, error: B
     from perpvault.fuzz import machine as M
 
     port = harness.anvil.port
-    how = "died" if not harness.anvil.alive else f"stopped answering ({error})"
+    try:  # a killed process may still be exiting when its socket is already reset
+        harness.anvil.process.wait(timeout=2)
+        how = "died"
+    except subprocess.TimeoutExpired:
+        how = f"stopped answering ({error})"
     try:
         harness.close()
     except Exception:  # noqa: BLE001 - it is dead already; the new one matters

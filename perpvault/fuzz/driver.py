@@ -150,9 +150,15 @@ def open_raw(anvil: AnvilProcess | None = None, *, n_accounts: int = 10, extra_a
     ``--transaction-block-keeper``, ``--disable-console-log``; docs/fuzzing.md). `strict`:
     see :class:`~perpvault.fuzz.rpc.Rpc` (a dead node raises NodeUnreachable).
     """
+    ours = anvil is None
     anvil = anvil or start_anvil(accounts=n_accounts, extra_args=extra_args)
-    rpc = anvil.rpc(tx_mode=tx_mode, strict=strict)
-    accounts = dev_accounts(n_accounts)
-    system = deploy_raw(rpc, accounts[0].address, accounts[1].address, keys=accounts, **deploy_kwargs)
-    reader = StateReader(system, extra=[a.address for a in accounts])
+    try:
+        rpc = anvil.rpc(tx_mode=tx_mode, strict=strict)
+        accounts = dev_accounts(n_accounts)
+        system = deploy_raw(rpc, accounts[0].address, accounts[1].address, keys=accounts, **deploy_kwargs)
+        reader = StateReader(system, extra=[a.address for a in accounts])
+    except BaseException:
+        if ours:  # do not leave the node we started running
+            anvil.stop()
+        raise
     return RawDriver(system, reader, accounts), anvil

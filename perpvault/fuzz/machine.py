@@ -131,6 +131,14 @@ class Harness:
             self.driver, self.anvil = open_ape(anvil, artifacts=artifacts)
         else:
             raise ValueError(f"backend must be 'raw' or 'ape', not {backend!r}")
+        try:
+            self._prepare()
+        except BaseException:
+            if anvil is None:  # ours: do not leave it running
+                self.close()
+            raise
+
+    def _prepare(self) -> None:
         d = self.driver
         self.system = d.system
         self.addr = [a.address for a in d.accounts]

@@ -21,14 +21,24 @@ def campaign_steps() -> int:
 
 
 @pytest.fixture(scope="session")
-def fuzz_harness():
+def _session_harness():
     from perpvault.fuzz import machine
 
     harness = machine.Harness()
-    machine.set_harness(harness)
     yield harness
     machine.set_harness(None)
     harness.close()
+
+
+@pytest.fixture
+def fuzz_harness(_session_harness):
+    """The session's harness, installed as the machine's for this test (a campaign run by an
+    earlier test, e.g. the mutant checks, leaves none installed: PerpMachine would otherwise
+    start, and never close, a harness of its own)."""
+    from perpvault.fuzz import machine
+
+    machine.set_harness(_session_harness)
+    return _session_harness
 
 
 @pytest.fixture

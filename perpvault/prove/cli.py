@@ -107,9 +107,11 @@ def run(args: argparse.Namespace) -> int:
     if tools & {"halmos", "forge"}:
         from perpvault.prove import formal
 
-        print("running halmos / forge on the bytecode (formal/) ...", file=sys.stderr, flush=True)
+        def status(text: str) -> None:
+            print(f"      {text}", file=sys.stderr, flush=True)
+
         rows += formal.run_all(lambda r: progress(0, r), halmos="halmos" in tools, campaign="forge" in tools,
-                               mutants=not args.no_mutants, select=args.select)
+                               mutants=not args.no_mutants, select=args.select, status=status)
     if not rows:
         print("perpvault prove: no check matches", file=sys.stderr)
         return 1

@@ -264,9 +264,12 @@ def _row(check: str, tool: str, result: str, seconds: float, **extra) -> dict:
 
 
 def run_all(progress=None, *, halmos: bool = True, campaign: bool = True, mutants: bool = True,
-            select: str | None = None) -> list[dict]:
-    """Every halmos harness, the campaign, then every planted bug against the rows that must catch it."""
+            select: str | None = None, status=None) -> list[dict]:
+    """Every halmos harness, the campaign, then every planted bug against the rows that must catch it.
+
+    ``progress(row)`` is called as each row is known; ``status(text)`` before each tool run."""
     rows: list[dict] = []
+    status = status or (lambda text: None)
 
     def add(new: list[dict]) -> None:
         for r in new:
@@ -280,15 +283,19 @@ def run_all(progress=None, *, halmos: bool = True, campaign: bool = True, mutant
             names = [n for n in re.findall(r"^def (check_\w+)\(", path.read_text(), re.M)
                      if select in n and n not in NOT_RUN]
             if names:
+                status(f"halmos {contract}: {len(names)} check(s) ...")
                 add(run_halmos(contract, match="^(" + "|".join(names) + r")\("))
         else:
+            status(f"halmos {contract} ...")
             add(run_halmos(contract))
     if campaign and (not select or select in CAMPAIGN):
+        status("forge invariant campaign (100k calls) ...")
         add([run_campaign()])
     if mutants:
         for m in MUTANTS.values():
             if select and select not in m.name:
                 continue
+            status(f"mutant {m.name}: {', '.join(m.caught_by)} ...")
             add(run_mutant(m.name, halmos=halmos, campaign=campaign))
     return rows
 

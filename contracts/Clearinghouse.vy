@@ -350,8 +350,7 @@ def deposit(amount: uint256):
     @notice Adds `amount` of collateral to the caller's margin.
     @param amount Collateral atoms, pulled from the caller.
     """
-    assert amount != 0, "ch: zero amount"
-    assert amount <= MAX_AMOUNT, "ch: amount too large"
+    self._check_amount(amount)
     before: uint256 = staticcall collateral.balanceOf(self)
     assert extcall collateral.transferFrom(msg.sender, self, amount, default_return_value=True), "ch: transfer failed"
     assert staticcall collateral.balanceOf(self) == before + amount, "ch: token took a fee"
@@ -368,9 +367,8 @@ def withdraw(amount: uint256):
             or above the initial requirement. Works while paused.
     @param amount Collateral atoms.
     """
-    assert amount != 0, "ch: zero amount"
-    assert amount <= MAX_AMOUNT, "ch: amount too large"
-    self._settle_all(msg.sender)
+    self._check_amount(amount)
+    self._settle_all(msg.sender, MAX_MARKETS)
     self.margin[msg.sender] -= convert(amount, int256)
     h: Health = self._health(msg.sender)
     assert h.equity >= convert(h.initial, int256), "ch: insufficient margin"
@@ -441,7 +439,7 @@ def settle_funding(account: address):
     @notice Settles `account`'s funding in every market it trades (anyone may call).
     @param account The account.
     """
-    self._settle_all(account)
+    self._settle_all(account, MAX_MARKETS)
 
 
 @external
@@ -495,7 +493,7 @@ def liquidate(account: address, counterparties: DynArray[address, MAX_ADL]):
            where the vault takes every position).
     """
     assert self.is_known[account], "ch: unknown account"
-    self._settle_all(account)
+    self._settle_all(account, MAX_MARKETS)
     h: Health = self._health(account)
     assert h.maintenance != 0 and h.equity < convert(h.maintenance, int256), "ch: not liquidatable"
     self._remember(msg.sender)
@@ -631,6 +629,13 @@ def adl_score(account: address, market: uint256) -> int256:
 
 
 @internal
+@pure
+def _check_amount(amount: uint256):
+    assert amount != 0, "ch: zero amount"
+    assert amount <= MAX_AMOUNT, "ch: amount too large"
+
+
+@internal
 @view
 def _check_market(market: uint256):
     assert market < self.market_count, "ch: unknown market"
@@ -704,12 +709,15 @@ def _settle(account: address, market: uint256) -> int256:
 
 
 @internal
-def _settle_all(account: address):
+def _settle_all(account: address, skip: uint256):
+    """
+    @dev Settles every position of `account` except in market `skip` (settled already).
+    """
     mask: uint256 = self.market_mask[account]
     for market: uint256 in range(MAX_MARKETS):
         if mask >> market == 0:
             break
-        if (mask >> market) & 1 == 1:
+        if (mask >> market) & 1 == 1 and market != skip:
             self._settle(account, market)
 
 
@@ -785,25 +793,21 @@ def _trade(
          `check`, both accounts must pass the margin rule and, while paused,
          only reductions pass.
     """
-    self._remember(buyer)
-    self._remember(seller)
+    # No `_remember` here: an unknown account has no margin and no position,
+    # so with `check` its trade fails the margin rule; without it (liquidation)
+    # both sides are known. Funding is settled before the trade (`check`: in
+    # every market, so the margin rule sees no pending funding).
     self._settle(buyer, market)
     self._settle(seller, market)
-    e_buyer: int256 = 0
-    m_buyer: uint256 = 0
-    e_seller: int256 = 0
-    m_seller: uint256 = 0
+    if check:
+        self._settle_all(buyer, market)
+        self._settle_all(seller, market)
     q_buyer: int256 = self.positions[buyer][market].size
     q_seller: int256 = self.positions[seller][market].size
-    if check:
-        self._settle_all(buyer)
-        self._settle_all(seller)
-        hb: Health = self._health(buyer)
-        hs: Health = self._health(seller)
-        e_buyer = hb.equity
-        m_buyer = hb.maintenance
-        e_seller = hs.equity
-        m_seller = hs.maintenance
+    # margin - open_notional before the trade: with the sizes, it gives the
+    # pre-trade equity and requirement exactly (see `_check_margin`).
+    k_buyer: int256 = self.margin[buyer] - self.positions[buyer][market].open_notional
+    k_seller: int256 = self.margin[seller] - self.positions[seller][market].open_notional
     pays: uint256 = perp_math._notional(size, price)
     gets: uint256 = convert(perp_math._value(size, price), uint256)
     self._change_position(buyer, market, size, convert(pays, int256))
@@ -820,28 +824,35 @@ def _trade(
         self.margin[v] += convert(fees - to_fund, int256)
     self.insurance_due += to_fund + pays - gets
     if check:
-        self._check_margin(buyer, q_buyer, e_buyer, m_buyer, market)
-        self._check_margin(seller, q_seller, e_seller, m_seller, market)
+        self._check_margin(buyer, q_buyer, k_buyer, market)
+        self._check_margin(seller, q_seller, k_seller, market)
     return bf, sf
 
 
 @internal
 @view
-def _check_margin(account: address, q_before: int256, e_before: int256, m_before: uint256, market: uint256):
+def _check_margin(account: address, q_before: int256, k_before: int256, market: uint256):
     """
     @dev A trade that grows risk must leave equity >= initial requirement. A
          reduction (no flip) that leaves less must not raise the maintenance
          requirement nor lower equity / maintenance (dYdX's rule, I8).
+         The pre-trade equity and maintenance are not recomputed: funding is
+         settled, so only this market's value and margin - open_notional
+         (`k_before` before the trade) changed, and both are exact integers.
     """
-    q_after: int256 = self.positions[account][market].size
+    pos: Position = self.positions[account][market]
+    q_after: int256 = pos.size
     reduced: bool = abs(q_after) < abs(q_before) and (q_after == 0 or (q_after > 0) == (q_before > 0))
     if pausable.paused:
         assert reduced, "ch: paused"
     h: Health = self._health(account)
     if h.equity >= convert(h.initial, int256):
         return
-    assert reduced, "ch: insufficient margin"
-    assert h.maintenance <= m_before, "ch: insufficient margin"
+    p: uint256 = self._price(market)
+    mmr: uint256 = self.params[market].mmr
+    e_before: int256 = h.equity - perp_math._value(q_after, p) + perp_math._value(q_before, p) - self.margin[account] + pos.open_notional + k_before
+    m_before: uint256 = h.maintenance - perp_math._requirement(q_after, p, mmr) + perp_math._requirement(q_before, p, mmr)
+    assert reduced and h.maintenance <= m_before, "ch: insufficient margin"
     assert h.equity * convert(m_before, int256) >= e_before * convert(h.maintenance, int256), "ch: margin ratio worsened"
 
 
@@ -863,15 +874,18 @@ def _partial_close(account: address, h: Health) -> (uint256, int256):
     """
     market: uint256 = MAX_MARKETS
     worst: uint256 = 0
+    price: uint256 = 0
     mask: uint256 = self.market_mask[account]
     for m: uint256 in range(MAX_MARKETS):
         if mask >> m == 0:
             break
         if (mask >> m) & 1 == 1:
-            req: uint256 = perp_math._requirement(self.positions[account][m].size, self._price(m), self.params[m].mmr)
+            p: uint256 = self._price(m)
+            req: uint256 = perp_math._requirement(self.positions[account][m].size, p, self.params[m].mmr)
             if req > worst:
                 worst = req
                 market = m
+                price = p
     if market == MAX_MARKETS:
         return MAX_MARKETS, 0
     buffer: uint256 = PPM + self.risk.liquidation_buffer
@@ -881,7 +895,6 @@ def _partial_close(account: address, h: Health) -> (uint256, int256):
         return MAX_MARKETS, 0
     need: uint256 = convert(convert(h.maintenance * buffer, int256) - h.equity * convert(PPM, int256), uint256)
     notional: uint256 = (need * PPM + gain - cost - 1) // (gain - cost)
-    price: uint256 = self._price(market)
     size_abs: uint256 = (notional * 10**30 + price - 1) // price
     q: int256 = self.positions[account][market].size
     if size_abs >= convert(abs(q), uint256):
@@ -1012,7 +1025,7 @@ def _vault_can_take(market: uint256, take: int256, price: uint256) -> bool:
          Taking a position that shrinks the vault's is always within limits.
     """
     v: address = self.vault
-    self._settle_all(v)
+    self._settle_all(v, MAX_MARKETS)
     vh: Health = self._health(v)
     if block.timestamp > self.vault_peak_time + self.risk.vault_window or vh.equity > self.vault_peak_equity:
         self.vault_peak_equity = vh.equity
@@ -1056,7 +1069,7 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
         cp: address = cps[i]
         i += 1
         assert cp != account, "ch: adl bankrupt as counterparty"
-        self._settle_all(cp)
+        self._settle_all(cp, MAX_MARKETS)
         cq: int256 = self.positions[cp][market].size
         assert cq != 0, "ch: adl counterparty has no position"
         assert (cq > 0) == (close > 0), "ch: adl counterparty same side"

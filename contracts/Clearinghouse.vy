@@ -44,6 +44,8 @@ WAD: constant(int256) = 10**18
 # Bounds on user input: beyond them notional maths could overflow.
 MAX_SIZE: constant(uint256) = 10**36
 MAX_AMOUNT: constant(uint256) = 2**128
+# A position's size and open notional are stored as int128 in one slot.
+MAX_POSITION: constant(int256) = 2**127
 # Funding: the premium is paid over this period; the index scale is 10**36.
 FUNDING_PERIOD: constant(int256) = 28_800
 FUNDING_PRICE_DIV: constant(int256) = 10**12
@@ -118,7 +120,11 @@ params: public(HashMap[uint256, MarketParams])
 risk: public(RiskParams)
 
 margin: public(HashMap[address, int256])
-positions: public(HashMap[address, HashMap[uint256, Position]])
+# A position in two slots (`positions` reads it): size (low 128 bits) and
+# open_notional (high 128 bits), two's complement int128 each; and the funding
+# index at its last settlement.
+position_word: HashMap[address, HashMap[uint256, int256]]
+position_index: HashMap[address, HashMap[uint256, int256]]
 market_mask: public(HashMap[address, uint256])
 
 # Every account that ever held margin, for the keeper's and users' views.
@@ -409,7 +415,7 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
     # The vault quotes with a spread and pays no fee of its own.
     maker_fee_rate: uint256 = 0 if maker == v else self.params[market].maker_fee
     taker_fee_rate: uint256 = self.params[market].taker_fee
-    vault_before: int256 = self.positions[v][market].size
+    vault_before: int256 = self._size(v, market)
     maker_fee: uint256 = 0
     taker_fee: uint256 = 0
     if taker_size > 0:
@@ -417,7 +423,7 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
     else:
         maker_fee, taker_fee = self._trade(maker, taker, market, -taker_size, price, maker_fee_rate, taker_fee_rate, True)
     if maker == v:
-        after: int256 = self.positions[v][market].size
+        after: int256 = self._size(v, market)
         if abs(after) > abs(vault_before) or (after > 0) != (vault_before > 0):
             assert perp_math._notional(after, oracle_price) <= self.params[market].vault_max_notional, "ch: vault limit"
     self._update_ema(market, price, self.params[market].ema_weight)
@@ -573,6 +579,19 @@ def is_liquidatable(account: address) -> bool:
 
 @external
 @view
+def positions(account: address, market: uint256) -> Position:
+    """
+    @notice A position as stored: size, open notional and funding index.
+    @param account The account.
+    @param market The market id.
+    @return Position Signed size (18 decimals), signed cost basis (atoms),
+            funding index at its last settlement.
+    """
+    return self._pos(account, market)
+
+
+@external
+@view
 def position(account: address, market: uint256) -> (int256, int256, uint256):
     """
     @notice A position: size, open notional (cost basis) and entry price.
@@ -582,7 +601,7 @@ def position(account: address, market: uint256) -> (int256, int256, uint256):
     @return int256 Signed cost basis, atoms.
     @return uint256 Entry price, 18 decimals (0 when flat).
     """
-    pos: Position = self.positions[account][market]
+    pos: Position = self._pos(account, market)
     entry: uint256 = 0
     if pos.size != 0:
         entry = convert(abs(pos.open_notional * 10**30 // pos.size), uint256)
@@ -690,21 +709,38 @@ def _remember(account: address):
 
 
 @internal
+@view
+def _size(account: address, market: uint256) -> int256:
+    """
+    @dev A position's size: the low int128 of its word, sign-extended.
+    """
+    return (self.position_word[account][market] << 128) >> 128
+
+
+@internal
+@view
+def _pos(account: address, market: uint256) -> Position:
+    w: int256 = self.position_word[account][market]
+    return Position(size=(w << 128) >> 128, open_notional=w >> 128, funding_index=self.position_index[account][market])
+
+
+@internal
 def _settle(account: address, market: uint256) -> int256:
     """
     @dev Settles funding of one position into margin; returns the index.
     """
     index: int256 = self._accrue(market)
-    pos: Position = self.positions[account][market]
-    if pos.funding_index != index:
-        if pos.size != 0:
-            delta: int256 = index - pos.funding_index
-            credit: int256 = perp_math._funding_credit(pos.size, delta)
+    last: int256 = self.position_index[account][market]
+    if last != index:
+        size: int256 = self._size(account, market)
+        if size != 0:
+            delta: int256 = index - last
+            credit: int256 = perp_math._funding_credit(size, delta)
             self.margin[account] += credit
             self.markets[market].funding_pool -= credit
-            self.markets[market].funding_weight += pos.size * delta
+            self.markets[market].funding_weight += size * delta
             log FundingSettled(account=account, market=market, amount=credit)
-        self.positions[account][market].funding_index = index
+        self.position_index[account][market] = index
     return index
 
 
@@ -735,7 +771,7 @@ def _health(account: address) -> Health:
             break
         if (mask >> market) & 1 == 0:
             continue
-        pos: Position = self.positions[account][market]
+        pos: Position = self._pos(account, market)
         price: uint256 = self._price(market)
         index: int256 = self._current_index(market)
         h.equity += perp_math._value(pos.size, price) - pos.open_notional
@@ -754,7 +790,7 @@ def _change_position(account: address, market: uint256, delta: int256, cash: int
          of what remains keeps its entry price; realized PnL goes to margin.
          margin - open_notional moves by exactly -cash.
     """
-    pos: Position = self.positions[account][market]
+    pos: Position = self._pos(account, market)
     q: int256 = pos.size
     q_new: int256 = q + delta
     on_new: int256 = 0
@@ -765,7 +801,8 @@ def _change_position(account: address, market: uint256, delta: int256, cash: int
     else:
         on_new = cash * q_new // delta
     self.margin[account] += on_new - pos.open_notional - cash
-    self.positions[account][market] = Position(size=q_new, open_notional=on_new, funding_index=pos.funding_index)
+    assert q_new < MAX_POSITION and q_new >= -MAX_POSITION and on_new < MAX_POSITION and on_new >= -MAX_POSITION, "ch: position too large"
+    self.position_word[account][market] = (on_new << 128) | (q_new & (2**128 - 1))
     self.markets[market].funding_weight += delta * pos.funding_index
     self.markets[market].open_interest = self.markets[market].open_interest + convert(max(q_new, 0), uint256) - convert(max(q, 0), uint256)
     bit: uint256 = 1 << market
@@ -802,12 +839,14 @@ def _trade(
     if check:
         self._settle_all(buyer, market)
         self._settle_all(seller, market)
-    q_buyer: int256 = self.positions[buyer][market].size
-    q_seller: int256 = self.positions[seller][market].size
     # margin - open_notional before the trade: with the sizes, it gives the
     # pre-trade equity and requirement exactly (see `_check_margin`).
-    k_buyer: int256 = self.margin[buyer] - self.positions[buyer][market].open_notional
-    k_seller: int256 = self.margin[seller] - self.positions[seller][market].open_notional
+    pb: Position = self._pos(buyer, market)
+    ps: Position = self._pos(seller, market)
+    q_buyer: int256 = pb.size
+    q_seller: int256 = ps.size
+    k_buyer: int256 = self.margin[buyer] - pb.open_notional
+    k_seller: int256 = self.margin[seller] - ps.open_notional
     pays: uint256 = perp_math._notional(size, price)
     gets: uint256 = convert(perp_math._value(size, price), uint256)
     self._change_position(buyer, market, size, convert(pays, int256))
@@ -840,7 +879,7 @@ def _check_margin(account: address, q_before: int256, k_before: int256, market: 
          settled, so only this market's value and margin - open_notional
          (`k_before` before the trade) changed, and both are exact integers.
     """
-    pos: Position = self.positions[account][market]
+    pos: Position = self._pos(account, market)
     q_after: int256 = pos.size
     reduced: bool = abs(q_after) < abs(q_before) and (q_after == 0 or (q_after > 0) == (q_before > 0))
     if pausable.paused:
@@ -881,7 +920,7 @@ def _partial_close(account: address, h: Health) -> (uint256, int256):
             break
         if (mask >> m) & 1 == 1:
             p: uint256 = self._price(m)
-            req: uint256 = perp_math._requirement(self.positions[account][m].size, p, self.params[m].mmr)
+            req: uint256 = perp_math._requirement(self._size(account, m), p, self.params[m].mmr)
             if req > worst:
                 worst = req
                 market = m
@@ -896,7 +935,7 @@ def _partial_close(account: address, h: Health) -> (uint256, int256):
     need: uint256 = convert(convert(h.maintenance * buffer, int256) - h.equity * convert(PPM, int256), uint256)
     notional: uint256 = (need * PPM + gain - cost - 1) // (gain - cost)
     size_abs: uint256 = (notional * 10**30 + price - 1) // price
-    q: int256 = self.positions[account][market].size
+    q: int256 = self._size(account, market)
     if size_abs >= convert(abs(q), uint256):
         return MAX_MARKETS, 0
     close: int256 = convert(size_abs, int256)
@@ -932,7 +971,7 @@ def _liquidate(account: address, h: Health, cps: DynArray[address, MAX_ADL], cur
             if mask >> m == 0:
                 break
             if (mask >> m) & 1 == 1:
-                closes[m] = -self.positions[account][m].size
+                closes[m] = -self._size(account, m)
                 last = m
 
     room: uint256 = convert(max(h.equity, 0), uint256)
@@ -1030,7 +1069,7 @@ def _vault_can_take(market: uint256, take: int256, price: uint256) -> bool:
     if block.timestamp > self.vault_peak_time + self.risk.vault_window or vh.equity > self.vault_peak_equity:
         self.vault_peak_equity = vh.equity
         self.vault_peak_time = block.timestamp
-    before: int256 = self.positions[v][market].size
+    before: int256 = self._size(v, market)
     after: int256 = before + take
     if abs(after) <= abs(before) and (after == 0 or (after > 0) == (before > 0)):
         return True
@@ -1070,7 +1109,7 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
         i += 1
         assert cp != account, "ch: adl bankrupt as counterparty"
         self._settle_all(cp, MAX_MARKETS)
-        cq: int256 = self.positions[cp][market].size
+        cq: int256 = self._size(cp, market)
         assert cq != 0, "ch: adl counterparty has no position"
         assert (cq > 0) == (close > 0), "ch: adl counterparty same side"
         score: int256 = self._score(cp, market)
@@ -1113,7 +1152,7 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
 @internal
 @view
 def _score(account: address, market: uint256) -> int256:
-    pos: Position = self.positions[account][market]
+    pos: Position = self._pos(account, market)
     if pos.size == 0:
         return 0
     return perp_math._adl_score(pos.size, pos.open_notional, self._price(market), self._health(account).equity)

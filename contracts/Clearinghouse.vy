@@ -63,6 +63,7 @@ MIN_BUFFER: constant(uint256) = 10_000  # 1%: absorbs the atoms requirements rou
 MAX_BUFFER: constant(uint256) = 1_000_000  # 100%
 MAX_KEEPER_SHARE: constant(uint256) = 500_000  # 50%
 MAX_WINDOW: constant(uint256) = 30 * 86400
+LANE: constant(uint256) = 2**24 - 1
 
 
 struct MarketParams:
@@ -75,6 +76,18 @@ struct MarketParams:
     vault_max_notional: uint256
     max_funding_rate: uint256
     ema_weight: uint256
+
+
+# A market's rates as `_rates` unpacks them from one storage word.
+struct Rates:
+    imr: uint256
+    mmr: uint256
+    maker_fee: uint256
+    taker_fee: uint256
+    liquidation_penalty: uint256
+    price_band: uint256
+    ema_weight: uint256
+    max_funding_rate: uint256
 
 
 struct RiskParams:
@@ -116,8 +129,14 @@ vault: public(address)
 
 market_count: public(uint256)
 markets: public(HashMap[uint256, MarketState])
-params: public(HashMap[uint256, MarketParams])
-risk: public(RiskParams)
+# MarketParams in two slots (`params` reads them): the seven ppm rates in
+# 24-bit lanes and max_funding_rate above them (the hard bounds keep each in
+# its lane: 10**6 < 2**24, MAX_FUNDING_RATE < 2**64), and vault_max_notional.
+rate_word: HashMap[uint256, uint256]
+vault_limit: HashMap[uint256, uint256]
+# RiskParams in one slot (`risk` reads it), 24-bit lanes in declaration
+# order; the hard bounds keep each below 2**24 (MAX_WINDOW < 2**22).
+risk_word: uint256
 
 margin: public(HashMap[address, int256])
 # A position in two slots (`positions` reads it): size (low 128 bits) and
@@ -253,7 +272,7 @@ def set_vault(vault_: address):
     """
     ownable._check_owner()
     assert self.vault == empty(address), "ch: vault already set"
-    assert vault_ != empty(address), "ch: zero address"
+    self._check_address(vault_)
     self.vault = vault_
     self._remember(vault_)
     log VaultSet(vault=vault_)
@@ -267,7 +286,7 @@ def set_order_book(order_book_: address):
     """
     ownable._check_owner()
     assert self.order_book == empty(address), "ch: order book already set"
-    assert order_book_ != empty(address), "ch: zero address"
+    self._check_address(order_book_)
     self.order_book = order_book_
     log OrderBookSet(order_book=order_book_)
 
@@ -281,7 +300,7 @@ def add_market(oracle: address, params_: MarketParams) -> uint256:
     @return uint256 The new market id.
     """
     ownable._check_owner()
-    assert oracle != empty(address), "ch: zero address"
+    self._check_address(oracle)
     market: uint256 = self.market_count
     assert market < MAX_MARKETS, "ch: too many markets"
     self._check_params(params_)
@@ -295,7 +314,7 @@ def add_market(oracle: address, params_: MarketParams) -> uint256:
         funding_weight=0,
         open_interest=0,
     )
-    self.params[market] = params_
+    self._set_params(market, params_)
     self.market_count = market + 1
     log MarketAdded(market=market, oracle=oracle)
     log MarketParamsSet(market=market)
@@ -313,7 +332,7 @@ def set_market_params(market: uint256, params_: MarketParams):
     self._check_market(market)
     self._check_params(params_)
     self._accrue(market)
-    self.params[market] = params_
+    self._set_params(market, params_)
     log MarketParamsSet(market=market)
 
 
@@ -411,10 +430,11 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
     assert maker != taker, "ch: self-match"
     oracle_price: uint256 = self._price(market)
     gap: uint256 = price - oracle_price if price > oracle_price else oracle_price - price
-    assert gap * PPM <= self.params[market].price_band * oracle_price, "ch: price outside band"
+    r: Rates = self._rates(market)
+    assert gap * PPM <= r.price_band * oracle_price, "ch: price outside band"
     # The vault quotes with a spread and pays no fee of its own.
-    maker_fee_rate: uint256 = 0 if maker == v else self.params[market].maker_fee
-    taker_fee_rate: uint256 = self.params[market].taker_fee
+    maker_fee_rate: uint256 = 0 if maker == v else r.maker_fee
+    taker_fee_rate: uint256 = r.taker_fee
     vault_before: int256 = self._size(v, market)
     maker_fee: uint256 = 0
     taker_fee: uint256 = 0
@@ -425,8 +445,8 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
     if maker == v:
         after: int256 = self._size(v, market)
         if abs(after) > abs(vault_before) or (after > 0) != (vault_before > 0):
-            assert perp_math._notional(after, oracle_price) <= self.params[market].vault_max_notional, "ch: vault limit"
-    self._update_ema(market, price, self.params[market].ema_weight)
+            assert perp_math._notional(after, oracle_price) <= self.vault_limit[market], "ch: vault limit"
+    self._update_ema(market, price, r.ema_weight)
     log Filled(
         maker=maker,
         taker=taker,
@@ -462,11 +482,11 @@ def sweep_to_insurance() -> uint256:
     for market: uint256 in range(MAX_MARKETS):
         if market >= self.market_count:
             break
-        s: MarketState = self.markets[market]
+        pool: int256 = self.markets[market].funding_pool
         # Future settlements move the pool by at most -funding_weight / 10**36.
-        surplus: int256 = perp_math._floor_div(s.funding_pool * 10**36 - s.funding_weight, 10**36)
+        surplus: int256 = perp_math._floor_div(pool * 10**36 - self.markets[market].funding_weight, 10**36)
         if surplus > 0:
-            self.markets[market].funding_pool = s.funding_pool - surplus
+            self.markets[market].funding_pool = pool - surplus
             amount += convert(surplus, uint256)
     if amount != 0:
         extcall insurance_fund.receive_revenue(amount)
@@ -579,6 +599,38 @@ def is_liquidatable(account: address) -> bool:
 
 @external
 @view
+def risk() -> RiskParams:
+    """
+    @notice The waterfall's global parameters.
+    @return RiskParams Liquidation buffer, keeper share, fund fee share, vault loss cap.
+    """
+    return self._risk()
+
+
+@external
+@view
+def params(market: uint256) -> MarketParams:
+    """
+    @notice A market's parameters as set (zero for an unlisted market).
+    @param market The market id.
+    @return MarketParams Margin ratios, fees, band, vault limit, funding cap, EMA weight.
+    """
+    r: Rates = self._rates(market)
+    return MarketParams(
+        imr=r.imr,
+        mmr=r.mmr,
+        maker_fee=r.maker_fee,
+        taker_fee=r.taker_fee,
+        liquidation_penalty=r.liquidation_penalty,
+        price_band=r.price_band,
+        vault_max_notional=self.vault_limit[market],
+        max_funding_rate=r.max_funding_rate,
+        ema_weight=r.ema_weight,
+    )
+
+
+@external
+@view
 def positions(account: address, market: uint256) -> Position:
     """
     @notice A position as stored: size, open notional and funding index.
@@ -649,6 +701,12 @@ def adl_score(account: address, market: uint256) -> int256:
 
 @internal
 @pure
+def _check_address(a: address):
+    assert a != empty(address), "ch: zero address"
+
+
+@internal
+@pure
 def _check_amount(amount: uint256):
     assert amount != 0, "ch: zero amount"
     assert amount <= MAX_AMOUNT, "ch: amount too large"
@@ -675,7 +733,7 @@ def _current_index(market: uint256) -> int256:
         return index
     ip: int256 = convert(self._price(market), int256)
     premium: int256 = (convert(self.markets[market].mark_ema, int256) - ip) * WAD // ip
-    cap: int256 = convert(self.params[market].max_funding_rate, int256)
+    cap: int256 = convert(self._rates(market).max_funding_rate, int256)
     rate: int256 = min(max(premium // FUNDING_PERIOD, -cap), cap)
     dt: int256 = convert(block.timestamp - last, int256)
     return index + perp_math._floor_div(rate * dt * ip, FUNDING_PRICE_DIV)
@@ -777,8 +835,9 @@ def _health(account: address) -> Health:
         h.equity += perp_math._value(pos.size, price) - pos.open_notional
         h.equity += perp_math._funding_credit(pos.size, index - pos.funding_index)
         h.notional += perp_math._notional(pos.size, price)
-        h.initial += perp_math._requirement(pos.size, price, self.params[market].imr)
-        h.maintenance += perp_math._requirement(pos.size, price, self.params[market].mmr)
+        r: Rates = self._rates(market)
+        h.initial += perp_math._requirement(pos.size, price, r.imr)
+        h.maintenance += perp_math._requirement(pos.size, price, r.mmr)
     return h
 
 
@@ -859,7 +918,7 @@ def _trade(
     to_fund: uint256 = fees
     v: address = self.vault
     if v != empty(address):
-        to_fund = fees * self.risk.fund_fee_share // PPM
+        to_fund = fees * self._risk().fund_fee_share // PPM
         self.margin[v] += convert(fees - to_fund, int256)
     self.insurance_due += to_fund + pays - gets
     if check:
@@ -888,7 +947,7 @@ def _check_margin(account: address, q_before: int256, k_before: int256, market: 
     if h.equity >= convert(h.initial, int256):
         return
     p: uint256 = self._price(market)
-    mmr: uint256 = self.params[market].mmr
+    mmr: uint256 = self._rates(market).mmr
     e_before: int256 = h.equity - perp_math._value(q_after, p) + perp_math._value(q_before, p) - self.margin[account] + pos.open_notional + k_before
     m_before: uint256 = h.maintenance - perp_math._requirement(q_after, p, mmr) + perp_math._requirement(q_before, p, mmr)
     assert reduced and h.maintenance <= m_before, "ch: insufficient margin"
@@ -920,16 +979,17 @@ def _partial_close(account: address, h: Health) -> (uint256, int256):
             break
         if (mask >> m) & 1 == 1:
             p: uint256 = self._price(m)
-            req: uint256 = perp_math._requirement(self._size(account, m), p, self.params[m].mmr)
+            req: uint256 = perp_math._requirement(self._size(account, m), p, self._rates(m).mmr)
             if req > worst:
                 worst = req
                 market = m
                 price = p
     if market == MAX_MARKETS:
         return MAX_MARKETS, 0
-    buffer: uint256 = PPM + self.risk.liquidation_buffer
-    gain: uint256 = self.params[market].mmr * buffer
-    cost: uint256 = (self.params[market].taker_fee + self.params[market].liquidation_penalty) * PPM
+    buffer: uint256 = PPM + self._risk().liquidation_buffer
+    r: Rates = self._rates(market)
+    gain: uint256 = r.mmr * buffer
+    cost: uint256 = (r.taker_fee + r.liquidation_penalty) * PPM
     if gain <= cost:
         return MAX_MARKETS, 0
     need: uint256 = convert(convert(h.maintenance * buffer, int256) - h.equity * convert(PPM, int256), uint256)
@@ -978,7 +1038,7 @@ def _liquidate(account: address, h: Health, cps: DynArray[address, MAX_ADL], cur
     charged: uint256 = 0
     total: uint256 = 0
     # Liquidating yourself earns no keeper reward.
-    keeper_share: uint256 = 0 if msg.sender == account else self.risk.keeper_share
+    keeper_share: uint256 = 0 if msg.sender == account else self._risk().keeper_share
     for m: uint256 in range(MAX_MARKETS):
         if m > last:
             break
@@ -987,9 +1047,10 @@ def _liquidate(account: address, h: Health, cps: DynArray[address, MAX_ADL], cur
         price: uint256 = self._price(m)
         prices[m] = price
         total += perp_math._notional(closes[m], price)
-        fee: uint256 = min(perp_math._fee(closes[m], price, self.params[m].taker_fee), room)
+        r: Rates = self._rates(m)
+        fee: uint256 = min(perp_math._fee(closes[m], price, r.taker_fee), room)
         room -= fee
-        penalty: uint256 = min(perp_math._fee(closes[m], price, self.params[m].liquidation_penalty), room)
+        penalty: uint256 = min(perp_math._fee(closes[m], price, r.liquidation_penalty), room)
         room -= penalty
         penalties[m] = penalty
         reward: uint256 = penalty * keeper_share // PPM
@@ -1047,10 +1108,12 @@ def _close(account: address, market: uint256, close: int256, price: uint256, hai
     v: address = self.vault
     if haircut == 0 and account != v and v != empty(address) and self._vault_can_take(market, -close, price):
         self._settle(v, market)
-        if close < 0:
-            self._trade(v, account, market, -close, price, 0, 0, False)
-        else:
-            self._trade(account, v, market, close, price, 0, 0, False)
+        buyer: address = v
+        seller: address = account
+        if close > 0:
+            buyer = account
+            seller = v
+        self._trade(buyer, seller, market, abs(close), price, 0, 0, False)
         return True, cursor
     return False, self._deleverage(account, market, close, price, haircut, cps, cursor)
 
@@ -1066,18 +1129,19 @@ def _vault_can_take(market: uint256, take: int256, price: uint256) -> bool:
     v: address = self.vault
     self._settle_all(v, MAX_MARKETS)
     vh: Health = self._health(v)
-    if block.timestamp > self.vault_peak_time + self.risk.vault_window or vh.equity > self.vault_peak_equity:
+    rp: RiskParams = self._risk()
+    if block.timestamp > self.vault_peak_time + rp.vault_window or vh.equity > self.vault_peak_equity:
         self.vault_peak_equity = vh.equity
         self.vault_peak_time = block.timestamp
     before: int256 = self._size(v, market)
     after: int256 = before + take
     if abs(after) <= abs(before) and (after == 0 or (after > 0) == (before > 0)):
         return True
-    if vh.equity * convert(PPM, int256) < self.vault_peak_equity * convert(PPM - self.risk.vault_max_drawdown, int256):
+    if vh.equity * convert(PPM, int256) < self.vault_peak_equity * convert(PPM - rp.vault_max_drawdown, int256):
         return False
-    if perp_math._notional(after, price) > self.params[market].vault_max_notional:
+    if perp_math._notional(after, price) > self.vault_limit[market]:
         return False
-    imr: uint256 = self.params[market].imr
+    imr: uint256 = self._rates(market).imr
     initial: uint256 = vh.initial - perp_math._requirement(before, price, imr) + perp_math._requirement(after, price, imr)
     return vh.equity >= convert(initial, int256)
 
@@ -1099,7 +1163,7 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
     haircut_left: int256 = convert(haircut, int256)
     prev_score: int256 = max_value(int256)
     prev: address = empty(address)
-    maker_fee: uint256 = self.params[market].maker_fee
+    maker_fee: uint256 = self._rates(market).maker_fee
     i: uint256 = cursor
     for _: uint256 in range(MAX_ADL):
         if left == 0:
@@ -1187,11 +1251,58 @@ def _check_params(p: MarketParams):
 
 
 @internal
+def _set_params(market: uint256, p: MarketParams):
+    """
+    @dev Stores checked parameters: each rate fits its lane (`_check_params`).
+    """
+    self.rate_word[market] = (
+        p.imr
+        | p.mmr << 24
+        | p.maker_fee << 48
+        | p.taker_fee << 72
+        | p.liquidation_penalty << 96
+        | p.price_band << 120
+        | p.ema_weight << 144
+        | p.max_funding_rate << 168
+    )
+    self.vault_limit[market] = p.vault_max_notional
+
+
+@internal
+@view
+def _rates(market: uint256) -> Rates:
+    w: uint256 = self.rate_word[market]
+    return Rates(
+        imr=w & LANE,
+        mmr=(w >> 24) & LANE,
+        maker_fee=(w >> 48) & LANE,
+        taker_fee=(w >> 72) & LANE,
+        liquidation_penalty=(w >> 96) & LANE,
+        price_band=(w >> 120) & LANE,
+        ema_weight=(w >> 144) & LANE,
+        max_funding_rate=w >> 168,
+    )
+
+
+@internal
+@view
+def _risk() -> RiskParams:
+    w: uint256 = self.risk_word
+    return RiskParams(
+        liquidation_buffer=w & LANE,
+        keeper_share=(w >> 24) & LANE,
+        fund_fee_share=(w >> 48) & LANE,
+        vault_max_drawdown=(w >> 72) & LANE,
+        vault_window=w >> 96,
+    )
+
+
+@internal
 def _set_risk(r: RiskParams):
     assert r.liquidation_buffer >= MIN_BUFFER and r.liquidation_buffer <= MAX_BUFFER, "ch: buffer out of bounds"
     assert r.keeper_share <= MAX_KEEPER_SHARE, "ch: keeper share out of bounds"
     assert r.fund_fee_share <= PPM, "ch: fee share out of bounds"
     assert r.vault_max_drawdown != 0 and r.vault_max_drawdown < PPM, "ch: drawdown out of bounds"
     assert r.vault_window != 0 and r.vault_window <= MAX_WINDOW, "ch: window out of bounds"
-    self.risk = r
+    self.risk_word = r.liquidation_buffer | r.keeper_share << 24 | r.fund_fee_share << 48 | r.vault_max_drawdown << 72 | r.vault_window << 96
     log RiskParamsSet(keeper_share=r.keeper_share)

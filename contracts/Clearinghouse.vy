@@ -63,6 +63,7 @@ MIN_BUFFER: constant(uint256) = 10_000  # 1%: absorbs the atoms requirements rou
 MAX_BUFFER: constant(uint256) = 1_000_000  # 100%
 MAX_KEEPER_SHARE: constant(uint256) = 500_000  # 50%
 MAX_WINDOW: constant(uint256) = 30 * 86400
+ORACLE_BITS: constant(uint256) = 2**160 - 1
 LANE: constant(uint256) = 2**24 - 1
 
 
@@ -108,6 +109,17 @@ struct MarketState:
     open_interest: uint256
 
 
+# MarketState as stored (`markets` reads it): the oracle and the last funding
+# time share one slot, both read and written by every accrual.
+struct MarketStore:
+    oracle_time: uint256  # oracle address (low 160 bits) | last_funding_time << 160
+    funding_index: int256
+    mark_ema: uint256
+    funding_pool: int256
+    funding_weight: int256
+    open_interest: uint256
+
+
 struct Position:
     size: int256
     open_notional: int256
@@ -128,7 +140,7 @@ insurance_fund: public(immutable(IInsuranceFund))
 vault: public(address)
 
 market_count: public(uint256)
-markets: public(HashMap[uint256, MarketState])
+market_store: HashMap[uint256, MarketStore]
 # MarketParams in two slots (`params` reads them): the seven ppm rates in
 # 24-bit lanes and max_funding_rate above them (the hard bounds keep each in
 # its lane: 10**6 < 2**24, MAX_FUNDING_RATE < 2**64), and vault_max_notional.
@@ -305,10 +317,9 @@ def add_market(oracle: address, params_: MarketParams) -> uint256:
     assert market < MAX_MARKETS, "ch: too many markets"
     self._check_params(params_)
     price: uint256 = staticcall IOracle(oracle).price(market)
-    self.markets[market] = MarketState(
-        oracle=oracle,
+    self.market_store[market] = MarketStore(
+        oracle_time=convert(oracle, uint256) | block.timestamp << 160,
         funding_index=0,
-        last_funding_time=block.timestamp,
         mark_ema=price,
         funding_pool=0,
         funding_weight=0,
@@ -377,7 +388,7 @@ def deposit(amount: uint256):
     """
     self._check_amount(amount)
     before: uint256 = staticcall collateral.balanceOf(self)
-    assert extcall collateral.transferFrom(msg.sender, self, amount, default_return_value=True), "ch: transfer failed"
+    self._check_transfer(extcall collateral.transferFrom(msg.sender, self, amount, default_return_value=True))
     assert staticcall collateral.balanceOf(self) == before + amount, "ch: token took a fee"
     self._remember(msg.sender)
     self.margin[msg.sender] += convert(amount, int256)
@@ -396,8 +407,8 @@ def withdraw(amount: uint256):
     self._settle_all(msg.sender, MAX_MARKETS)
     self.margin[msg.sender] -= convert(amount, int256)
     h: Health = self._health(msg.sender)
-    assert h.equity >= convert(h.initial, int256), "ch: insufficient margin"
-    assert extcall collateral.transfer(msg.sender, amount, default_return_value=True), "ch: transfer failed"
+    self._check_enough(h.equity >= convert(h.initial, int256))
+    self._check_transfer(extcall collateral.transfer(msg.sender, amount, default_return_value=True))
     log Withdrawn(account=msg.sender, amount=amount)
 
 
@@ -482,11 +493,11 @@ def sweep_to_insurance() -> uint256:
     for market: uint256 in range(MAX_MARKETS):
         if market >= self.market_count:
             break
-        pool: int256 = self.markets[market].funding_pool
+        pool: int256 = self.market_store[market].funding_pool
         # Future settlements move the pool by at most -funding_weight / 10**36.
-        surplus: int256 = perp_math._floor_div(pool * 10**36 - self.markets[market].funding_weight, 10**36)
+        surplus: int256 = perp_math._floor_div(pool * 10**36 - self.market_store[market].funding_weight, 10**36)
         if surplus > 0:
-            self.markets[market].funding_pool = pool - surplus
+            self.market_store[market].funding_pool = pool - surplus
             amount += convert(surplus, uint256)
     if amount != 0:
         extcall insurance_fund.receive_revenue(amount)
@@ -609,6 +620,27 @@ def risk() -> RiskParams:
 
 @external
 @view
+def markets(market: uint256) -> MarketState:
+    """
+    @notice A market's state as stored (zero for an unlisted market).
+    @param market The market id.
+    @return MarketState Oracle, funding index, last funding time, traded-price EMA,
+            funding pool and weight, open interest.
+    """
+    m: MarketStore = self.market_store[market]
+    return MarketState(
+        oracle=convert(m.oracle_time & ORACLE_BITS, address),
+        funding_index=m.funding_index,
+        last_funding_time=m.oracle_time >> 160,
+        mark_ema=m.mark_ema,
+        funding_pool=m.funding_pool,
+        funding_weight=m.funding_weight,
+        open_interest=m.open_interest,
+    )
+
+
+@external
+@view
 def params(market: uint256) -> MarketParams:
     """
     @notice A market's parameters as set (zero for an unlisted market).
@@ -701,6 +733,18 @@ def adl_score(account: address, market: uint256) -> int256:
 
 @internal
 @pure
+def _check_transfer(ok: bool):
+    assert ok, "ch: transfer failed"
+
+
+@internal
+@pure
+def _check_enough(ok: bool):
+    assert ok, "ch: insufficient margin"
+
+
+@internal
+@pure
 def _check_address(a: address):
     assert a != empty(address), "ch: zero address"
 
@@ -721,18 +765,18 @@ def _check_market(market: uint256):
 @internal
 @view
 def _price(market: uint256) -> uint256:
-    return staticcall IOracle(self.markets[market].oracle).price(market)
+    return staticcall IOracle(convert(self.market_store[market].oracle_time & ORACLE_BITS, address)).price(market)
 
 
 @internal
 @view
 def _current_index(market: uint256) -> int256:
-    last: uint256 = self.markets[market].last_funding_time
-    index: int256 = self.markets[market].funding_index
+    last: uint256 = self.market_store[market].oracle_time >> 160
+    index: int256 = self.market_store[market].funding_index
     if block.timestamp == last:
         return index
     ip: int256 = convert(self._price(market), int256)
-    premium: int256 = (convert(self.markets[market].mark_ema, int256) - ip) * WAD // ip
+    premium: int256 = (convert(self.market_store[market].mark_ema, int256) - ip) * WAD // ip
     cap: int256 = convert(self._rates(market).max_funding_rate, int256)
     rate: int256 = min(max(premium // FUNDING_PERIOD, -cap), cap)
     dt: int256 = convert(block.timestamp - last, int256)
@@ -742,16 +786,16 @@ def _current_index(market: uint256) -> int256:
 @internal
 def _accrue(market: uint256) -> int256:
     index: int256 = self._current_index(market)
-    self.markets[market].funding_index = index
-    self.markets[market].last_funding_time = block.timestamp
+    self.market_store[market].funding_index = index
+    self.market_store[market].oracle_time = self.market_store[market].oracle_time & ORACLE_BITS | block.timestamp << 160
     return index
 
 
 @internal
 def _update_ema(market: uint256, price: uint256, weight: uint256):
-    ema: int256 = convert(self.markets[market].mark_ema, int256)
+    ema: int256 = convert(self.market_store[market].mark_ema, int256)
     ema += (convert(price, int256) - ema) * convert(weight, int256) // convert(PPM, int256)
-    self.markets[market].mark_ema = convert(ema, uint256)
+    self.market_store[market].mark_ema = convert(ema, uint256)
 
 
 # --- internal: accounts ----------------------------------------------------------
@@ -795,8 +839,8 @@ def _settle(account: address, market: uint256) -> int256:
             delta: int256 = index - last
             credit: int256 = perp_math._funding_credit(size, delta)
             self.margin[account] += credit
-            self.markets[market].funding_pool -= credit
-            self.markets[market].funding_weight += size * delta
+            self.market_store[market].funding_pool -= credit
+            self.market_store[market].funding_weight += size * delta
             log FundingSettled(account=account, market=market, amount=credit)
         self.position_index[account][market] = index
     return index
@@ -862,8 +906,8 @@ def _change_position(account: address, market: uint256, delta: int256, cash: int
     self.margin[account] += on_new - pos.open_notional - cash
     assert q_new < MAX_POSITION and q_new >= -MAX_POSITION and on_new < MAX_POSITION and on_new >= -MAX_POSITION, "ch: position too large"
     self.position_word[account][market] = (on_new << 128) | (q_new & (2**128 - 1))
-    self.markets[market].funding_weight += delta * pos.funding_index
-    self.markets[market].open_interest = self.markets[market].open_interest + convert(max(q_new, 0), uint256) - convert(max(q, 0), uint256)
+    self.market_store[market].funding_weight += delta * pos.funding_index
+    self.market_store[market].open_interest = self.market_store[market].open_interest + convert(max(q_new, 0), uint256) - convert(max(q, 0), uint256)
     bit: uint256 = 1 << market
     if q_new == 0:
         self.market_mask[account] &= ~bit
@@ -950,7 +994,7 @@ def _check_margin(account: address, q_before: int256, k_before: int256, market: 
     mmr: uint256 = self._rates(market).mmr
     e_before: int256 = h.equity - perp_math._value(q_after, p) + perp_math._value(q_before, p) - self.margin[account] + pos.open_notional + k_before
     m_before: uint256 = h.maintenance - perp_math._requirement(q_after, p, mmr) + perp_math._requirement(q_before, p, mmr)
-    assert reduced and h.maintenance <= m_before, "ch: insufficient margin"
+    self._check_enough(reduced and h.maintenance <= m_before)
     assert h.equity * convert(m_before, int256) >= e_before * convert(h.maintenance, int256), "ch: margin ratio worsened"
 
 
@@ -1168,7 +1212,8 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
     for _: uint256 in range(MAX_ADL):
         if left == 0:
             break
-        assert i < len(cps), "ch: adl list too short"
+        if i >= len(cps):
+            break
         cp: address = cps[i]
         i += 1
         assert cp != account, "ch: adl bankrupt as counterparty"

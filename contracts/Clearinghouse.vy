@@ -44,6 +44,8 @@ WAD: constant(int256) = 10**18
 # Bounds on user input: beyond them notional maths could overflow.
 MAX_SIZE: constant(uint256) = 10**36
 MAX_AMOUNT: constant(uint256) = 2**128
+# A position's size and open notional are stored as int128 in one slot.
+MAX_POSITION: constant(int256) = 2**127
 # Funding: the premium is paid over this period; the index scale is 10**36.
 FUNDING_PERIOD: constant(int256) = 28_800
 FUNDING_PRICE_DIV: constant(int256) = 10**12
@@ -61,6 +63,8 @@ MIN_BUFFER: constant(uint256) = 10_000  # 1%: absorbs the atoms requirements rou
 MAX_BUFFER: constant(uint256) = 1_000_000  # 100%
 MAX_KEEPER_SHARE: constant(uint256) = 500_000  # 50%
 MAX_WINDOW: constant(uint256) = 30 * 86400
+ORACLE_BITS: constant(uint256) = 2**160 - 1
+LANE: constant(uint256) = 2**24 - 1
 
 
 struct MarketParams:
@@ -75,6 +79,18 @@ struct MarketParams:
     ema_weight: uint256
 
 
+# A market's rates as `_rates` unpacks them from one storage word.
+struct Rates:
+    imr: uint256
+    mmr: uint256
+    maker_fee: uint256
+    taker_fee: uint256
+    liquidation_penalty: uint256
+    price_band: uint256
+    ema_weight: uint256
+    max_funding_rate: uint256
+
+
 struct RiskParams:
     liquidation_buffer: uint256
     keeper_share: uint256
@@ -87,6 +103,17 @@ struct MarketState:
     oracle: address
     funding_index: int256
     last_funding_time: uint256
+    mark_ema: uint256
+    funding_pool: int256
+    funding_weight: int256
+    open_interest: uint256
+
+
+# MarketState as stored (`markets` reads it): the oracle and the last funding
+# time share one slot, both read and written by every accrual.
+struct MarketStore:
+    oracle_time: uint256  # oracle address (low 160 bits) | last_funding_time << 160
+    funding_index: int256
     mark_ema: uint256
     funding_pool: int256
     funding_weight: int256
@@ -113,12 +140,22 @@ insurance_fund: public(immutable(IInsuranceFund))
 vault: public(address)
 
 market_count: public(uint256)
-markets: public(HashMap[uint256, MarketState])
-params: public(HashMap[uint256, MarketParams])
-risk: public(RiskParams)
+market_store: HashMap[uint256, MarketStore]
+# MarketParams in two slots (`params` reads them): the seven ppm rates in
+# 24-bit lanes and max_funding_rate above them (the hard bounds keep each in
+# its lane: 10**6 < 2**24, MAX_FUNDING_RATE < 2**64), and vault_max_notional.
+rate_word: HashMap[uint256, uint256]
+vault_limit: HashMap[uint256, uint256]
+# RiskParams in one slot (`risk` reads it), 24-bit lanes in declaration
+# order; the hard bounds keep each below 2**24 (MAX_WINDOW < 2**22).
+risk_word: uint256
 
 margin: public(HashMap[address, int256])
-positions: public(HashMap[address, HashMap[uint256, Position]])
+# A position in two slots (`positions` reads it): size (low 128 bits) and
+# open_notional (high 128 bits), two's complement int128 each; and the funding
+# index at its last settlement.
+position_word: HashMap[address, HashMap[uint256, int256]]
+position_index: HashMap[address, HashMap[uint256, int256]]
 market_mask: public(HashMap[address, uint256])
 
 # Every account that ever held margin, for the keeper's and users' views.
@@ -247,7 +284,7 @@ def set_vault(vault_: address):
     """
     ownable._check_owner()
     assert self.vault == empty(address), "ch: vault already set"
-    assert vault_ != empty(address), "ch: zero address"
+    self._check_address(vault_)
     self.vault = vault_
     self._remember(vault_)
     log VaultSet(vault=vault_)
@@ -261,7 +298,7 @@ def set_order_book(order_book_: address):
     """
     ownable._check_owner()
     assert self.order_book == empty(address), "ch: order book already set"
-    assert order_book_ != empty(address), "ch: zero address"
+    self._check_address(order_book_)
     self.order_book = order_book_
     log OrderBookSet(order_book=order_book_)
 
@@ -275,21 +312,20 @@ def add_market(oracle: address, params_: MarketParams) -> uint256:
     @return uint256 The new market id.
     """
     ownable._check_owner()
-    assert oracle != empty(address), "ch: zero address"
+    self._check_address(oracle)
     market: uint256 = self.market_count
     assert market < MAX_MARKETS, "ch: too many markets"
     self._check_params(params_)
     price: uint256 = staticcall IOracle(oracle).price(market)
-    self.markets[market] = MarketState(
-        oracle=oracle,
+    self.market_store[market] = MarketStore(
+        oracle_time=convert(oracle, uint256) | block.timestamp << 160,
         funding_index=0,
-        last_funding_time=block.timestamp,
         mark_ema=price,
         funding_pool=0,
         funding_weight=0,
         open_interest=0,
     )
-    self.params[market] = params_
+    self._set_params(market, params_)
     self.market_count = market + 1
     log MarketAdded(market=market, oracle=oracle)
     log MarketParamsSet(market=market)
@@ -307,7 +343,7 @@ def set_market_params(market: uint256, params_: MarketParams):
     self._check_market(market)
     self._check_params(params_)
     self._accrue(market)
-    self.params[market] = params_
+    self._set_params(market, params_)
     log MarketParamsSet(market=market)
 
 
@@ -350,10 +386,9 @@ def deposit(amount: uint256):
     @notice Adds `amount` of collateral to the caller's margin.
     @param amount Collateral atoms, pulled from the caller.
     """
-    assert amount != 0, "ch: zero amount"
-    assert amount <= MAX_AMOUNT, "ch: amount too large"
+    self._check_amount(amount)
     before: uint256 = staticcall collateral.balanceOf(self)
-    assert extcall collateral.transferFrom(msg.sender, self, amount, default_return_value=True), "ch: transfer failed"
+    self._check_transfer(extcall collateral.transferFrom(msg.sender, self, amount, default_return_value=True))
     assert staticcall collateral.balanceOf(self) == before + amount, "ch: token took a fee"
     self._remember(msg.sender)
     self.margin[msg.sender] += convert(amount, int256)
@@ -368,13 +403,12 @@ def withdraw(amount: uint256):
             or above the initial requirement. Works while paused.
     @param amount Collateral atoms.
     """
-    assert amount != 0, "ch: zero amount"
-    assert amount <= MAX_AMOUNT, "ch: amount too large"
-    self._settle_all(msg.sender)
+    self._check_amount(amount)
+    self._settle_all(msg.sender, MAX_MARKETS)
     self.margin[msg.sender] -= convert(amount, int256)
     h: Health = self._health(msg.sender)
-    assert h.equity >= convert(h.initial, int256), "ch: insufficient margin"
-    assert extcall collateral.transfer(msg.sender, amount, default_return_value=True), "ch: transfer failed"
+    self._check_enough(h.equity >= convert(h.initial, int256))
+    self._check_transfer(extcall collateral.transfer(msg.sender, amount, default_return_value=True))
     log Withdrawn(account=msg.sender, amount=amount)
 
 
@@ -407,11 +441,12 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
     assert maker != taker, "ch: self-match"
     oracle_price: uint256 = self._price(market)
     gap: uint256 = price - oracle_price if price > oracle_price else oracle_price - price
-    assert gap * PPM <= self.params[market].price_band * oracle_price, "ch: price outside band"
+    r: Rates = self._rates(market)
+    assert gap * PPM <= r.price_band * oracle_price, "ch: price outside band"
     # The vault quotes with a spread and pays no fee of its own.
-    maker_fee_rate: uint256 = 0 if maker == v else self.params[market].maker_fee
-    taker_fee_rate: uint256 = self.params[market].taker_fee
-    vault_before: int256 = self.positions[v][market].size
+    maker_fee_rate: uint256 = 0 if maker == v else r.maker_fee
+    taker_fee_rate: uint256 = r.taker_fee
+    vault_before: int256 = self._size(v, market)
     maker_fee: uint256 = 0
     taker_fee: uint256 = 0
     if taker_size > 0:
@@ -419,10 +454,10 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
     else:
         maker_fee, taker_fee = self._trade(maker, taker, market, -taker_size, price, maker_fee_rate, taker_fee_rate, True)
     if maker == v:
-        after: int256 = self.positions[v][market].size
+        after: int256 = self._size(v, market)
         if abs(after) > abs(vault_before) or (after > 0) != (vault_before > 0):
-            assert perp_math._notional(after, oracle_price) <= self.params[market].vault_max_notional, "ch: vault limit"
-    self._update_ema(market, price, self.params[market].ema_weight)
+            assert perp_math._notional(after, oracle_price) <= self.vault_limit[market], "ch: vault limit"
+    self._update_ema(market, price, r.ema_weight)
     log Filled(
         maker=maker,
         taker=taker,
@@ -441,7 +476,7 @@ def settle_funding(account: address):
     @notice Settles `account`'s funding in every market it trades (anyone may call).
     @param account The account.
     """
-    self._settle_all(account)
+    self._settle_all(account, MAX_MARKETS)
 
 
 @external
@@ -458,11 +493,11 @@ def sweep_to_insurance() -> uint256:
     for market: uint256 in range(MAX_MARKETS):
         if market >= self.market_count:
             break
-        s: MarketState = self.markets[market]
+        pool: int256 = self.market_store[market].funding_pool
         # Future settlements move the pool by at most -funding_weight / 10**36.
-        surplus: int256 = perp_math._floor_div(s.funding_pool * 10**36 - s.funding_weight, 10**36)
+        surplus: int256 = perp_math._floor_div(pool * 10**36 - self.market_store[market].funding_weight, 10**36)
         if surplus > 0:
-            self.markets[market].funding_pool = s.funding_pool - surplus
+            self.market_store[market].funding_pool = pool - surplus
             amount += convert(surplus, uint256)
     if amount != 0:
         extcall insurance_fund.receive_revenue(amount)
@@ -495,7 +530,7 @@ def liquidate(account: address, counterparties: DynArray[address, MAX_ADL]):
            where the vault takes every position).
     """
     assert self.is_known[account], "ch: unknown account"
-    self._settle_all(account)
+    self._settle_all(account, MAX_MARKETS)
     h: Health = self._health(account)
     assert h.maintenance != 0 and h.equity < convert(h.maintenance, int256), "ch: not liquidatable"
     self._remember(msg.sender)
@@ -575,6 +610,72 @@ def is_liquidatable(account: address) -> bool:
 
 @external
 @view
+def risk() -> RiskParams:
+    """
+    @notice The waterfall's global parameters.
+    @return RiskParams Liquidation buffer, keeper share, fund fee share, vault loss cap.
+    """
+    return self._risk()
+
+
+@external
+@view
+def markets(market: uint256) -> MarketState:
+    """
+    @notice A market's state as stored (zero for an unlisted market).
+    @param market The market id.
+    @return MarketState Oracle, funding index, last funding time, traded-price EMA,
+            funding pool and weight, open interest.
+    """
+    m: MarketStore = self.market_store[market]
+    return MarketState(
+        oracle=convert(m.oracle_time & ORACLE_BITS, address),
+        funding_index=m.funding_index,
+        last_funding_time=m.oracle_time >> 160,
+        mark_ema=m.mark_ema,
+        funding_pool=m.funding_pool,
+        funding_weight=m.funding_weight,
+        open_interest=m.open_interest,
+    )
+
+
+@external
+@view
+def params(market: uint256) -> MarketParams:
+    """
+    @notice A market's parameters as set (zero for an unlisted market).
+    @param market The market id.
+    @return MarketParams Margin ratios, fees, band, vault limit, funding cap, EMA weight.
+    """
+    r: Rates = self._rates(market)
+    return MarketParams(
+        imr=r.imr,
+        mmr=r.mmr,
+        maker_fee=r.maker_fee,
+        taker_fee=r.taker_fee,
+        liquidation_penalty=r.liquidation_penalty,
+        price_band=r.price_band,
+        vault_max_notional=self.vault_limit[market],
+        max_funding_rate=r.max_funding_rate,
+        ema_weight=r.ema_weight,
+    )
+
+
+@external
+@view
+def positions(account: address, market: uint256) -> Position:
+    """
+    @notice A position as stored: size, open notional and funding index.
+    @param account The account.
+    @param market The market id.
+    @return Position Signed size (18 decimals), signed cost basis (atoms),
+            funding index at its last settlement.
+    """
+    return self._pos(account, market)
+
+
+@external
+@view
 def position(account: address, market: uint256) -> (int256, int256, uint256):
     """
     @notice A position: size, open notional (cost basis) and entry price.
@@ -584,7 +685,7 @@ def position(account: address, market: uint256) -> (int256, int256, uint256):
     @return int256 Signed cost basis, atoms.
     @return uint256 Entry price, 18 decimals (0 when flat).
     """
-    pos: Position = self.positions[account][market]
+    pos: Position = self._pos(account, market)
     entry: uint256 = 0
     if pos.size != 0:
         entry = convert(abs(pos.open_notional * 10**30 // pos.size), uint256)
@@ -631,6 +732,31 @@ def adl_score(account: address, market: uint256) -> int256:
 
 
 @internal
+@pure
+def _check_transfer(ok: bool):
+    assert ok, "ch: transfer failed"
+
+
+@internal
+@pure
+def _check_enough(ok: bool):
+    assert ok, "ch: insufficient margin"
+
+
+@internal
+@pure
+def _check_address(a: address):
+    assert a != empty(address), "ch: zero address"
+
+
+@internal
+@pure
+def _check_amount(amount: uint256):
+    assert amount != 0, "ch: zero amount"
+    assert amount <= MAX_AMOUNT, "ch: amount too large"
+
+
+@internal
 @view
 def _check_market(market: uint256):
     assert market < self.market_count, "ch: unknown market"
@@ -639,19 +765,19 @@ def _check_market(market: uint256):
 @internal
 @view
 def _price(market: uint256) -> uint256:
-    return staticcall IOracle(self.markets[market].oracle).price(market)
+    return staticcall IOracle(convert(self.market_store[market].oracle_time & ORACLE_BITS, address)).price(market)
 
 
 @internal
 @view
 def _current_index(market: uint256) -> int256:
-    last: uint256 = self.markets[market].last_funding_time
-    index: int256 = self.markets[market].funding_index
+    last: uint256 = self.market_store[market].oracle_time >> 160
+    index: int256 = self.market_store[market].funding_index
     if block.timestamp == last:
         return index
     ip: int256 = convert(self._price(market), int256)
-    premium: int256 = (convert(self.markets[market].mark_ema, int256) - ip) * WAD // ip
-    cap: int256 = convert(self.params[market].max_funding_rate, int256)
+    premium: int256 = (convert(self.market_store[market].mark_ema, int256) - ip) * WAD // ip
+    cap: int256 = convert(self._rates(market).max_funding_rate, int256)
     rate: int256 = min(max(premium // FUNDING_PERIOD, -cap), cap)
     dt: int256 = convert(block.timestamp - last, int256)
     return index + perp_math._floor_div(rate * dt * ip, FUNDING_PRICE_DIV)
@@ -660,16 +786,16 @@ def _current_index(market: uint256) -> int256:
 @internal
 def _accrue(market: uint256) -> int256:
     index: int256 = self._current_index(market)
-    self.markets[market].funding_index = index
-    self.markets[market].last_funding_time = block.timestamp
+    self.market_store[market].funding_index = index
+    self.market_store[market].oracle_time = self.market_store[market].oracle_time & ORACLE_BITS | block.timestamp << 160
     return index
 
 
 @internal
 def _update_ema(market: uint256, price: uint256, weight: uint256):
-    ema: int256 = convert(self.markets[market].mark_ema, int256)
+    ema: int256 = convert(self.market_store[market].mark_ema, int256)
     ema += (convert(price, int256) - ema) * convert(weight, int256) // convert(PPM, int256)
-    self.markets[market].mark_ema = convert(ema, uint256)
+    self.market_store[market].mark_ema = convert(ema, uint256)
 
 
 # --- internal: accounts ----------------------------------------------------------
@@ -685,31 +811,51 @@ def _remember(account: address):
 
 
 @internal
+@view
+def _size(account: address, market: uint256) -> int256:
+    """
+    @dev A position's size: the low int128 of its word, sign-extended.
+    """
+    return (self.position_word[account][market] << 128) >> 128
+
+
+@internal
+@view
+def _pos(account: address, market: uint256) -> Position:
+    w: int256 = self.position_word[account][market]
+    return Position(size=(w << 128) >> 128, open_notional=w >> 128, funding_index=self.position_index[account][market])
+
+
+@internal
 def _settle(account: address, market: uint256) -> int256:
     """
     @dev Settles funding of one position into margin; returns the index.
     """
     index: int256 = self._accrue(market)
-    pos: Position = self.positions[account][market]
-    if pos.funding_index != index:
-        if pos.size != 0:
-            delta: int256 = index - pos.funding_index
-            credit: int256 = perp_math._funding_credit(pos.size, delta)
+    last: int256 = self.position_index[account][market]
+    if last != index:
+        size: int256 = self._size(account, market)
+        if size != 0:
+            delta: int256 = index - last
+            credit: int256 = perp_math._funding_credit(size, delta)
             self.margin[account] += credit
-            self.markets[market].funding_pool -= credit
-            self.markets[market].funding_weight += pos.size * delta
+            self.market_store[market].funding_pool -= credit
+            self.market_store[market].funding_weight += size * delta
             log FundingSettled(account=account, market=market, amount=credit)
-        self.positions[account][market].funding_index = index
+        self.position_index[account][market] = index
     return index
 
 
 @internal
-def _settle_all(account: address):
+def _settle_all(account: address, skip: uint256):
+    """
+    @dev Settles every position of `account` except in market `skip` (settled already).
+    """
     mask: uint256 = self.market_mask[account]
     for market: uint256 in range(MAX_MARKETS):
         if mask >> market == 0:
             break
-        if (mask >> market) & 1 == 1:
+        if (mask >> market) & 1 == 1 and market != skip:
             self._settle(account, market)
 
 
@@ -727,14 +873,15 @@ def _health(account: address) -> Health:
             break
         if (mask >> market) & 1 == 0:
             continue
-        pos: Position = self.positions[account][market]
+        pos: Position = self._pos(account, market)
         price: uint256 = self._price(market)
         index: int256 = self._current_index(market)
         h.equity += perp_math._value(pos.size, price) - pos.open_notional
         h.equity += perp_math._funding_credit(pos.size, index - pos.funding_index)
         h.notional += perp_math._notional(pos.size, price)
-        h.initial += perp_math._requirement(pos.size, price, self.params[market].imr)
-        h.maintenance += perp_math._requirement(pos.size, price, self.params[market].mmr)
+        r: Rates = self._rates(market)
+        h.initial += perp_math._requirement(pos.size, price, r.imr)
+        h.maintenance += perp_math._requirement(pos.size, price, r.mmr)
     return h
 
 
@@ -746,7 +893,7 @@ def _change_position(account: address, market: uint256, delta: int256, cash: int
          of what remains keeps its entry price; realized PnL goes to margin.
          margin - open_notional moves by exactly -cash.
     """
-    pos: Position = self.positions[account][market]
+    pos: Position = self._pos(account, market)
     q: int256 = pos.size
     q_new: int256 = q + delta
     on_new: int256 = 0
@@ -757,9 +904,10 @@ def _change_position(account: address, market: uint256, delta: int256, cash: int
     else:
         on_new = cash * q_new // delta
     self.margin[account] += on_new - pos.open_notional - cash
-    self.positions[account][market] = Position(size=q_new, open_notional=on_new, funding_index=pos.funding_index)
-    self.markets[market].funding_weight += delta * pos.funding_index
-    self.markets[market].open_interest = self.markets[market].open_interest + convert(max(q_new, 0), uint256) - convert(max(q, 0), uint256)
+    assert q_new < MAX_POSITION and q_new >= -MAX_POSITION and on_new < MAX_POSITION and on_new >= -MAX_POSITION, "ch: position too large"
+    self.position_word[account][market] = (on_new << 128) | (q_new & (2**128 - 1))
+    self.market_store[market].funding_weight += delta * pos.funding_index
+    self.market_store[market].open_interest = self.market_store[market].open_interest + convert(max(q_new, 0), uint256) - convert(max(q, 0), uint256)
     bit: uint256 = 1 << market
     if q_new == 0:
         self.market_mask[account] &= ~bit
@@ -785,25 +933,23 @@ def _trade(
          `check`, both accounts must pass the margin rule and, while paused,
          only reductions pass.
     """
-    self._remember(buyer)
-    self._remember(seller)
+    # No `_remember` here: an unknown account has no margin and no position,
+    # so with `check` its trade fails the margin rule; without it (liquidation)
+    # both sides are known. Funding is settled before the trade (`check`: in
+    # every market, so the margin rule sees no pending funding).
     self._settle(buyer, market)
     self._settle(seller, market)
-    e_buyer: int256 = 0
-    m_buyer: uint256 = 0
-    e_seller: int256 = 0
-    m_seller: uint256 = 0
-    q_buyer: int256 = self.positions[buyer][market].size
-    q_seller: int256 = self.positions[seller][market].size
     if check:
-        self._settle_all(buyer)
-        self._settle_all(seller)
-        hb: Health = self._health(buyer)
-        hs: Health = self._health(seller)
-        e_buyer = hb.equity
-        m_buyer = hb.maintenance
-        e_seller = hs.equity
-        m_seller = hs.maintenance
+        self._settle_all(buyer, market)
+        self._settle_all(seller, market)
+    # margin - open_notional before the trade: with the sizes, it gives the
+    # pre-trade equity and requirement exactly (see `_check_margin`).
+    pb: Position = self._pos(buyer, market)
+    ps: Position = self._pos(seller, market)
+    q_buyer: int256 = pb.size
+    q_seller: int256 = ps.size
+    k_buyer: int256 = self.margin[buyer] - pb.open_notional
+    k_seller: int256 = self.margin[seller] - ps.open_notional
     pays: uint256 = perp_math._notional(size, price)
     gets: uint256 = convert(perp_math._value(size, price), uint256)
     self._change_position(buyer, market, size, convert(pays, int256))
@@ -816,32 +962,39 @@ def _trade(
     to_fund: uint256 = fees
     v: address = self.vault
     if v != empty(address):
-        to_fund = fees * self.risk.fund_fee_share // PPM
+        to_fund = fees * self._risk().fund_fee_share // PPM
         self.margin[v] += convert(fees - to_fund, int256)
     self.insurance_due += to_fund + pays - gets
     if check:
-        self._check_margin(buyer, q_buyer, e_buyer, m_buyer, market)
-        self._check_margin(seller, q_seller, e_seller, m_seller, market)
+        self._check_margin(buyer, q_buyer, k_buyer, market)
+        self._check_margin(seller, q_seller, k_seller, market)
     return bf, sf
 
 
 @internal
 @view
-def _check_margin(account: address, q_before: int256, e_before: int256, m_before: uint256, market: uint256):
+def _check_margin(account: address, q_before: int256, k_before: int256, market: uint256):
     """
     @dev A trade that grows risk must leave equity >= initial requirement. A
          reduction (no flip) that leaves less must not raise the maintenance
          requirement nor lower equity / maintenance (dYdX's rule, I8).
+         The pre-trade equity and maintenance are not recomputed: funding is
+         settled, so only this market's value and margin - open_notional
+         (`k_before` before the trade) changed, and both are exact integers.
     """
-    q_after: int256 = self.positions[account][market].size
+    pos: Position = self._pos(account, market)
+    q_after: int256 = pos.size
     reduced: bool = abs(q_after) < abs(q_before) and (q_after == 0 or (q_after > 0) == (q_before > 0))
     if pausable.paused:
         assert reduced, "ch: paused"
     h: Health = self._health(account)
     if h.equity >= convert(h.initial, int256):
         return
-    assert reduced, "ch: insufficient margin"
-    assert h.maintenance <= m_before, "ch: insufficient margin"
+    p: uint256 = self._price(market)
+    mmr: uint256 = self._rates(market).mmr
+    e_before: int256 = h.equity - perp_math._value(q_after, p) + perp_math._value(q_before, p) - self.margin[account] + pos.open_notional + k_before
+    m_before: uint256 = h.maintenance - perp_math._requirement(q_after, p, mmr) + perp_math._requirement(q_before, p, mmr)
+    self._check_enough(reduced and h.maintenance <= m_before)
     assert h.equity * convert(m_before, int256) >= e_before * convert(h.maintenance, int256), "ch: margin ratio worsened"
 
 
@@ -863,27 +1016,30 @@ def _partial_close(account: address, h: Health) -> (uint256, int256):
     """
     market: uint256 = MAX_MARKETS
     worst: uint256 = 0
+    price: uint256 = 0
     mask: uint256 = self.market_mask[account]
     for m: uint256 in range(MAX_MARKETS):
         if mask >> m == 0:
             break
         if (mask >> m) & 1 == 1:
-            req: uint256 = perp_math._requirement(self.positions[account][m].size, self._price(m), self.params[m].mmr)
+            p: uint256 = self._price(m)
+            req: uint256 = perp_math._requirement(self._size(account, m), p, self._rates(m).mmr)
             if req > worst:
                 worst = req
                 market = m
+                price = p
     if market == MAX_MARKETS:
         return MAX_MARKETS, 0
-    buffer: uint256 = PPM + self.risk.liquidation_buffer
-    gain: uint256 = self.params[market].mmr * buffer
-    cost: uint256 = (self.params[market].taker_fee + self.params[market].liquidation_penalty) * PPM
+    buffer: uint256 = PPM + self._risk().liquidation_buffer
+    r: Rates = self._rates(market)
+    gain: uint256 = r.mmr * buffer
+    cost: uint256 = (r.taker_fee + r.liquidation_penalty) * PPM
     if gain <= cost:
         return MAX_MARKETS, 0
     need: uint256 = convert(convert(h.maintenance * buffer, int256) - h.equity * convert(PPM, int256), uint256)
     notional: uint256 = (need * PPM + gain - cost - 1) // (gain - cost)
-    price: uint256 = self._price(market)
     size_abs: uint256 = (notional * 10**30 + price - 1) // price
-    q: int256 = self.positions[account][market].size
+    q: int256 = self._size(account, market)
     if size_abs >= convert(abs(q), uint256):
         return MAX_MARKETS, 0
     close: int256 = convert(size_abs, int256)
@@ -919,14 +1075,14 @@ def _liquidate(account: address, h: Health, cps: DynArray[address, MAX_ADL], cur
             if mask >> m == 0:
                 break
             if (mask >> m) & 1 == 1:
-                closes[m] = -self.positions[account][m].size
+                closes[m] = -self._size(account, m)
                 last = m
 
     room: uint256 = convert(max(h.equity, 0), uint256)
     charged: uint256 = 0
     total: uint256 = 0
     # Liquidating yourself earns no keeper reward.
-    keeper_share: uint256 = 0 if msg.sender == account else self.risk.keeper_share
+    keeper_share: uint256 = 0 if msg.sender == account else self._risk().keeper_share
     for m: uint256 in range(MAX_MARKETS):
         if m > last:
             break
@@ -935,9 +1091,10 @@ def _liquidate(account: address, h: Health, cps: DynArray[address, MAX_ADL], cur
         price: uint256 = self._price(m)
         prices[m] = price
         total += perp_math._notional(closes[m], price)
-        fee: uint256 = min(perp_math._fee(closes[m], price, self.params[m].taker_fee), room)
+        r: Rates = self._rates(m)
+        fee: uint256 = min(perp_math._fee(closes[m], price, r.taker_fee), room)
         room -= fee
-        penalty: uint256 = min(perp_math._fee(closes[m], price, self.params[m].liquidation_penalty), room)
+        penalty: uint256 = min(perp_math._fee(closes[m], price, r.liquidation_penalty), room)
         room -= penalty
         penalties[m] = penalty
         reward: uint256 = penalty * keeper_share // PPM
@@ -995,10 +1152,12 @@ def _close(account: address, market: uint256, close: int256, price: uint256, hai
     v: address = self.vault
     if haircut == 0 and account != v and v != empty(address) and self._vault_can_take(market, -close, price):
         self._settle(v, market)
-        if close < 0:
-            self._trade(v, account, market, -close, price, 0, 0, False)
-        else:
-            self._trade(account, v, market, close, price, 0, 0, False)
+        buyer: address = v
+        seller: address = account
+        if close > 0:
+            buyer = account
+            seller = v
+        self._trade(buyer, seller, market, abs(close), price, 0, 0, False)
         return True, cursor
     return False, self._deleverage(account, market, close, price, haircut, cps, cursor)
 
@@ -1012,20 +1171,21 @@ def _vault_can_take(market: uint256, take: int256, price: uint256) -> bool:
          Taking a position that shrinks the vault's is always within limits.
     """
     v: address = self.vault
-    self._settle_all(v)
+    self._settle_all(v, MAX_MARKETS)
     vh: Health = self._health(v)
-    if block.timestamp > self.vault_peak_time + self.risk.vault_window or vh.equity > self.vault_peak_equity:
+    rp: RiskParams = self._risk()
+    if block.timestamp > self.vault_peak_time + rp.vault_window or vh.equity > self.vault_peak_equity:
         self.vault_peak_equity = vh.equity
         self.vault_peak_time = block.timestamp
-    before: int256 = self.positions[v][market].size
+    before: int256 = self._size(v, market)
     after: int256 = before + take
     if abs(after) <= abs(before) and (after == 0 or (after > 0) == (before > 0)):
         return True
-    if vh.equity * convert(PPM, int256) < self.vault_peak_equity * convert(PPM - self.risk.vault_max_drawdown, int256):
+    if vh.equity * convert(PPM, int256) < self.vault_peak_equity * convert(PPM - rp.vault_max_drawdown, int256):
         return False
-    if perp_math._notional(after, price) > self.params[market].vault_max_notional:
+    if perp_math._notional(after, price) > self.vault_limit[market]:
         return False
-    imr: uint256 = self.params[market].imr
+    imr: uint256 = self._rates(market).imr
     initial: uint256 = vh.initial - perp_math._requirement(before, price, imr) + perp_math._requirement(after, price, imr)
     return vh.equity >= convert(initial, int256)
 
@@ -1047,17 +1207,18 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
     haircut_left: int256 = convert(haircut, int256)
     prev_score: int256 = max_value(int256)
     prev: address = empty(address)
-    maker_fee: uint256 = self.params[market].maker_fee
+    maker_fee: uint256 = self._rates(market).maker_fee
     i: uint256 = cursor
     for _: uint256 in range(MAX_ADL):
         if left == 0:
             break
-        assert i < len(cps), "ch: adl list too short"
+        if i >= len(cps):
+            break
         cp: address = cps[i]
         i += 1
         assert cp != account, "ch: adl bankrupt as counterparty"
-        self._settle_all(cp)
-        cq: int256 = self.positions[cp][market].size
+        self._settle_all(cp, MAX_MARKETS)
+        cq: int256 = self._size(cp, market)
         assert cq != 0, "ch: adl counterparty has no position"
         assert (cq > 0) == (close > 0), "ch: adl counterparty same side"
         score: int256 = self._score(cp, market)
@@ -1100,7 +1261,7 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
 @internal
 @view
 def _score(account: address, market: uint256) -> int256:
-    pos: Position = self.positions[account][market]
+    pos: Position = self._pos(account, market)
     if pos.size == 0:
         return 0
     return perp_math._adl_score(pos.size, pos.open_notional, self._price(market), self._health(account).equity)
@@ -1135,11 +1296,58 @@ def _check_params(p: MarketParams):
 
 
 @internal
+def _set_params(market: uint256, p: MarketParams):
+    """
+    @dev Stores checked parameters: each rate fits its lane (`_check_params`).
+    """
+    self.rate_word[market] = (
+        p.imr
+        | p.mmr << 24
+        | p.maker_fee << 48
+        | p.taker_fee << 72
+        | p.liquidation_penalty << 96
+        | p.price_band << 120
+        | p.ema_weight << 144
+        | p.max_funding_rate << 168
+    )
+    self.vault_limit[market] = p.vault_max_notional
+
+
+@internal
+@view
+def _rates(market: uint256) -> Rates:
+    w: uint256 = self.rate_word[market]
+    return Rates(
+        imr=w & LANE,
+        mmr=(w >> 24) & LANE,
+        maker_fee=(w >> 48) & LANE,
+        taker_fee=(w >> 72) & LANE,
+        liquidation_penalty=(w >> 96) & LANE,
+        price_band=(w >> 120) & LANE,
+        ema_weight=(w >> 144) & LANE,
+        max_funding_rate=w >> 168,
+    )
+
+
+@internal
+@view
+def _risk() -> RiskParams:
+    w: uint256 = self.risk_word
+    return RiskParams(
+        liquidation_buffer=w & LANE,
+        keeper_share=(w >> 24) & LANE,
+        fund_fee_share=(w >> 48) & LANE,
+        vault_max_drawdown=(w >> 72) & LANE,
+        vault_window=w >> 96,
+    )
+
+
+@internal
 def _set_risk(r: RiskParams):
     assert r.liquidation_buffer >= MIN_BUFFER and r.liquidation_buffer <= MAX_BUFFER, "ch: buffer out of bounds"
     assert r.keeper_share <= MAX_KEEPER_SHARE, "ch: keeper share out of bounds"
     assert r.fund_fee_share <= PPM, "ch: fee share out of bounds"
     assert r.vault_max_drawdown != 0 and r.vault_max_drawdown < PPM, "ch: drawdown out of bounds"
     assert r.vault_window != 0 and r.vault_window <= MAX_WINDOW, "ch: window out of bounds"
-    self.risk = r
+    self.risk_word = r.liquidation_buffer | r.keeper_share << 24 | r.fund_fee_share << 48 | r.vault_max_drawdown << 72 | r.vault_window << 96
     log RiskParamsSet(keeper_share=r.keeper_share)

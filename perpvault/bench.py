@@ -412,7 +412,7 @@ class Bench:
             self.run_liquidation("liq_full_vault_first")
         # ... and a vault that has taken over a liquidated position before: it holds 1 BTC
         # long and its loss-cap peak is recorded (otherwise every take-over measured would
-        # pay for the vault's first position in the market and its first peak: 6 new slots).
+        # pay for the vault's first position in the market and its first peak: 5 new slots).
         self.nonce = 100  # the same orders whether or not the first take-over was measured
         v = self._victim("house", 6_500)
         self.set_price(BTC, self._price_for(v, size(1), 0.005))

@@ -66,9 +66,9 @@ MUTANTS: dict[str, Mutant] = {
         Mutant(
             "withdraw_skips_funding",
             "Clearinghouse.vy",
-            "    assert amount <= MAX_AMOUNT, \"ch: amount too large\"\n    self._settle_all(msg.sender)\n"
+            "    self._check_amount(amount)\n    self._settle_all(msg.sender, MAX_MARKETS)\n"
             "    self.margin[msg.sender] -= convert(amount, int256)\n",
-            "    assert amount <= MAX_AMOUNT, \"ch: amount too large\"\n"
+            "    self._check_amount(amount)\n"
             "    self.margin[msg.sender] -= convert(amount, int256)\n",
             "funding not settled on withdraw",
             ("MODEL",),

@@ -42,6 +42,8 @@ MAX_ADL = 64
 OVERFLOW_ABI = "abi: too many counterparties"
 MAX_SIZE = 10**36
 MAX_AMOUNT = 2**128
+# Bound of a position's size and open notional (int128 in the contract).
+MAX_POSITION = 2**127
 FUNDING_PERIOD = 28_800
 FUNDING_PRICE_DIV = 10**12
 
@@ -403,6 +405,11 @@ class Clearinghouse:
         else:
             on_new = trunc_div(i256(cash * q_new), delta)
         self._add_margin(account, i256(i256(on_new - p.open_notional) - cash))
+        # The contract stores size and open notional as int128 in one slot.
+        require(
+            -MAX_POSITION <= q_new < MAX_POSITION and -MAX_POSITION <= on_new < MAX_POSITION,
+            "ch: position too large",
+        )
         self.acct(account).positions[market] = Position(
             size=q_new, open_notional=on_new, funding_index=p.funding_index
         )

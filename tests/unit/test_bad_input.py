@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from perpvault.chain import DEFAULT_RISK
+from perpvault.chain import DEFAULT_RISK, MarketSpec
 from perpvault.units import price, size, usdc
 from tests.utils.checks import assert_invariants
 from tests.utils.trading import fund_account, signed
@@ -192,4 +192,30 @@ def test_donate__fee_on_transfer_collateral__reverts(system, fee_token_system, t
     assert token.balanceOf(trader) == usdc(1_000)
     assert token.balanceOf(fund) == 0
     assert fund.total_in() == 0
+    assert_invariants(system)
+
+
+# A position's size and open notional are stored as int128 (one slot): a fill the margin
+# rule would allow but whose cost basis leaves int128 is refused with its own reason.
+HUGE_PRICE = 10**33  # 10**15 USD a unit: 10**36 units are 10**39 atoms of notional
+
+
+def test_match__cost_basis_beyond_int128__reverts(deploy_system, maker, taker, chain):
+    system = deploy_system(markets=(MarketSpec("HUGE-PERP", HUGE_PRICE),))
+    for account in (maker, taker):
+        fund_account(system, account, MAX_AMOUNT)  # 3.4e38 atoms covers 10% of 1e39
+    fill = MAX_SIZE  # notional 1e39 atoms > 2**127
+    maker_order, maker_sig = signed(system, maker, 0, -fill, HUGE_PRICE, chain=chain)
+    taker_order, taker_sig = signed(system, taker, 0, fill, HUGE_PRICE, chain=chain)
+    before = balances(system, maker), balances(system, taker)
+    with ape.reverts("ch: position too large"):
+        system.order_book.match_orders(maker_order, maker_sig, taker_order, taker_sig, fill, sender=taker)
+    assert (balances(system, maker), balances(system, taker)) == before
+    # Just inside the bound the same accounts trade, and the basis reads back exactly.
+    fill = MAX_SIZE // 10  # notional 1e38 atoms < 2**127
+    maker_order, maker_sig = signed(system, maker, 0, -fill, HUGE_PRICE, chain=chain)
+    taker_order, taker_sig = signed(system, taker, 0, fill, HUGE_PRICE, chain=chain)
+    system.order_book.match_orders(maker_order, maker_sig, taker_order, taker_sig, fill, sender=taker)
+    assert tuple(system.clearinghouse.positions(taker, 0))[:2] == (fill, 10**38)
+    assert tuple(system.clearinghouse.positions(maker, 0))[:2] == (-fill, -(10**38))
     assert_invariants(system)

@@ -155,7 +155,8 @@ def test_node_killed__restarted_empty__bot_stops_saying_the_chain_is_gone(node):
     message = str(running.error)
     assert "came back without the Clearinghouse" in message
     assert s.clearinghouse in message and "--load-state" in message
-    assert any("lost the node" in line for line in lines)
+    # Whether the bot saw the connection fail (and reconnected) or its client re-opened the
+    # connection silently depends on timing; either way the chain check stops it.
 
 
 def test_node_killed__never_back__bot_gives_up_with_node_lost(node):
@@ -246,7 +247,9 @@ def test_node_killed__restarted_from_an_older_dump__bot_says_the_chain_went_back
     running.join()
 
     assert running.error is None
-    (back,) = [line for line in lines if "node back at block" in line]
+    # "node back at block ..." or "changed between two rounds", depending on whether the bot saw
+    # the connection fail: either way it says the chain went back, and resumes.
+    (back,) = [line for line in lines if "resuming" in line]
     assert f"from {seen}: anything after the dump is gone" in back and "resuming" in back
 
 

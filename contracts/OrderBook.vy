@@ -124,6 +124,7 @@ def remaining(order: Order) -> uint256:
     @param order The order.
     @return uint256 Unsigned base size.
     """
+    assert order.size != min_value(int256), "ob: size too large"
     if self.cancelled[order.account][order.nonce] or block.timestamp > order.expiry:
         return 0
     return convert(abs(order.size), uint256) - min(self.filled[self._digest(order)], convert(abs(order.size), uint256))

@@ -22,6 +22,7 @@ JOBS = (
     "perpvault.fuzz.cli",  # perpvault fuzz
     "perpvault.prove.cli",  # perpvault prove
     "perpvault.bench",  # perpvault bench
+    "perpvault.keeper",  # perpvault keeper
 )
 
 

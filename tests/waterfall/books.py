@@ -11,6 +11,7 @@ from tests.waterfall.spec import charge, fund_account, open_position
 BTC, ETH = 0, 1
 TAKER_FEE, MAKER_FEE, PENALTY, KEEPER_SHARE, BUFFER = 500, 200, 10_000, 200_000, 200_000
 VAULT_SPREAD = 1_000
+CRASH = price(53_000)  # where the `crashed_book` fixture leaves BTC
 
 
 @dataclass

@@ -11,6 +11,8 @@ import pytest
 from perpvault.chain import DEFAULT_MARKETS, deploy
 from perpvault.keeper import Keeper
 from perpvault.units import usdc
+from tests.waterfall.books import BTC, CRASH, adl_book
+from tests.waterfall.spec import walk_price
 
 VAULT_CAPITAL = usdc(1_000_000)
 
@@ -39,3 +41,17 @@ def liquidator(system, keeper):
 def others(accounts):
     """Two more traders (accounts[8], accounts[9]) for counterparties."""
     return accounts[8], accounts[9]
+
+
+@pytest.fixture
+def crashed_book(system, chain, taker, maker, trader, others):
+    """The adl_book at 53,000: taker bankrupt by 933.0015, fund empty. Returns the margins,
+    the cost bases and the role names the ADL tests compute their expectations from.
+
+    (Not named `book`: ape isolates chain state by fixture name, and tests/security has a
+    module-scoped `book`; a function-scoped fixture of the same name then went unreverted.)"""
+    margins, basis, _ = adl_book(system, chain, taker, maker, trader, others)
+    walk_price(system, BTC, CRASH)
+    a8, a9 = others
+    names = {"taker": taker, "maker": maker, "trader": trader, "a8": a8, "a9": a9, "vault": system.vault}
+    return margins, basis, names

@@ -5,23 +5,12 @@ from __future__ import annotations
 import pytest
 
 from perpvault.units import price, size, usdc
-from tests.waterfall.books import BTC, MAKER_FEE, adl_book, fill, fund
+from tests.waterfall.books import BTC, CRASH, MAKER_FEE, fill, fund
 from tests.waterfall.spec import (
     adl_order, assert_reverts, assert_waterfall_sound, charge, donate, equity_of, events, mark_value, pro_rata, score, sizes,
     walk_price,
 )
 
-CRASH = price(53_000)
-
-
-@pytest.fixture
-def book(system, chain, taker, maker, trader, others):
-    """The adl_book at 53,000: taker bankrupt by 933.0015, fund empty."""
-    margins, basis, _ = adl_book(system, chain, taker, maker, trader, others)
-    walk_price(system, BTC, CRASH)
-    a8, a9 = others
-    names = {"taker": taker, "maker": maker, "trader": trader, "a8": a8, "a9": a9, "vault": system.vault}
-    return margins, basis, names
 
 
 def expected_queue(system, margins, basis, names) -> list[str]:
@@ -39,8 +28,8 @@ def expected_queue(system, margins, basis, names) -> list[str]:
     return adl_order(entries)
 
 
-def test_adl__keeper_list__trader_and_vault__last_reduced_partially(system, book, liquidator, taker):
-    margins, basis, names = book
+def test_adl__keeper_list__trader_and_vault__last_reduced_partially(system, crashed_book, liquidator, taker):
+    margins, basis, names = crashed_book
     ch = system.clearinghouse
     deficit = -equity_of(margins[taker], size(1), basis[taker], CRASH)
     assert deficit == usdc("933.0015")
@@ -81,16 +70,16 @@ REVERTS = [
 
 
 @pytest.mark.parametrize("case,names_list,reason", REVERTS, ids=[r[0] for r in REVERTS])
-def test_adl__bad_list__reverts(system, book, keeper, taker, stranger, case, names_list, reason):
-    _, _, names = book
+def test_adl__bad_list__reverts(system, crashed_book, keeper, taker, stranger, case, names_list, reason):
+    _, _, names = crashed_book
     names = dict(names, stranger=stranger)
     assert_reverts(system.clearinghouse, "liquidate", (taker, [names[k] for k in names_list]), keeper, reason)
 
 
-def test_adl__skipping_a_higher_ranked_position__is_accepted(system, book, keeper, taker, others):
+def test_adl__skipping_a_higher_ranked_position__is_accepted(system, crashed_book, keeper, taker, others):
     """SPEC 6 asks only for non-increasing scores: a keeper may leave out a position ranked
     above the ones it lists (here a8, third in line). Recorded as a known weakness."""
-    _, _, names = book
+    _, _, names = crashed_book
     before = sizes(system)
     r = system.clearinghouse.liquidate(taker, [names["maker"], names["a9"], names["vault"]], sender=keeper)
     assert [d.counterparty for d in events(r, "Deleveraged")] == [names[k].address for k in ("maker", "a9", "vault")]
@@ -234,7 +223,7 @@ def test_adl__counterparty_the_haircut_would_bankrupt__is_not_eligible(system, c
 
 
 def test_adl__counterparty_front_runs_the_keeper__stale_list_fails__replanned_list_exact(
-    system, book, liquidator, keeper, taker
+    system, crashed_book, liquidator, keeper, taker
 ):
     """GMX audit #210: an account first in the ADL queue closes its position before the
     keeper's transaction lands. Its move is allowed (it buys back from the vault and pays for
@@ -242,7 +231,7 @@ def test_adl__counterparty_front_runs_the_keeper__stale_list_fails__replanned_li
     re-planned list socializes exactly the same shortfall against who is there now."""
     from tests.waterfall.books import buy_from_vault
 
-    margins, basis, names = book
+    margins, basis, names = crashed_book
     ch = system.clearinghouse
     deficit = -equity_of(margins[taker], size(1), basis[taker], CRASH)
     stale = liquidator.counterparties(taker)

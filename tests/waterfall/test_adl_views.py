@@ -6,33 +6,24 @@ from __future__ import annotations
 import pytest
 
 from perpvault.units import size
-from tests.waterfall.books import BTC, ETH, adl_book
-from tests.waterfall.spec import equity_of, score, walk_price
+from tests.waterfall.books import BTC, ETH
+from tests.waterfall.spec import equity_of, score
 from tests.waterfall.test_adl import CRASH, expected_queue
 
 SHORTS = {"maker": size("0.4"), "a9": size("0.25"), "a8": size("0.3")}
 
 
-@pytest.fixture
-def book(system, chain, taker, maker, trader, others):
-    margins, basis, _ = adl_book(system, chain, taker, maker, trader, others)
-    walk_price(system, BTC, CRASH)
-    a8, a9 = others
-    names = {"taker": taker, "maker": maker, "trader": trader, "a8": a8, "a9": a9, "vault": system.vault}
-    return margins, basis, names
-
-
 @pytest.mark.parametrize("key", list(SHORTS))
-def test_adl_score__matches_the_spec_formula(system, book, key):
-    margins, basis, names = book
+def test_adl_score__matches_the_spec_formula(system, crashed_book, key):
+    margins, basis, names = crashed_book
     a, q = names[key], -SHORTS[key]
     exact = score(q, basis[a], CRASH, equity_of(margins[a], q, basis[a], CRASH))
     # WAD, two truncations: pnl% (error < 1e-18) times leverage (< 4), then the product.
     assert abs(system.clearinghouse.adl_score(a, BTC) - exact * 10**18) < 5
 
 
-def test_adl_queue__short_side__matches_python_ranking(system, book, liquidator):
-    margins, basis, names = book
+def test_adl_queue__short_side__matches_python_ranking(system, crashed_book, liquidator):
+    margins, basis, names = crashed_book
     queue = expected_queue(system, margins, basis, names)
     lens = system.lens
     assert list(lens.adl_queue(BTC, False, 64)) == queue == liquidator.adl_queue(BTC, longs=False)
@@ -40,32 +31,32 @@ def test_adl_queue__short_side__matches_python_ranking(system, book, liquidator)
     assert list(lens.adl_queue(ETH, False, 64)) == []
 
 
-def test_adl_queue__long_side__bankrupt_first(system, book, liquidator):
+def test_adl_queue__long_side__bankrupt_first(system, crashed_book, liquidator):
     """The bankrupt long has equity <= 0: infinite leverage, so its loss-making score is ~0 and it
     ranks ahead of the trader's (-11.75% / 0.89 = -0.132)."""
-    _, _, names = book
+    _, _, names = crashed_book
     expected = [names["taker"].address, names["trader"].address]
     assert list(system.lens.adl_queue(BTC, True, 64)) == expected == liquidator.adl_queue(BTC, longs=True)
 
 
 @pytest.mark.parametrize("place", [1, 2, 3, 4])
-def test_adl_rank__place_and_quantile(system, book, place):
+def test_adl_rank__place_and_quantile(system, crashed_book, place):
     """Four shorts: places 1..4 light 5, 4, 3, 2 (quantile = 5 - (place - 1) * 5 // count)."""
-    margins, basis, names = book
+    margins, basis, names = crashed_book
     account = expected_queue(system, margins, basis, names)[place - 1]
     assert tuple(system.lens.adl_rank(account, BTC)) == (place, 4, [5, 4, 3, 2][place - 1])
 
 
-def test_adl_rank__flat_account__zero(system, book, stranger):
+def test_adl_rank__flat_account__zero(system, crashed_book, stranger):
     assert tuple(system.lens.adl_rank(stranger, BTC)) == (0, 0, 0)
 
 
-def test_adl_rank__five_positions__lights_5_to_1(system, book, chain, lp, liquidator):
+def test_adl_rank__five_positions__lights_5_to_1(system, crashed_book, chain, lp, liquidator):
     """A fifth short (lp sells 0.1 to trader): places 1..5 light 5, 4, 3, 2, 1."""
     from perpvault.units import usdc
     from tests.waterfall.books import fill, fund
 
-    _, _, names = book
+    _, _, names = crashed_book
     margins = {lp: fund(system, lp, usdc(50_000))}
     fill(system, chain, names["trader"], lp, BTC, size("0.1"), CRASH, margins, margins)
     queue = list(system.lens.adl_queue(BTC, False, 64))

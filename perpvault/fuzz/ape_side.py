@@ -27,13 +27,13 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
 
-from perpvault.chain.deploy import DEFAULT_MARKETS, MarketSpec
-from perpvault.fuzz.abi import Artifact, Calls, ContractAbi, abi_type, load_artifacts
+from perpvault.chain.deploy import DEFAULT_MARKETS
+from perpvault.fuzz.abi import Artifact, Calls, abi_type, load_artifacts
 from perpvault.fuzz.driver import ANVIL_FLAGS, RawDriver
 from perpvault.fuzz.rpc import DEFAULT_GAS, AnvilProcess, TxReverted, start_anvil
 from perpvault.fuzz.signing import OrderSigner
 from perpvault.fuzz.state import ChainState, read_state_ape
-from perpvault.fuzz.system import DevAccount, dev_accounts
+from perpvault.fuzz.system import DeployedSystem, DevAccount, dev_accounts
 
 
 @contextlib.contextmanager
@@ -68,27 +68,14 @@ class _Done:
         return self._receipt
 
 
-@dataclass
-class ApeSystem:
-    """Quacks like :class:`~perpvault.fuzz.system.RawSystem` (addresses, calldata builders,
-    signer, ``tx``) with every transaction sent through an ape contract object."""
+@dataclass(kw_only=True)
+class ApeSystem(DeployedSystem):
+    """The deployed system like :class:`~perpvault.fuzz.system.RawSystem` (addresses,
+    calldata builders, signer, ``tx``), with every transaction sent through an ape contract
+    object."""
 
     ape: Any  # perpvault.chain.deploy.System
     accounts: list[Any]  # ape test accounts, by dev-account index
-    usdc: str
-    feed: str
-    fund: str
-    clearinghouse: str
-    vault: str
-    order_book: str
-    lens: str
-    owner: str
-    oracle_updater: str
-    markets: tuple[MarketSpec, ...]
-    abis: dict[str, ContractAbi]
-    calls: Calls
-    signer: OrderSigner
-    artifacts: dict[str, Artifact] = field(repr=False, default_factory=dict)
     _contracts: dict[str, Any] = field(repr=False, default_factory=dict)
     _functions: dict[tuple[str, bytes], tuple[str, list[str]]] = field(repr=False, default_factory=dict)
     _senders: dict[str, Any] = field(repr=False, default_factory=dict)

@@ -47,11 +47,11 @@ def dev_accounts(n: int = 10, mnemonic: str = DEFAULT_MNEMONIC) -> tuple[DevAcco
     return tuple(out)
 
 
-@dataclass
-class RawSystem:
-    """Addresses of the deployed system and the means to drive it over raw RPC."""
+@dataclass(kw_only=True)
+class DeployedSystem:
+    """The deployed system as the fuzz machine sees it: addresses, roles, markets, ABIs,
+    calldata builders and the order signer. Subclasses say how a transaction is sent."""
 
-    rpc: Rpc
     usdc: str
     feed: str
     fund: str
@@ -78,6 +78,13 @@ class RawSystem:
             "OrderBook": self.order_book,
             "RiskLens": self.lens,
         }
+
+
+@dataclass(kw_only=True)
+class RawSystem(DeployedSystem):
+    """The deployed system driven over raw RPC."""
+
+    rpc: Rpc
 
     def tx(self, sender: str, to: str, data: bytes, label: str = "") -> dict:
         """Send `data` to `to` from the unlocked `sender`; raises TxReverted with the reason."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from perpvault.paths import repo_root
 
@@ -81,23 +82,29 @@ def contracts_dir() -> Path:
     return repo_root() / "contracts"
 
 
+def patched_contracts(patch: Any, dest: Path, label: str) -> Path:
+    """A fresh copy of contracts/ at `dest` with `patch` (anything with ``file``, ``old`` and
+    ``new``: a :class:`Mutant` here, or ``perpvault.prove.formal``'s bytecode mutants)
+    applied exactly once; returns `dest`."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(contracts_dir(), dest)
+    target = dest / patch.file
+    text = target.read_text()
+    count = text.count(patch.old)
+    if count != 1:
+        raise ValueError(f"mutant {label}: the patch matches {count} times in {patch.file} (must be exactly once)")
+    target.write_text(text.replace(patch.old, patch.new))
+    return dest
+
+
 def make_mutant(name: str, into: Path | None = None) -> Path:
     """A copy of contracts/ with mutant `name` applied; returns the new contracts directory.
 
     By default under ``.build/fuzz/mutants/NAME`` (a stable path, so compiles are cached).
     """
-    m = MUTANTS[name]
     dest = (into or repo_root() / ".build" / "fuzz" / "mutants" / name) / "contracts"
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(contracts_dir(), dest, dirs_exist_ok=True)
-    target = dest / m.file
-    text = target.read_text()
-    count = text.count(m.old)
-    if count != 1:
-        raise ValueError(f"mutant {name}: the patch matches {count} times in {m.file} (must be exactly once)")
-    target.write_text(text.replace(m.old, m.new))
-    return dest
+    return patched_contracts(MUTANTS[name], dest, name)
 
 
 def mutant_artifacts(name: str) -> dict:
@@ -111,4 +118,4 @@ def mutant_artifacts(name: str) -> dict:
     return base
 
 
-__all__ = ["MUTANTS", "Mutant", "make_mutant", "mutant_artifacts"]
+__all__ = ["MUTANTS", "Mutant", "make_mutant", "mutant_artifacts", "patched_contracts"]

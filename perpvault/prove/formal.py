@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from perpvault.fuzz.mutants import patched_contracts
 from perpvault.paths import bitwuzla_command, forge_bin, halmos_bin, repo_root, venv_bin
 
 # The halmos harnesses (formal/test/<name>.vy) and which of their checks run: one check per
@@ -113,17 +114,8 @@ _NOT_DEPLOYED = ("OrderBook.vy", "RiskLens.vy", "ChainlinkAdapter.vy", "FeeOnTra
 
 def mutant_project(name: str) -> Path:
     """``formal/build/<name>``: a forge project over a patched copy of contracts/."""
-    m = MUTANTS[name]
     root = formal_dir() / "build" / name
-    src = root / "contracts"
-    if src.exists():
-        shutil.rmtree(src)
-    shutil.copytree(repo_root() / "contracts", src)
-    target = src / m.file
-    text = target.read_text()
-    if text.count(m.old) != 1:
-        raise ValueError(f"mutant {name}: the patch matches {text.count(m.old)} times in {m.file}")
-    target.write_text(text.replace(m.old, m.new))
+    patched_contracts(MUTANTS[name], root / "contracts", name)
     toml = (formal_dir() / "foundry.toml").read_text()
     toml = toml.replace('src = "../contracts"', 'src = "contracts"')
     toml = toml.replace('path = "../.venv/bin/vyper"', f"path = {json.dumps(str(venv_bin() / 'vyper'))}")

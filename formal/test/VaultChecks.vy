@@ -1,16 +1,29 @@
 # pragma version ~=0.4.3
 """
 @title VaultChecks
-@notice halmos one-step checks on the LiquidityVault's bytecode: from any storage
-        (symbolic share balances, supply, allowances, spread; the vault's equity
-        and free collateral in a mock Clearinghouse; the token's balances), share
-        transfers, approvals, the spread and vault trades leave totalAssets and
-        totalSupply -- the share price -- as they were (a trade's PnL is the
-        Clearinghouse's, mocked as a no-op here).
-        The rounding checks of deposit/mint/withdraw/redeem are in
-        VaultRoundingChecks.vy: they time out (docs/verification.md).
-@dev totalAssets and totalSupply below 2**100. A check fails through
-     vm.assertTrue; a call that reverts ends its path.
+@notice halmos one-step checks on the LiquidityVault's bytecode, from any storage
+        (symbolic share balances, supply, allowances, nonces, spread; the vault's
+        equity and free collateral in a mock Clearinghouse; the token's balances):
+        - transfer, transferFrom, approve, permit, set_spread and trade leave
+          totalAssets and totalSupply -- the share price -- as they were (a
+          trade's PnL is the Clearinghouse's, mocked as a no-op here);
+        - deposit and mint: the supply grows by exactly the shares credited to the
+          receiver (an untouched holder keeps its shares), the caller pays exactly
+          the assets (deposit's argument, mint's return value), all of them reach
+          the Clearinghouse as the vault's margin (equity and free collateral);
+        - withdraw and redeem: the supply falls by exactly the shares debited from
+          the owner (withdraw's return value, redeem's argument), the receiver gets
+          exactly the assets, the vault's books (idle tokens plus margin) fall by
+          exactly that, a non-owner caller's finite allowance is spent by exactly
+          the shares, no other allowance moves;
+        - permit: the owner's nonce grows by one and its allowance for the spender
+          becomes the amount; no other nonce, allowance or balance moves.
+        Rounding (I9: the share price never falls) is in VaultRoundingChecks.vy.
+@dev Bounds: totalSupply, totalAssets, the vault's idle tokens, |equity| and the
+     call's amount below 2**100 (as the deployed Clearinghouse bounds amounts).
+     A check fails through vm.assertTrue; a call that reverts ends its path. The
+     harness avoids forking paths itself: no short-circuit `and`/`or`, unsafe
+     (mod 2**256) arithmetic in its comparisons, `_fits` for mul_div's high word.
 """
 
 interface Vm:
@@ -28,6 +41,9 @@ interface Svm:
 interface Vault:
     def totalAssets() -> uint256: view
     def totalSupply() -> uint256: view
+    def balanceOf(owner: address) -> uint256: view
+    def allowance(owner: address, spender: address) -> uint256: view
+    def nonces(owner: address) -> uint256: view
     def deposit(assets: uint256, receiver: address) -> uint256: nonpayable
     def mint(shares: uint256, receiver: address) -> uint256: nonpayable
     def withdraw(assets: uint256, receiver: address, owner: address) -> uint256: nonpayable
@@ -38,6 +54,23 @@ interface Vault:
     def permit(owner: address, spender: address, amount: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32): nonpayable
     def set_spread(spread: uint256): nonpayable
     def trade(market: uint256, size: int256, limit_price: uint256) -> uint256: nonpayable
+
+
+interface Token:
+    def balanceOf(owner: address) -> uint256: view
+
+
+interface Mock:
+    def vault_equity() -> int256: view
+    def vault_free() -> uint256: view
+
+
+struct Books:
+    supply: uint256  # the vault's totalSupply
+    idle: uint256  # the token balance of the vault
+    equity: int256  # its equity in the (mock) Clearinghouse
+    free: uint256  # its free collateral there
+    ch_tokens: uint256  # the token balance of the (mock) Clearinghouse
 
 
 VM: constant(address) = 0x7109709ECfa91a80626fF3989D68f67F5b1DD12D
@@ -75,7 +108,10 @@ def _price() -> (uint256, uint256):
 
 @internal
 def _as(caller: address):
-    extcall Vm(VM).assume(caller != self.vault and caller != self.ch and caller != self.usdc)
+    # Three assumptions, not one `and`: a short-circuit would fork the path.
+    extcall Vm(VM).assume(caller != self.vault)
+    extcall Vm(VM).assume(caller != self.ch)
+    extcall Vm(VM).assume(caller != self.usdc)
     extcall Vm(VM).prank(caller)
 
 
@@ -135,3 +171,218 @@ def check_vault_trade(market: uint256, size: int256, limit_price: uint256, calle
     self._as(caller)
     extcall Vault(self.vault).trade(market, size, limit_price)
     self._same(a0, s0, "trade moved assets or supply (mocked fill)")
+
+
+# --- deposit, mint, withdraw, redeem: the linear accounting (I9's rounding is VaultRoundingChecks) ---
+# The comparisons after the call use unsafe (mod 2**256) arithmetic: the harness itself never
+# forks on an overflow (halmos would explore each revert as a path); the vault's arithmetic is
+# checked, the harness only compares.
+
+
+@internal
+def _books() -> Books:
+    """The vault's supply and what the mock Clearinghouse and the token book for it."""
+    return Books(
+        supply=staticcall Vault(self.vault).totalSupply(),
+        idle=staticcall Token(self.usdc).balanceOf(self.vault),
+        equity=staticcall Mock(self.ch).vault_equity(),
+        free=staticcall Mock(self.ch).vault_free(),
+        ch_tokens=staticcall Token(self.usdc).balanceOf(self.ch),
+    )
+
+
+@internal
+def _bounded(b: Books, amount: uint256) -> Books:
+    """Assumes the supply, the vault's tokens and margin, and the call's amount below 2**100."""
+    vm: Vm = Vm(VM)
+    extcall vm.assume(amount < BOUND)
+    extcall vm.assume(b.supply < BOUND)
+    extcall vm.assume(b.idle < BOUND)
+    extcall vm.assume(b.equity < convert(BOUND, int256))
+    extcall vm.assume(b.equity > -convert(BOUND, int256))
+    return b
+
+
+@internal
+@pure
+def _u(x: int256) -> uint256:
+    """x mod 2**256."""
+    return convert(convert(x, bytes32), uint256)
+
+
+@internal
+def _check_in(b0: Books, paid: uint256, minted: uint256, receiver: address, r0: uint256, other: address, o0: uint256,
+              payer: address, p0: uint256, what: String[8]):
+    """After a deposit or mint: `minted` shares are new, all of them the receiver's; `paid` tokens
+    left the payer, reached the Clearinghouse, and the vault's margin (equity and free
+    collateral) grew by exactly that; the vault keeps no tokens idle."""
+    v: Vault = Vault(self.vault)
+    b1: Books = self._books()
+    vm: Vm = Vm(VM)
+    extcall vm.assertTrue(b1.supply == unsafe_add(b0.supply, minted), concat(what, ": supply moved by other than the shares"))
+    extcall vm.assertTrue(staticcall v.balanceOf(receiver) == unsafe_add(r0, minted), concat(what, ": receiver not credited the shares"))
+    extcall vm.assertTrue(staticcall v.balanceOf(other) == o0, concat(what, ": an untouched holder's shares moved"))
+    extcall vm.assertTrue(unsafe_add(staticcall Token(self.usdc).balanceOf(payer), paid) == p0, concat(what, ": caller paid other than the assets"))
+    extcall vm.assertTrue(b1.idle == b0.idle, concat(what, ": tokens left idle in the vault"))
+    extcall vm.assertTrue(b1.ch_tokens == unsafe_add(b0.ch_tokens, paid), concat(what, ": clearinghouse got other than the assets"))
+    extcall vm.assertTrue(self._u(b1.equity) == unsafe_add(self._u(b0.equity), paid), concat(what, ": margin booked other than the assets"))
+    extcall vm.assertTrue(b1.free == unsafe_add(b0.free, paid), concat(what, ": free collateral off the assets"))
+
+
+@internal
+def _check_out(b0: Books, paid: uint256, burned: uint256, owner: address, w0: uint256, other: address, o0: uint256,
+               receiver: address, r0: uint256, spent: uint256, a0: uint256, x: address, y: address, xy0: uint256,
+               caller: address, what: String[8]):
+    """After a withdraw or redeem: `burned` shares are gone, all of them the owner's; `paid` tokens
+    reached the receiver and left the vault's books (idle tokens plus margin) by exactly that;
+    the caller's allowance from the owner fell by `spent` (the shares, when the caller is not
+    the owner and the allowance is finite; else 0); no other allowance moved."""
+    v: Vault = Vault(self.vault)
+    b1: Books = self._books()
+    vm: Vm = Vm(VM)
+    extcall vm.assertTrue(unsafe_add(b1.supply, burned) == b0.supply, concat(what, ": supply moved by other than the shares"))
+    extcall vm.assertTrue(unsafe_add(staticcall v.balanceOf(owner), burned) == w0, concat(what, ": owner not debited the shares"))
+    extcall vm.assertTrue(staticcall v.balanceOf(other) == o0, concat(what, ": an untouched holder's shares moved"))
+    extcall vm.assertTrue(staticcall Token(self.usdc).balanceOf(receiver) == unsafe_add(r0, paid), concat(what, ": receiver got other than the assets"))
+    extcall vm.assertTrue(unsafe_add(unsafe_add(b1.idle, self._u(b1.equity)), paid) == unsafe_add(b0.idle, self._u(b0.equity)),
+                          concat(what, ": books moved by other than the assets"))
+    extcall vm.assertTrue(unsafe_add(staticcall v.allowance(owner, caller), spent) == a0, concat(what, ": allowance spent wrong"))
+    extcall vm.assertTrue(staticcall v.allowance(x, y) == xy0, concat(what, ": an untouched allowance moved"))
+
+
+@internal
+def _fits(x: uint256, y: uint256):
+    """Tells halmos that x * y fits in 256 bits, as snekmate's mul_div computes it:
+    mulmod(x, y, 2**256 - 1) equals the low word x * y mod 2**256, so mul_div's high word
+    is 0. A theorem here, not a restriction: x, y < 2**101 (the bounds) give
+    x * y < 2**202. halmos abstracts both products as uninterpreted functions, so without
+    it every conversion would also explore mul_div's 512-bit branch."""
+    extcall Vm(VM).assume(uint256_mulmod(x, y, max_value(uint256)) == unsafe_mul(x, y))
+
+
+@internal
+@pure
+def _differ(a: address, b: address) -> uint256:
+    """Nonzero iff a != b, without a branch."""
+    return convert(a, uint256) ^ convert(b, uint256)
+
+
+@internal
+def _spent(caller: address, owner: address, a0: uint256, shares: uint256) -> uint256:
+    """What withdraw/redeem must take from the caller's allowance: the shares, unless the
+    caller is the owner or the allowance is infinite."""
+    # A mask, not a product: halmos abstracts a symbolic multiplication and would have to
+    # refine it (with the vault's mul_div terms) to decide the assertion.
+    # Bitwise, not `and`: a short-circuit would fork the path.
+    charged: uint256 = convert(caller != owner, uint256) & convert(a0 != max_value(uint256), uint256)
+    return shares & unsafe_sub(0, charged)
+
+
+@external
+def check_vault_deposit(assets: uint256, receiver: address, caller: address, other: address):
+    v: Vault = Vault(self.vault)
+    extcall Vm(VM).assume(other != receiver)
+    b0: Books = self._bounded(self._books(), assets)
+    total: uint256 = staticcall v.totalAssets()
+    extcall Vm(VM).assume(total < BOUND)
+    self._fits(assets, b0.supply + OFFSET)
+    r0: uint256 = staticcall v.balanceOf(receiver)
+    o0: uint256 = staticcall v.balanceOf(other)
+    p0: uint256 = staticcall Token(self.usdc).balanceOf(caller)
+    self._as(caller)
+    shares: uint256 = extcall v.deposit(assets, receiver)
+    self._check_in(b0, assets, shares, receiver, r0, other, o0, caller, p0, "deposit")
+
+
+@external
+def check_vault_mint(shares: uint256, receiver: address, caller: address, other: address):
+    v: Vault = Vault(self.vault)
+    extcall Vm(VM).assume(other != receiver)
+    b0: Books = self._bounded(self._books(), shares)
+    total: uint256 = staticcall v.totalAssets()
+    extcall Vm(VM).assume(total < BOUND)
+    self._fits(shares, total + 1)
+    r0: uint256 = staticcall v.balanceOf(receiver)
+    o0: uint256 = staticcall v.balanceOf(other)
+    p0: uint256 = staticcall Token(self.usdc).balanceOf(caller)
+    self._as(caller)
+    assets: uint256 = extcall v.mint(shares, receiver)
+    self._check_in(b0, assets, shares, receiver, r0, other, o0, caller, p0, "mint")
+
+
+@external
+def check_vault_withdraw(assets: uint256, receiver: address, owner: address, caller: address, other: address,
+                         x: address, y: address):
+    v: Vault = Vault(self.vault)
+    vm: Vm = Vm(VM)
+    extcall vm.assume(other != owner)
+    extcall vm.assume(self._differ(x, owner) | self._differ(y, caller) != 0)
+    extcall vm.assume(receiver != self.vault)
+    extcall vm.assume(receiver != self.ch)
+    b0: Books = self._bounded(self._books(), assets)
+    total: uint256 = staticcall v.totalAssets()
+    extcall Vm(VM).assume(total < BOUND)
+    self._fits(assets, b0.supply + OFFSET)
+    w0: uint256 = staticcall v.balanceOf(owner)
+    o0: uint256 = staticcall v.balanceOf(other)
+    r0: uint256 = staticcall Token(self.usdc).balanceOf(receiver)
+    a0: uint256 = staticcall v.allowance(owner, caller)
+    xy0: uint256 = staticcall v.allowance(x, y)
+    self._as(caller)
+    shares: uint256 = extcall v.withdraw(assets, receiver, owner)
+    self._check_out(b0, assets, shares, owner, w0, other, o0, receiver, r0, self._spent(caller, owner, a0, shares), a0,
+                    x, y, xy0, caller, "withdraw")
+
+
+@external
+def check_vault_redeem(shares: uint256, receiver: address, owner: address, caller: address, other: address,
+                       x: address, y: address):
+    v: Vault = Vault(self.vault)
+    vm: Vm = Vm(VM)
+    extcall vm.assume(other != owner)
+    extcall vm.assume(self._differ(x, owner) | self._differ(y, caller) != 0)
+    extcall vm.assume(receiver != self.vault)
+    extcall vm.assume(receiver != self.ch)
+    b0: Books = self._bounded(self._books(), shares)
+    total: uint256 = staticcall v.totalAssets()
+    extcall Vm(VM).assume(total < BOUND)
+    self._fits(shares, total + 1)
+    w0: uint256 = staticcall v.balanceOf(owner)
+    o0: uint256 = staticcall v.balanceOf(other)
+    r0: uint256 = staticcall Token(self.usdc).balanceOf(receiver)
+    a0: uint256 = staticcall v.allowance(owner, caller)
+    xy0: uint256 = staticcall v.allowance(x, y)
+    self._as(caller)
+    assets: uint256 = extcall v.redeem(shares, receiver, owner)
+    self._check_out(b0, assets, shares, owner, w0, other, o0, receiver, r0, self._spent(caller, owner, a0, shares), a0,
+                    x, y, xy0, caller, "redeem")
+
+
+# --- permit -----------------------------------------------------------------------------------
+
+
+@external
+def check_vault_permit(owner: address, spender: address, amount: uint256, deadline: uint256, v: uint8, r: bytes32,
+                       s: bytes32, caller: address, other: address, x: address, y: address):
+    """permit (any signature: halmos models ecrecover as an uninterpreted function, so the
+    signer may be anyone) sets the owner's allowance for the spender to `amount` and bumps the
+    owner's nonce by one; no other nonce or allowance, no balance, neither total moves."""
+    vault: Vault = Vault(self.vault)
+    vm: Vm = Vm(VM)
+    extcall vm.assume(other != owner)
+    extcall vm.assume(self._differ(x, owner) | self._differ(y, spender) != 0)
+    a0: uint256 = 0
+    s0: uint256 = 0
+    a0, s0 = self._price()
+    n0: uint256 = staticcall vault.nonces(owner)
+    no0: uint256 = staticcall vault.nonces(other)
+    b0: uint256 = staticcall vault.balanceOf(x)
+    xy0: uint256 = staticcall vault.allowance(x, y)
+    self._as(caller)
+    extcall vault.permit(owner, spender, amount, deadline, v, r, s)
+    extcall vm.assertTrue(staticcall vault.nonces(owner) == unsafe_add(n0, 1), "permit: nonce not bumped by one")
+    extcall vm.assertTrue(staticcall vault.allowance(owner, spender) == amount, "permit: allowance not set")
+    extcall vm.assertTrue(staticcall vault.nonces(other) == no0, "permit: another nonce moved")
+    extcall vm.assertTrue(staticcall vault.allowance(x, y) == xy0, "permit: an untouched allowance moved")
+    extcall vm.assertTrue(staticcall vault.balanceOf(x) == b0, "permit: a balance moved")
+    self._same(a0, s0, "permit moved assets or supply")

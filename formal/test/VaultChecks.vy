@@ -386,3 +386,97 @@ def check_vault_permit(owner: address, spender: address, amount: uint256, deadli
     extcall vm.assertTrue(staticcall vault.allowance(x, y) == xy0, "permit: an untouched allowance moved")
     extcall vm.assertTrue(staticcall vault.balanceOf(x) == b0, "permit: a balance moved")
     self._same(a0, s0, "permit moved assets or supply")
+
+
+# --- I9, the bytecode half: each conversion is the exact floor/ceil of its fraction -----------
+# With the operands below 2**101 (the bounds), x * y < 2**256: unsafe_div(unsafe_mul(x, y), d) is
+# floor(x * y / d), and adding (x * y mod d != 0) makes it the ceiling. These checks prove the
+# vault's four entry points return exactly that, over the price's own terms S = totalSupply +
+# 10**6 and A = totalAssets + 1 read before the call (so: the right operands, the right
+# direction, and mul_div's 512-bit branch is never taken). perpvault.prove.vault_rounding proves,
+# over unbounded integers, that this rounding with the books' movements (the checks above) never
+# lowers the price (A / S) -- I9. halmos abstracts MUL/DIV/MULMOD as uninterpreted functions;
+# a pass under that abstraction holds for the real operations too.
+
+
+@internal
+@pure
+def _floor(x: uint256, y: uint256, d: uint256) -> uint256:
+    return unsafe_div(unsafe_mul(x, y), d)
+
+
+@internal
+@pure
+def _ceil(x: uint256, y: uint256, d: uint256) -> uint256:
+    return unsafe_add(unsafe_div(unsafe_mul(x, y), d), convert(uint256_mulmod(x, y, d) != 0, uint256))
+
+
+@internal
+def _price_terms(amount: uint256) -> (uint256, uint256):
+    """(S, A) = (totalSupply + 10**6, totalAssets + 1), everything below the bounds."""
+    v: Vault = Vault(self.vault)
+    vm: Vm = Vm(VM)
+    ts: uint256 = staticcall v.totalSupply()
+    ta: uint256 = staticcall v.totalAssets()
+    extcall vm.assume(amount < BOUND)
+    extcall vm.assume(ts < BOUND)
+    extcall vm.assume(ta < BOUND)
+    return ts + OFFSET, ta + 1
+
+
+@external
+def check_vault_deposit_rounds_down(assets: uint256, receiver: address, caller: address):
+    S: uint256 = 0
+    A: uint256 = 0
+    S, A = self._price_terms(assets)
+    self._fits(assets, S)
+    self._as(caller)
+    shares: uint256 = extcall Vault(self.vault).deposit(assets, receiver)
+    extcall Vm(VM).assertTrue(shares == self._floor(assets, S, A), "I9: deposit's shares are not floor(assets*S/A)")
+
+
+@external
+def check_vault_mint_rounds_up(shares: uint256, receiver: address, caller: address):
+    S: uint256 = 0
+    A: uint256 = 0
+    S, A = self._price_terms(shares)
+    self._fits(shares, A)
+    self._as(caller)
+    assets: uint256 = extcall Vault(self.vault).mint(shares, receiver)
+    extcall Vm(VM).assertTrue(assets == self._ceil(shares, A, S), "I9: mint's assets are not ceil(shares*A/S)")
+
+
+@external
+def check_vault_withdraw_rounds_up(assets: uint256, receiver: address, owner: address, caller: address):
+    S: uint256 = 0
+    A: uint256 = 0
+    S, A = self._price_terms(assets)
+    self._fits(assets, S)
+    self._as(caller)
+    shares: uint256 = extcall Vault(self.vault).withdraw(assets, receiver, owner)
+    extcall Vm(VM).assertTrue(shares == self._ceil(assets, S, A), "I9: withdraw's shares are not ceil(assets*S/A)")
+
+
+@external
+def check_vault_redeem_rounds_down(shares: uint256, receiver: address, owner: address, caller: address):
+    S: uint256 = 0
+    A: uint256 = 0
+    S, A = self._price_terms(shares)
+    self._fits(shares, A)
+    self._as(caller)
+    assets: uint256 = extcall Vault(self.vault).redeem(shares, receiver, owner)
+    extcall Vm(VM).assertTrue(assets == self._floor(shares, A, S), "I9: redeem's assets are not floor(shares*A/S)")
+
+
+@external
+def check_vault_total_assets(who: address):
+    """totalAssets() is max(equity, 0) plus the vault's idle tokens (the lemma's A); the
+    harness takes the max with a branch, the vault's bytecode without one."""
+    v: Vault = Vault(self.vault)
+    equity: int256 = staticcall Mock(self.ch).vault_equity()
+    idle: uint256 = staticcall Token(self.usdc).balanceOf(self.vault)
+    ta: uint256 = staticcall v.totalAssets()
+    counted: uint256 = 0
+    if equity > 0:
+        counted = self._u(equity)
+    extcall Vm(VM).assertTrue(unsafe_sub(ta, idle) == counted, "totalAssets is not max(equity, 0) + idle")

@@ -1,0 +1,122 @@
+"""I9, the arithmetic half: the vault's rounding never lowers the share price.
+
+The price of a share is ``A / S`` with ``A = totalAssets + 1`` and ``S = totalSupply + 10**6``
+(the virtual asset and shares every conversion uses). halmos proves on the LiquidityVault's
+bytecode (``formal/test/VaultChecks.vy``), with the books below 2**100:
+
+* the result of each entry point is the exact floor or ceiling of its fraction over the
+  price terms read before the call (``check_vault_<fn>_rounds_*``): ``deposit`` mints
+  ``floor(assets*S/A)`` shares, ``mint`` costs ``ceil(shares*A/S)`` assets, ``withdraw``
+  burns ``ceil(assets*S/A)`` shares and ``redeem`` pays ``floor(shares*A/S)`` assets;
+* how each moves the books (``check_vault_<fn>``): the supply by exactly the shares, the
+  vault's equity in the Clearinghouse plus its idle tokens by exactly the assets (deposit
+  and mint: the equity, idle unchanged);
+* ``totalAssets = max(equity, 0) + idle`` (``check_vault_total_assets``).
+
+This module proves, over unbounded integers with z3, that those facts imply
+``A1 / S1 >= A0 / S0`` (cross-multiplied) for each of the four, when the vault's equity is
+not negative before the call. The assumption is needed: with negative equity a deposit
+first fills the hole, ``totalAssets`` (which counts negative equity as 0) grows by less than
+the deposit while the shares were priced as if it grew by all of it, and the price falls
+(``negative_equity_deposit()`` returns z3's counterexample).
+
+``run()`` returns one :class:`~perpvault.prove.checks.Result` per entry point;
+``run(flip={"withdraw"})`` flips that entry point's rounding direction (a planted bug) and
+must report a counterexample.
+"""
+
+from __future__ import annotations
+
+import time
+
+import z3
+
+from perpvault.prove.checks import DEFAULT_TIMEOUT_S, Result
+
+OFFSET = 10**6
+OPS = ("deposit", "mint", "withdraw", "redeem")
+
+
+def _floor(q, x, y, d):
+    """q == floor(x*y/d) for d > 0."""
+    return z3.And(q * d <= x * y, x * y < (q + 1) * d)
+
+
+def _ceil(q, x, y, d):
+    """q == ceil(x*y/d) for d > 0."""
+    return z3.And(q * d >= x * y, x * y > (q - 1) * d)
+
+
+def _max0(e):
+    return z3.If(e > 0, e, 0)
+
+
+def step(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True) -> tuple[list, z3.BoolRef]:
+    """Premises and goal for one call of ``op``: (facts proved by halmos + bounds, price not lower)."""
+    ts0, idle0, ts1, idle1 = z3.Ints("ts0 idle0 ts1 idle1")
+    eq0, eq1 = z3.Ints("equity0 equity1")
+    amount, result = z3.Ints("amount result")  # the call's argument and its return value
+    S0, A0 = ts0 + OFFSET, _max0(eq0) + idle0 + 1
+    S1, A1 = ts1 + OFFSET, _max0(eq1) + idle1 + 1
+    pre = [ts0 >= 0, idle0 >= 0, ts1 >= 0, idle1 >= 0, amount > 0, result > 0]  # uint256s; 0 reverts
+    if solvent:
+        pre.append(eq0 >= 0)
+    down, up = (_ceil, _floor) if op in flip else (_floor, _ceil)
+    if op == "deposit":  # amount = assets, result = shares
+        pre += [down(result, amount, S0, A0), ts1 == ts0 + result, eq1 == eq0 + amount, idle1 == idle0]
+    elif op == "mint":  # amount = shares, result = assets
+        pre += [up(result, amount, A0, S0), ts1 == ts0 + amount, eq1 == eq0 + result, idle1 == idle0]
+    elif op == "withdraw":  # amount = assets, result = shares
+        pre += [up(result, amount, S0, A0), ts1 == ts0 - result, idle1 + eq1 == idle0 + eq0 - amount]
+    elif op == "redeem":  # amount = shares, result = assets
+        pre += [down(result, amount, A0, S0), ts1 == ts0 - amount, idle1 + eq1 == idle0 + eq0 - result]
+    else:
+        raise ValueError(op)
+    return pre, A1 * S0 >= A0 * S1
+
+
+def prove(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True,
+          timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[z3.CheckSatResult, z3.ModelRef | None, float]:
+    pre, goal = step(op, flip, solvent)
+    solver = z3.Solver()
+    solver.set("timeout", int(timeout_s * 1000))
+    solver.add(*pre)
+    solver.add(z3.Not(goal))
+    t0 = time.perf_counter()
+    r = solver.check()
+    return r, solver.model() if r == z3.sat else None, time.perf_counter() - t0
+
+
+def run(flip: set[str] | frozenset[str] = frozenset(), timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Result]:
+    """One row per entry point: ``I9[<op>]: price not lower`` (z3, unbounded integers)."""
+    flip = frozenset(flip)
+    mutant = ("rounding_flipped:" + ",".join(sorted(flip))) if flip else None
+    rows = []
+    for op in OPS:
+        try:
+            r, model, dt = prove(op, flip, timeout_s=timeout_s)
+        except Exception as exc:  # a bug in a check is a failure, not a pass
+            rows.append(Result(f"I9[{op}]: price not lower", "z3", "error", 0.0, mutant, f"{type(exc).__name__}: {exc}"))
+            continue
+        result = "proved" if r == z3.unsat else "counterexample" if r == z3.sat else "timeout"
+        cex = {str(d): str(model[d]) for d in model.decls()} if model is not None else {}
+        rows.append(Result(f"I9[{op}]: price not lower", "z3", result, dt, mutant, counterexample=cex))
+    return rows
+
+
+def negative_equity_deposit() -> dict[str, str]:
+    """z3's counterexample to I9 for a deposit into a vault with negative equity."""
+    r, model, _ = prove("deposit", solvent=False)
+    assert r == z3.sat, r
+    return {str(d): str(model[d]) for d in model.decls()}
+
+
+__all__ = ["OPS", "negative_equity_deposit", "prove", "run", "step"]
+
+
+if __name__ == "__main__":  # python -m perpvault.prove.vault_rounding
+    for row in run():
+        print(row.as_dict())
+    for op in OPS:
+        print(run({op})[OPS.index(op)].as_dict())
+    print("negative equity:", negative_equity_deposit())

@@ -20,9 +20,10 @@ first fills the hole, ``totalAssets`` (which counts negative equity as 0) grows 
 the deposit while the shares were priced as if it grew by all of it, and the price falls
 (``negative_equity_deposit()`` returns z3's counterexample).
 
-``run()`` returns one :class:`~perpvault.prove.checks.Result` per entry point;
-``run(flip={"withdraw"})`` flips that entry point's rounding direction (a planted bug) and
-must report a counterexample.
+``checks()`` gives the four lemmas as ``checks.Check`` rows (for ``checks.CHECKS``; the
+mutant ``mutant_name(op)`` flips ``op``'s rounding). ``run()`` runs them on their own, one
+:class:`~perpvault.prove.checks.Result` per entry point; ``run(flip={"withdraw"})`` flips that
+entry point's rounding direction (a planted bug) and must report a counterexample.
 """
 
 from __future__ import annotations
@@ -104,6 +105,29 @@ def run(flip: set[str] | frozenset[str] = frozenset(), timeout_s: float = DEFAUL
     return rows
 
 
+# A planted bug for ``perpvault prove``'s z3 mutants: ``vault_<op>_rounding_flipped`` rounds
+# that entry point the holders' way.
+def mutant_name(op: str) -> str:
+    return f"vault_{op}_rounding_flipped"
+
+
+def checks() -> list:
+    """The four lemmas as :class:`~perpvault.prove.checks.Check` rows for ``checks.CHECKS``
+    (a check's backend carries the mutants: ``mutant_name(op)`` flips ``op``'s rounding)."""
+    from perpvault.prove.checks import Check
+
+    def build(op: str):
+        def b(B) -> tuple[list, z3.BoolRef]:
+            return step(op, frozenset(o for o in OPS if mutant_name(o) in B.mutants))
+        return b
+
+    return [Check(f"I9[{op}]: price not lower", f"vault {op}",
+                  "(totalAssets+1)/(totalSupply+10**6) not lower after the call", build(op),
+                  "none: unbounded integers; the vault's equity >= 0 before the call; the "
+                  "rounding and book movements proved on the bytecode by halmos (books < 2**100)")
+            for op in OPS]
+
+
 def negative_equity_deposit() -> dict[str, str]:
     """z3's counterexample to I9 for a deposit into a vault with negative equity."""
     r, model, _ = prove("deposit", solvent=False)
@@ -111,7 +135,7 @@ def negative_equity_deposit() -> dict[str, str]:
     return {str(d): str(model[d]) for d in model.decls()}
 
 
-__all__ = ["OPS", "negative_equity_deposit", "prove", "run", "step"]
+__all__ = ["OPS", "checks", "mutant_name", "negative_equity_deposit", "prove", "run", "step"]
 
 
 if __name__ == "__main__":  # python -m perpvault.prove.vault_rounding

@@ -32,7 +32,7 @@ import time
 
 import z3
 
-from perpvault.prove.checks import DEFAULT_TIMEOUT_S, Result
+from perpvault.prove.checks import DEFAULT_TIMEOUT_S, Result, make_solver
 
 OFFSET = 10**6
 OPS = ("deposit", "mint", "withdraw", "redeem")
@@ -79,7 +79,7 @@ def step(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True) -> t
 def prove(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True,
           timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[z3.CheckSatResult, z3.ModelRef | None, float]:
     pre, goal = step(op, flip, solvent)
-    solver = z3.Solver()
+    solver = make_solver()
     solver.set("timeout", int(timeout_s * 1000))
     solver.add(*pre)
     solver.add(z3.Not(goal))

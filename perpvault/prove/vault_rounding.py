@@ -32,7 +32,8 @@ import time
 
 import z3
 
-from perpvault.prove.checks import DEFAULT_TIMEOUT_S, Result, make_solver
+# perpvault.prove.checks is imported inside the functions: checks._checks() may import this
+# module while checks itself is still loading.
 
 OFFSET = 10**6
 OPS = ("deposit", "mint", "withdraw", "redeem")
@@ -77,7 +78,9 @@ def step(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True) -> t
 
 
 def prove(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True,
-          timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[z3.CheckSatResult, z3.ModelRef | None, float]:
+          timeout_s: float = 60.0) -> tuple[z3.CheckSatResult, z3.ModelRef | None, float]:
+    from perpvault.prove.checks import make_solver
+
     pre, goal = step(op, flip, solvent)
     solver = make_solver()
     solver.set("timeout", int(timeout_s * 1000))
@@ -88,8 +91,10 @@ def prove(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True,
     return r, solver.model() if r == z3.sat else None, time.perf_counter() - t0
 
 
-def run(flip: set[str] | frozenset[str] = frozenset(), timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Result]:
+def run(flip: set[str] | frozenset[str] = frozenset(), timeout_s: float = 60.0) -> list:
     """One row per entry point: ``I9[<op>]: price not lower`` (z3, unbounded integers)."""
+    from perpvault.prove.checks import Result
+
     flip = frozenset(flip)
     mutant = ("rounding_flipped:" + ",".join(sorted(flip))) if flip else None
     rows = []

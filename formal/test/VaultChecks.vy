@@ -18,7 +18,12 @@
           the shares, no other allowance moves;
         - permit: the owner's nonce grows by one and its allowance for the spender
           becomes the amount; no other nonce, allowance or balance moves.
-        Rounding (I9: the share price never falls) is in VaultRoundingChecks.vy.
+        - I9's bytecode half: deposit and redeem return exactly the floor, mint and
+          withdraw exactly the ceiling of their fraction over the price terms
+          totalSupply + 10**6 and totalAssets + 1; totalAssets is max(equity, 0)
+          plus idle tokens. perpvault.prove.vault_rounding proves (z3) that these
+          and the book movements above never lower the share price. The direct
+          form (VaultRoundingChecks.vy) does not finish.
 @dev Bounds: totalSupply, totalAssets, the vault's idle tokens, |equity| and the
      call's amount below 2**100 (as the deployed Clearinghouse bounds amounts).
      A check fails through vm.assertTrue; a call that reverts ends its path. The
@@ -469,7 +474,7 @@ def check_vault_redeem_rounds_down(shares: uint256, receiver: address, owner: ad
 
 
 @external
-def check_vault_total_assets(who: address):
+def check_vault_total_assets():
     """totalAssets() is max(equity, 0) plus the vault's idle tokens (the lemma's A); the
     harness takes the max with a branch, the vault's bytecode without one."""
     v: Vault = Vault(self.vault)

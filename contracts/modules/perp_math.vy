@@ -10,9 +10,6 @@
      Rounding: what an account owes rounds up, what it receives rounds down.
 """
 
-from snekmate.utils import math
-
-
 PPM: constant(uint256) = 10**6
 WAD: constant(int256) = 10**18
 VALUE_UNIT: constant(uint256) = 10**30
@@ -26,13 +23,38 @@ SCORE_CAP: constant(int256) = 10**24
 @pure
 def _floor_div(x: int256, d: int256) -> int256:
     """
-    @dev Signed division rounding toward minus infinity (`d` > 0).
-         Vyper's `//` truncates toward zero.
+    @dev Signed division rounding toward minus infinity. Vyper's `//`
+         truncates toward zero, and its remainder has the sign of `x`, so the
+         quotient is one too high exactly when the remainder is negative.
+         Branch-free, like `_abs` and `_ceil_div`: a symbolic executor (halmos,
+         docs/verification.md) then follows one path through the maths
+         instead of one per sign and remainder.
     """
     q: int256 = x // d
-    if x < 0 and q * d != x:
-        q -= 1
-    return q
+    return unsafe_sub(q, convert(unsafe_sub(x, unsafe_mul(q, d)) < 0, int256))
+
+
+@internal
+@pure
+def _abs(x: int256) -> uint256:
+    """
+    @dev |x| as a uint256, branch-free. Reverts on min_value(int256), as
+         Vyper's `abs` does.
+    """
+    assert x != min_value(int256)
+    m: int256 = x >> 255
+    return convert(convert(unsafe_sub(x ^ m, m), bytes32), uint256)
+
+
+@internal
+@pure
+def _ceil_div(x: uint256, d: uint256) -> uint256:
+    """
+    @dev ceil(x / d) for a constant `d` > 1, branch-free (snekmate's
+         `_ceil_div` branches on x == 0).
+    """
+    q: uint256 = unsafe_div(x, d)
+    return unsafe_add(q, convert(unsafe_mul(q, d) != x, uint256))
 
 
 @internal
@@ -51,7 +73,7 @@ def _notional(size: int256, price: uint256) -> uint256:
     """
     @dev |size| * price in atoms, rounded up (a requirement, so owed).
     """
-    return math._ceil_div(convert(abs(size), uint256) * price, VALUE_UNIT)
+    return self._ceil_div(self._abs(size) * price, VALUE_UNIT)
 
 
 @internal
@@ -60,7 +82,7 @@ def _fee(size: int256, price: uint256, rate: uint256) -> uint256:
     """
     @dev A fee of `rate` ppm on the notional of `size` at `price`, rounded up.
     """
-    return math._ceil_div(convert(abs(size), uint256) * price * rate, FEE_UNIT)
+    return self._ceil_div(self._abs(size) * price * rate, FEE_UNIT)
 
 
 @internal

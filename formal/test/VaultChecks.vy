@@ -25,7 +25,10 @@
           and the book movements above never lower the share price. The direct
           form (VaultRoundingChecks.vy) does not finish.
 @dev Bounds: totalSupply, totalAssets, the vault's idle tokens, |equity| and the
-     call's amount below 2**100 (as the deployed Clearinghouse bounds amounts).
+     call's amount below 2**100 (the vault's maxDeposit is 2**128; USDC's whole
+     supply is below 2**56 atoms). withdraw/redeem: the receiver is neither the
+     vault nor the Clearinghouse; every check: the caller is none of the three
+     deployed contracts.
      A check fails through vm.assertTrue; a call that reverts ends its path. The
      harness avoids forking paths itself: no short-circuit `and`/`or`, unsafe
      (mod 2**256) arithmetic in its comparisons, `_fits` for mul_div's high word.

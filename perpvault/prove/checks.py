@@ -499,6 +499,9 @@ def _checks() -> list[Check]:
     cs.append(Check("waterfall[2]: ends at zero", "liquidate",
                     "bankrupt ends flat at 0; fund + haircuts = -E; I2, I5 at the end",
                     waterfall_zero(2), ADL_BOUNDS.format(n=2) + "; one market"))
+    from perpvault.prove import vault_rounding
+
+    cs += vault_rounding.checks()
     return cs
 
 
@@ -525,6 +528,8 @@ MUTANTS: dict[str, tuple[str, list[str]]] = {
     "funding_round_account": ("funding credit rounded the account's way",
                               ["settle_funding: rounding", "settle_funding: IF"]),
     "sweep_rounds_up": ("sweep takes the funding surplus rounded up", ["sweep_to_insurance: IF"]),
+    "vault_withdraw_rounding_flipped": ("vault withdraw burns floor(assets*S/A) shares, not the ceiling",
+                                        ["I9[withdraw]: price not lower"]),
 }
 
 # Search hints for mutant runs only (never for proofs): extra equalities that pin parts of

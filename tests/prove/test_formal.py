@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+import json
+import re
+import subprocess
+
+from perpvault.paths import repo_root, venv_bin
 from perpvault.prove import formal
 
 pytestmark = pytest.mark.slow
@@ -23,7 +28,20 @@ def test_halmos__every_check_is_proved_on_the_bytecode(contract):
     rows = formal.run_halmos(contract)
     assert rows and all(formal.passed(r) for r in rows), _show(rows)
     # One check per external state-changing function of the harnessed contract.
-    assert len(rows) >= {"FundChecks": 5, "ClearinghouseChecks": 11, "VaultChecks": 5}[contract], _show(rows)
+    assert len(rows) >= {"FundChecks": 5, "ClearinghouseChecks": 13, "VaultChecks": 15}[contract], _show(rows)
+
+
+def test_halmos_pins_write_the_clearinghouse_slots_they_name():
+    """ClearinghouseChecks stores market_count, market 0's oracle word and account masks at
+    fixed slots (vm.store); a layout change must not leave it writing somewhere else."""
+    out = subprocess.run([str(venv_bin() / "vyper"), "-f", "layout", "contracts/Clearinghouse.vy"],
+                         cwd=repo_root(), capture_output=True, text=True, check=True).stdout
+    layout = json.loads(out)["storage_layout"]
+    harness = (repo_root() / "formal" / "test" / "ClearinghouseChecks.vy").read_text()
+    pinned = dict(re.findall(r"^(\w+)_SLOT: constant\(uint256\) = (\d+)$", harness, re.M))
+    assert pinned, "no *_SLOT constants in ClearinghouseChecks.vy"
+    for name, slot in pinned.items():
+        assert layout[name.lower()]["slot"] == int(slot), name
 
 
 def test_forge_campaign__holds_over_100k_calls():

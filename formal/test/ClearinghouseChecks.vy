@@ -123,6 +123,15 @@ MAX_TOUCHED: constant(uint256) = 8
 MARKET_COUNT_SLOT: constant(uint256) = 3
 MARKET_STORE_SLOT: constant(uint256) = 4
 MARKET_MASK_SLOT: constant(uint256) = 11
+PAUSED_SLOT: constant(uint256) = 1
+VAULT_SLOT: constant(uint256) = 2
+POSITION_WORD_SLOT: constant(uint256) = 9
+ORDER_BOOK_SLOT: constant(uint256) = 16
+# Fixed accounts for the fill check (any storage; only their identities are fixed).
+MAKER: constant(address) = 0x00000000000000000000000000000000000A11cE
+TAKER: constant(address) = 0x0000000000000000000000000000000000000B0b
+VAULT: constant(address) = 0x000000000000000000000000000000000000fA17
+BOOK: constant(address) = 0x0000000000000000000000000000000000000B00
 
 usdc: public(address)
 feed: public(address)
@@ -193,13 +202,23 @@ def _withdraw(amount: uint256, mask: uint256):
 
 
 @external
-def check_ch_fill(maker: address, taker: address, taker_size: int256, price: uint256):
+def check_ch_fill_flat(taker_size: int256, price: uint256):
+    """
+    @notice An order-book fill between two accounts without a position (they open one each).
+            NOT RUN by perpvault prove (175 s, 1,478 paths; docs/verification.md section 6): run it by
+            hand with `--branch-rlimit`. The accounts and roles are fixed addresses (their
+            storage stays symbolic): maker, taker, vault and order book distinct, the caller
+            the order book; the pause flag is stored as false.
+    """
     ch: Clearinghouse = Clearinghouse(self.ch)
-    caller: address = self._sym("caller")
-    touched: DynArray[address, MAX_TOUCHED] = [maker, taker, staticcall ch.vault()]
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, TAKER, VAULT]
+    self._pin_market()
+    self._pin_roles(False)
+    self._pin_flat(MAKER)
+    self._pin_flat(TAKER)
     before: Books = self._before(touched, True)
-    extcall Vm(VM).prank(caller)
-    extcall ch.fill(maker, taker, 0, taker_size, price)
+    extcall Vm(VM).prank(BOOK)
+    extcall ch.fill(MAKER, TAKER, 0, taker_size, price)
     self._after(touched, before)
 
 
@@ -393,6 +412,24 @@ def _pin_mask(a: address, mask: uint256):
     """Stores `a`'s market mask (its position's size stays symbolic; `_assume_mask` ties
     the two)."""
     extcall Vm(VM).store(self.ch, keccak256(concat(convert(MARKET_MASK_SLOT, bytes32), convert(a, bytes32))), convert(mask, bytes32))
+
+
+@internal
+def _pin_roles(paused: bool):
+    """Stores the pause flag, the vault (VAULT) and the order book (BOOK)."""
+    vm: Vm = Vm(VM)
+    extcall vm.store(self.ch, convert(PAUSED_SLOT, bytes32), convert(convert(paused, uint256), bytes32))
+    extcall vm.store(self.ch, convert(VAULT_SLOT, bytes32), convert(VAULT, bytes32))
+    extcall vm.store(self.ch, convert(ORDER_BOOK_SLOT, bytes32), convert(BOOK, bytes32))
+
+
+@internal
+def _pin_flat(a: address):
+    """`a` holds no position: market bit 0 and market 0's position word 0."""
+    vm: Vm = Vm(VM)
+    self._pin_mask(a, 0)
+    outer: bytes32 = keccak256(concat(convert(POSITION_WORD_SLOT, bytes32), convert(a, bytes32)))
+    extcall vm.store(self.ch, keccak256(concat(outer, convert(0, bytes32))), empty(bytes32))
 
 
 @internal

@@ -33,7 +33,7 @@ from perpvault.paths import bitwuzla_command, forge_bin, halmos_bin, repo_root, 
 # external state-changing function, except those NOT_RUN lists (docs/verification.md, §5).
 HALMOS_CONTRACTS = ("FundChecks", "ClearinghouseChecks", "VaultChecks")
 NOT_RUN = {
-    "check_ch_fill": "see docs/verification.md §6",
+    "check_ch_fill_flat": "passes by hand in 175 s with --branch-rlimit: too slow for CI (docs/verification.md §6)",
     "check_ch_liquidate": "not run: the whole waterfall (two passes, vault, fund, ADL), a superset of fill",
 }
 HALMOS_MATCH = {"ClearinghouseChecks": "^check_ch_(?!fill|liquidate)"}

@@ -7,6 +7,9 @@ carry neither an AST nor metadata, and an empty ``methodIdentifiers``, so halmos
 contract (selectors computed from its ABI), then runs halmos's own ``main``. Nothing else changes: halmos builds with forge,
 executes the test's bytecode symbolically and calls the solver as usual.
 
+``--branch-rlimit N`` (this wrapper's own option) bounds halmos's branching queries by z3's
+resource limit as well as by time (see ``_branch_rlimit``).
+
 It runs under the halmos virtualenv's Python (``.venv/halmos``), so it imports nothing
 from perpvault.
 """
@@ -62,9 +65,32 @@ def _with_vyper(parse_build_out):
     return parse
 
 
+def _branch_rlimit(limit: int) -> None:
+    """Bounds each branching query by z3's resource limit, on top of halmos's timeout.
+
+    halmos asks z3 at every symbolic JUMPI whether each side is feasible, with a 1 ms
+    timeout; on a long path with 256-bit multiplications z3 can sit in one such query for
+    many minutes without looking at its clock (seen on `Clearinghouse.fill`). A resource
+    limit is checked inside z3's loops, so the query gives up and halmos explores both
+    sides, which is what it does on a timeout anyway: sound, only more paths."""
+    import halmos.sevm as sevm
+
+    check = sevm.Path.check
+
+    def limited(self, cond):
+        self.solver.set("rlimit", limit)
+        return check(self, cond)
+
+    sevm.Path.check = limited
+
+
 def main(argv: list[str]) -> int:
     import halmos.__main__ as halmos_main
 
+    if "--branch-rlimit" in argv:
+        i = argv.index("--branch-rlimit")
+        _branch_rlimit(int(argv[i + 1]))
+        argv = argv[:i] + argv[i + 2:]
     halmos_main.parse_build_out = _with_vyper(halmos_main.parse_build_out)
     sys.argv = ["halmos", *argv]
     return halmos_main.main()

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per check (default 60)")
     p.add_argument("--jobs", type=int, default=2, help="parallel solver processes (default 2)")
     p.add_argument("--no-mutants", action="store_true", help="skip the planted mutants")
+    p.add_argument("--deep", action="store_true",
+                   help="also run the long halmos checks left out of CI (formal.DEEP: a fill; minutes each)")
     p.add_argument("-k", dest="select", default=None, help="only checks whose name contains this")
     p.add_argument("--tools", default="z3,halmos,forge",
                    help="comma-separated subset of z3, halmos, forge (default: all three)")
@@ -112,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
         rows += formal.run_all(lambda r: progress(0, r), halmos="halmos" in tools, campaign="forge" in tools,
                                mutants=not args.no_mutants, select=args.select, status=status)
+        if args.deep and "halmos" in tools:
+            rows += formal.run_deep(lambda r: progress(0, r), status)
     if not rows:
         print("perpvault prove: no check matches", file=sys.stderr)
         return 1

@@ -223,6 +223,26 @@ def check_ch_fill_flat(taker_size: int256, price: uint256):
 
 
 @external
+def check_ch_fill_vault_flat(taker_size: int256, price: uint256):
+    """
+    @notice A vault trade (the LiquidityVault calls fill as maker) with an account
+            without a position, the vault holding none either: the vault's notional
+            limit applies. NOT RUN by perpvault prove (`--deep` runs it). Fixed
+            addresses as in check_ch_fill_flat; not paused.
+    """
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    touched: DynArray[address, MAX_TOUCHED] = [VAULT, TAKER]
+    self._pin_market()
+    self._pin_roles(False)
+    self._pin_flat(VAULT)
+    self._pin_flat(TAKER)
+    before: Books = self._before(touched, True)
+    extcall Vm(VM).prank(VAULT)
+    extcall ch.fill(VAULT, TAKER, 0, taker_size, price)
+    self._after(touched, before)
+
+
+@external
 def check_ch_settle_funding(account: address):
     caller: address = self._sym("caller")
     touched: DynArray[address, MAX_TOUCHED] = [account]

@@ -75,7 +75,10 @@ def run_tasks(tasks: list[tuple[str, str | None]], timeout: float, jobs: int,
             if progress:
                 progress(i, rows[i])
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # A fresh process per check: z3's global context carries the terms of earlier checks,
+        # and its non-linear search depends on them (a mutant run that takes 0.1 s alone timed
+        # out after 90 s in a worker that had run other checks first).
+        with ProcessPoolExecutor(max_workers=jobs, max_tasks_per_child=1) as pool:
             futures = {pool.submit(_task, name, mutant, timeout): i
                        for i, (name, mutant) in enumerate(tasks)}
             for fut in as_completed(futures):

@@ -127,7 +127,7 @@ PAUSED_SLOT: constant(uint256) = 1
 VAULT_SLOT: constant(uint256) = 2
 POSITION_WORD_SLOT: constant(uint256) = 9
 ORDER_BOOK_SLOT: constant(uint256) = 16
-# Fixed accounts for the fill check (any storage; only their identities are fixed).
+# Fixed accounts for the fill checks (any storage; only their identities are fixed).
 MAKER: constant(address) = 0x00000000000000000000000000000000000A11cE
 TAKER: constant(address) = 0x0000000000000000000000000000000000000B0b
 VAULT: constant(address) = 0x000000000000000000000000000000000000fA17
@@ -205,8 +205,8 @@ def _withdraw(amount: uint256, mask: uint256):
 def check_ch_fill_flat(taker_size: int256, price: uint256):
     """
     @notice An order-book fill between two accounts without a position (they open one each).
-            NOT RUN by perpvault prove (175 s, 1,478 paths; docs/verification.md section 6): run it by
-            hand with `--branch-rlimit`. The accounts and roles are fixed addresses (their
+            NOT RUN by perpvault prove (175 s, 1,478 paths): `perpvault prove --deep` runs
+            it (docs/verification.md section 6). The accounts and roles are fixed addresses (their
             storage stays symbolic): maker, taker, vault and order book distinct, the caller
             the order book; the pause flag is stored as false.
     """

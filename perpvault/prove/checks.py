@@ -528,9 +528,15 @@ MUTANTS: dict[str, tuple[str, list[str]]] = {
     "funding_round_account": ("funding credit rounded the account's way",
                               ["settle_funding: rounding", "settle_funding: IF"]),
     "sweep_rounds_up": ("sweep takes the funding surplus rounded up", ["sweep_to_insurance: IF"]),
-    "vault_withdraw_rounding_flipped": ("vault withdraw burns floor(assets*S/A) shares, not the ceiling",
-                                        ["I9[withdraw]: price not lower"]),
 }
+# I9: each vault entry point rounding the holders' way (perpvault.prove.vault_rounding).
+from perpvault.prove import vault_rounding  # noqa: E402 (loaded by _checks() above already)
+
+MUTANTS.update({
+    vault_rounding.mutant_name(op): (f"vault {op} rounds the holders' way, not the vault's",
+                                     [f"I9[{op}]: price not lower"])
+    for op in vault_rounding.OPS
+})
 
 # Search hints for mutant runs only (never for proofs): extra equalities that pin parts of
 # the state irrelevant to the planted bug, so z3's non-linear search finds a model quickly.

@@ -317,6 +317,11 @@ def run_all(progress=None, *, halmos: bool = True, campaign: bool = True, mutant
     return rows
 
 
+def _harness_of(check: str) -> str:
+    """The harness (formal/test/<name>.vy) that defines halmos check ``check``."""
+    return next(c for c in HALMOS_CONTRACTS if f"def {check}(" in (formal_dir() / "test" / f"{c}.vy").read_text())
+
+
 # The long halmos checks that do finish (NOT_RUN in CI): `perpvault prove --deep` runs them,
 # one halmos process each, with z3's resource limit on branching queries
 # (halmos_vyper.py --branch-rlimit). check_ch_liquidate is not among them: not shown to finish.
@@ -329,8 +334,7 @@ def run_deep(progress=None, status=None) -> list[dict]:
     """The DEEP checks, with a long budget: a TIMEOUT is reported as such, never a pass."""
     rows: list[dict] = []
     for check in DEEP:
-        contract = next(c for c in HALMOS_CONTRACTS
-                        if f"def {check}(" in (formal_dir() / "test" / f"{c}.vy").read_text())
+        contract = _harness_of(check)
         if status:
             status(f"halmos {check} (deep, up to {DEEP_TIMEOUT:.0f}s) ...")
         found = run_halmos(contract, match=f"^{check}\\(", timeout=DEEP_TIMEOUT,
@@ -353,9 +357,7 @@ def run_mutant(name: str, *, halmos: bool = True, campaign: bool = True) -> list
                 rows.append(run_campaign(project, runs=50))
         elif halmos:
             check = row_name.removeprefix("halmos: ")
-            contract = next(c for c in HALMOS_CONTRACTS
-                            if f"def {check}(" in (formal_dir() / "test" / f"{c}.vy").read_text())
-            found = run_halmos(contract, project, match=f"^{check}\\(")
+            found = run_halmos(_harness_of(check), project, match=f"^{check}\\(")
             rows.append(next((r for r in found if r["check"] == row_name), found[0]))
     for r in rows:
         r["mutant"] = name

@@ -20,10 +20,9 @@ first fills the hole, ``totalAssets`` (which counts negative equity as 0) grows 
 the deposit while the shares were priced as if it grew by all of it, and the price falls
 (``negative_equity_deposit()`` returns z3's counterexample).
 
-``checks()`` gives the four lemmas as ``checks.Check`` rows (for ``checks.CHECKS``; the
-mutant ``mutant_name(op)`` flips ``op``'s rounding). ``run()`` runs them on their own, one
-:class:`~perpvault.prove.checks.Result` per entry point; ``run(flip={"withdraw"})`` flips that
-entry point's rounding direction (a planted bug) and must report a counterexample.
+``checks()`` gives the four lemmas as ``checks.Check`` rows (in ``checks.CHECKS``, so
+``perpvault prove`` runs them); the z3 mutant ``mutant_name(op)`` (in ``checks.MUTANTS``)
+flips ``op``'s rounding direction and must be reported as a counterexample.
 """
 
 from __future__ import annotations
@@ -91,25 +90,6 @@ def prove(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True,
     return r, solver.model() if r == z3.sat else None, time.perf_counter() - t0
 
 
-def run(flip: set[str] | frozenset[str] = frozenset(), timeout_s: float = 60.0) -> list:
-    """One row per entry point: ``I9[<op>]: price not lower`` (z3, unbounded integers)."""
-    from perpvault.prove.checks import Result
-
-    flip = frozenset(flip)
-    mutant = ("rounding_flipped:" + ",".join(sorted(flip))) if flip else None
-    rows = []
-    for op in OPS:
-        try:
-            r, model, dt = prove(op, flip, timeout_s=timeout_s)
-        except Exception as exc:  # a bug in a check is a failure, not a pass
-            rows.append(Result(f"I9[{op}]: price not lower", "z3", "error", 0.0, mutant, f"{type(exc).__name__}: {exc}"))
-            continue
-        result = "proved" if r == z3.unsat else "counterexample" if r == z3.sat else "timeout"
-        cex = {str(d): str(model[d]) for d in model.decls()} if model is not None else {}
-        rows.append(Result(f"I9[{op}]: price not lower", "z3", result, dt, mutant, counterexample=cex))
-    return rows
-
-
 # A planted bug for ``perpvault prove``'s z3 mutants: ``vault_<op>_rounding_flipped`` rounds
 # that entry point the holders' way.
 def mutant_name(op: str) -> str:
@@ -140,12 +120,4 @@ def negative_equity_deposit() -> dict[str, str]:
     return {str(d): str(model[d]) for d in model.decls()}
 
 
-__all__ = ["OPS", "checks", "mutant_name", "negative_equity_deposit", "prove", "run", "step"]
-
-
-if __name__ == "__main__":  # python -m perpvault.prove.vault_rounding
-    for row in run():
-        print(row.as_dict())
-    for op in OPS:
-        print(run({op})[OPS.index(op)].as_dict())
-    print("negative equity:", negative_equity_deposit())
+__all__ = ["OPS", "checks", "mutant_name", "negative_equity_deposit", "prove", "step"]

@@ -7,12 +7,12 @@ mutant must be reported as a violation by each check listed to catch it.
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import os
 import re
 import subprocess
+
+import pytest
 
 from perpvault.paths import repo_root, venv_bin
 from perpvault.prove import formal
@@ -49,8 +49,9 @@ def test_deep_halmos_checks__are_proved_on_the_bytecode():
 
 
 def test_halmos_pins_write_the_clearinghouse_slots_they_name():
-    """ClearinghouseChecks stores market_count, market 0's oracle word and account masks at
-    fixed slots (vm.store); a layout change must not leave it writing somewhere else."""
+    """ClearinghouseChecks stores the market count, market 0's oracle word, account masks,
+    position words and roles at fixed slots (vm.store): a layout change must not leave it
+    writing somewhere else."""
     out = subprocess.run([str(venv_bin() / "vyper"), "-f", "layout", "contracts/Clearinghouse.vy"],
                          cwd=repo_root(), capture_output=True, text=True, check=True).stdout
     layout = json.loads(out)["storage_layout"]

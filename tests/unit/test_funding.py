@@ -134,7 +134,10 @@ def test_funding__positive_premium__longs_pay_shorts_lazily(system, funded, make
     assert system.clearinghouse.equity(taker) == expected
     assert system.clearinghouse.funding_index(ETH) == index
     long_credit = replay.settle(taker, keeper)
+    settled_at = replay.market.index
+    chain.pending_timestamp = replay.market.last  # the short settles in the same second: one index step for both
     short_credit = replay.settle(maker, keeper)
+    assert replay.market.index == settled_at
     # ... and then the long pays, the short receives; the payer's rounding is never in its favour.
     assert long_credit < 0 < short_credit
     assert short_credit <= -long_credit

@@ -167,27 +167,29 @@ def convertToAssets(shares: uint256) -> uint256:
 
 
 @external
-@pure
+@view
 def maxDeposit(receiver: address) -> uint256:
     """
-    @notice No deposit limit beyond the Clearinghouse's amount bound; none to the zero address.
+    @notice No deposit limit beyond the Clearinghouse's amount bound; none to the
+            zero address, none while the vault is under water.
     @param receiver Who would get the shares.
-    @return uint256 2**128, or 0 for the zero address.
+    @return uint256 2**128, or 0 for the zero address or while equity < 0.
     """
-    if receiver == empty(address):
+    if receiver == empty(address) or self._under_water():
         return 0
     return 2**128
 
 
 @external
-@pure
+@view
 def maxMint(receiver: address) -> uint256:
     """
-    @notice No mint limit beyond the Clearinghouse's amount bound; none to the zero address.
+    @notice No mint limit beyond the Clearinghouse's amount bound; none to the
+            zero address, none while the vault is under water.
     @param receiver Who would get the shares.
-    @return uint256 2**128, or 0 for the zero address.
+    @return uint256 2**128, or 0 for the zero address or while equity < 0.
     """
-    if receiver == empty(address):
+    if receiver == empty(address) or self._under_water():
         return 0
     return 2**128
 
@@ -327,6 +329,17 @@ def _total_assets() -> uint256:
 
 @internal
 @view
+def _under_water() -> bool:
+    """
+    @dev Whether the vault's equity in the Clearinghouse is negative. totalAssets
+         counts it as 0 then, so a deposit would first fill the hole and be diluted
+         (I9 would fail): deposits wait until the waterfall has restored it.
+    """
+    return staticcall clearinghouse.equity(self) < 0
+
+
+@internal
+@view
 def _free() -> uint256:
     return staticcall clearinghouse.free_collateral(self) + staticcall IERC20(asset).balanceOf(self)
 
@@ -347,6 +360,7 @@ def _to_assets(shares: uint256, roundup: bool) -> uint256:
 def _deposit(assets: uint256, shares: uint256, receiver: address):
     assert assets != 0, "vault: zero assets"
     assert shares != 0, "vault: zero shares"
+    assert not self._under_water(), "vault: under water"
     assert extcall IERC20(asset).transferFrom(msg.sender, self, assets, default_return_value=True), "vault: transfer failed"
     extcall clearinghouse.deposit(assets)
     erc20._mint(receiver, shares)

@@ -223,10 +223,12 @@ def _check_in(b0: Books, paid: uint256, minted: uint256, receiver: address, r0: 
               payer: address, p0: uint256, what: String[8]):
     """After a deposit or mint: `minted` shares are new, all of them the receiver's; `paid` tokens
     left the payer, reached the Clearinghouse, and the vault's margin (equity and free
-    collateral) grew by exactly that; the vault keeps no tokens idle."""
+    collateral) grew by exactly that; the vault keeps no tokens idle; and the vault was not
+    under water (its equity was not negative: I9's lemma needs it)."""
     v: Vault = Vault(self.vault)
     b1: Books = self._books()
     vm: Vm = Vm(VM)
+    extcall vm.assertTrue(b0.equity >= 0, concat(what, ": accepted while under water"))
     extcall vm.assertTrue(b1.supply == unsafe_add(b0.supply, minted), concat(what, ": supply moved by other than the shares"))
     extcall vm.assertTrue(staticcall v.balanceOf(receiver) == unsafe_add(r0, minted), concat(what, ": receiver not credited the shares"))
     extcall vm.assertTrue(staticcall v.balanceOf(other) == o0, concat(what, ": an untouched holder's shares moved"))

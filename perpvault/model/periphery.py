@@ -192,6 +192,16 @@ class LiquidityVault:
         equity = self.w.ch.equity(self.address)
         return max(equity, 0) + self.w.token.balance_of(self.address)
 
+    def under_water(self) -> bool:
+        """Equity below zero: total_assets counts it as 0, so deposits wait (I9)."""
+        return self.w.ch.equity(self.address) < 0
+
+    def max_deposit(self, receiver: str) -> int:
+        return 0 if receiver == ZERO_ADDRESS or self.under_water() else 2**128
+
+    def max_mint(self, receiver: str) -> int:
+        return self.max_deposit(receiver)
+
     def convert_to_shares(self, assets: int) -> int:
         return self._to_shares(assets, False)
 
@@ -271,6 +281,7 @@ class LiquidityVault:
     def _deposit(self, sender: str, assets: int, shares: int, receiver: str) -> None:
         require(assets != 0, "vault: zero assets")
         require(shares != 0, "vault: zero shares")
+        require(not self.under_water(), "vault: under water")
         self.w.token.transfer_from(self.address, sender, self.address, assets)
         self.w.ch.deposit(self.address, assets)
         require(receiver != ZERO_ADDRESS, "erc20: mint to the zero address")

@@ -35,7 +35,7 @@ HALMOS_CONTRACTS = ("FundChecks", "ClearinghouseChecks", "VaultChecks")
 NOT_RUN = {
     "check_ch_fill_flat": "passes in 175 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
     "check_ch_fill_vault_flat": "passes in 196 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
-    "check_ch_liquidate": "not run: the whole waterfall (two passes, vault, fund, ADL), a superset of fill",
+    "check_ch_liquidate_margin": "not run: unfinished after 15 min even with price, parameters and position pinned",
 }
 HALMOS_MATCH = {"ClearinghouseChecks": "^check_ch_(?!fill|liquidate)"}
 CAMPAIGN = "forge: invariant_books (I1 I2 I4 I5)"
@@ -111,6 +111,14 @@ MUTANTS: dict[str, FormalMutant] = {
             "        pass\n",
             "a vault withdraw/redeem by a spender burns the owner's shares without spending its allowance",
             ("halmos: check_vault_redeem",),
+        ),
+        FormalMutant(
+            "vault_deposit_under_water",
+            "LiquidityVault.vy",
+            '    assert not self._under_water(), "vault: under water"\n',
+            "",
+            "the vault takes deposits while its equity is negative: they fill the hole (I9)",
+            ("halmos: check_vault_deposit",),
         ),
         FormalMutant(
             "vault_withdraw_rounds_down",
@@ -324,7 +332,7 @@ def _harness_of(check: str) -> str:
 
 # The long halmos checks that do finish (NOT_RUN in CI): `perpvault prove --deep` runs them,
 # one halmos process each, with z3's resource limit on branching queries
-# (halmos_vyper.py --branch-rlimit). check_ch_liquidate is not among them: not shown to finish.
+# (halmos_vyper.py --branch-rlimit). check_ch_liquidate_margin is not among them: not shown to finish.
 DEEP = ("check_ch_fill_flat", "check_ch_fill_vault_flat")
 DEEP_TIMEOUT = 1800.0
 BRANCH_RLIMIT = 200_000

@@ -14,11 +14,14 @@ bytecode (``formal/test/VaultChecks.vy``), with the books below 2**100:
 * ``totalAssets = max(equity, 0) + idle`` (``check_vault_total_assets``).
 
 This module proves, over unbounded integers with z3, that those facts imply
-``A1 / S1 >= A0 / S0`` (cross-multiplied) for each of the four, when the vault's equity is
-not negative before the call. The assumption is needed: with negative equity a deposit
-first fills the hole, ``totalAssets`` (which counts negative equity as 0) grows by less than
-the deposit while the shares were priced as if it grew by all of it, and the price falls
-(``negative_equity_deposit()`` returns z3's counterexample).
+``A1 / S1 >= A0 / S0`` (cross-multiplied) for each of the four, given two more: a deposit or
+mint happens only while the vault's equity is not negative (the vault's guard, ``vault:
+under water``, which ``check_vault_deposit``/``_mint`` prove on the bytecode), and under
+water a withdrawal leaves the equity where it is (the Clearinghouse releases no margin to an
+account under water). The guard is needed: with negative equity a deposit first fills the
+hole, ``totalAssets`` (which counts negative equity as 0) grows by less than the deposit while
+the shares were priced as if it grew by all of it, and the price falls
+(``negative_equity_deposit()`` returns z3's counterexample without the guard).
 
 ``checks()`` gives the four lemmas as ``checks.Check`` rows (in ``checks.CHECKS``, so
 ``perpvault prove`` runs them); the z3 mutant ``mutant_name(op)`` (in ``checks.MUTANTS``)
@@ -52,7 +55,7 @@ def _max0(e):
     return z3.If(e > 0, e, 0)
 
 
-def step(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True) -> tuple[list, z3.BoolRef]:
+def step(op: str, flip: frozenset[str] = frozenset(), guarded: bool = True) -> tuple[list, z3.BoolRef]:
     """Premises and goal for one call of ``op``: (facts proved by halmos + bounds, price not lower)."""
     ts0, idle0, ts1, idle1 = z3.Ints("ts0 idle0 ts1 idle1")
     eq0, eq1 = z3.Ints("equity0 equity1")
@@ -60,8 +63,14 @@ def step(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True) -> t
     S0, A0 = ts0 + OFFSET, _max0(eq0) + idle0 + 1
     S1, A1 = ts1 + OFFSET, _max0(eq1) + idle1 + 1
     pre = [ts0 >= 0, idle0 >= 0, ts1 >= 0, idle1 >= 0, amount > 0, result > 0]  # uint256s; 0 reverts
-    if solvent:
-        pre.append(eq0 >= 0)
+    if op in ("deposit", "mint"):
+        if guarded:  # the vault's guard, "vault: under water" (halmos: check_vault_deposit, _mint)
+            pre.append(eq0 >= 0)
+    elif guarded:
+        # Under water the Clearinghouse releases no margin (its withdraw rule: equity after >=
+        # the initial requirement >= 0, and a withdrawal only lowers equity), so a withdrawal
+        # is paid from idle tokens alone and the equity does not move.
+        pre.append(z3.Implies(eq0 < 0, eq1 == eq0))
     down, up = (_ceil, _floor) if op in flip else (_floor, _ceil)
     if op == "deposit":  # amount = assets, result = shares
         pre += [down(result, amount, S0, A0), ts1 == ts0 + result, eq1 == eq0 + amount, idle1 == idle0]
@@ -76,11 +85,11 @@ def step(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True) -> t
     return pre, A1 * S0 >= A0 * S1
 
 
-def prove(op: str, flip: frozenset[str] = frozenset(), solvent: bool = True,
+def prove(op: str, flip: frozenset[str] = frozenset(), guarded: bool = True,
           timeout_s: float = 60.0) -> tuple[z3.CheckSatResult, z3.ModelRef | None, float]:
     from perpvault.prove.checks import make_solver
 
-    pre, goal = step(op, flip, solvent)
+    pre, goal = step(op, flip, guarded)
     solver = make_solver()
     solver.set("timeout", int(timeout_s * 1000))
     solver.add(*pre)
@@ -108,14 +117,16 @@ def checks() -> list:
 
     return [Check(f"I9[{op}]: price not lower", f"vault {op}",
                   "(totalAssets+1)/(totalSupply+10**6) not lower after the call", build(op),
-                  "none: unbounded integers; the vault's equity >= 0 before the call; the "
+                  "none: unbounded integers; deposit/mint only at equity >= 0 (the vault's guard), "
+                  "under water a withdrawal leaves equity unmoved (the Clearinghouse's rule); the "
                   "rounding and book movements proved on the bytecode by halmos (books < 2**100)")
             for op in OPS]
 
 
 def negative_equity_deposit() -> dict[str, str]:
-    """z3's counterexample to I9 for a deposit into a vault with negative equity."""
-    r, model, _ = prove("deposit", solvent=False)
+    """z3's counterexample to I9 for a deposit into a vault with negative equity, without the
+    vault's guard: why ``deposit`` reverts with ``vault: under water``."""
+    r, model, _ = prove("deposit", guarded=False)
     assert r == z3.sat, r
     return {str(d): str(model[d]) for d in model.decls()}
 

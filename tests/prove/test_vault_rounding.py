@@ -1,7 +1,7 @@
-"""I9's arithmetic half (perpvault.prove.vault_rounding) needs its assumption: the lemmas and
-their rounding-flip mutants run with every z3 check (tests/prove/test_proofs.py); this pins
-that without "the vault's equity is not negative" the lemma is false, which is the finding
-in docs/security.md (known weakness 3)."""
+"""I9's arithmetic half (perpvault.prove.vault_rounding) needs the vault's guard: the lemmas
+and their rounding-flip mutants run with every z3 check (tests/prove/test_proofs.py); this pins
+that without "no deposit while the vault's equity is negative" the lemma is false, which is
+why the vault refuses them (docs/security.md, known weakness 3, fixed)."""
 
 from __future__ import annotations
 

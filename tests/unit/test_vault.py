@@ -278,3 +278,34 @@ def test_redeem__beyond_vault_free_collateral__reverts(system, no_funding_btc, f
     system.vault.withdraw(free, lp, lp, sender=lp)
     assert system.usdc.balanceOf(lp) == free
     assert_invariants(system)
+
+
+def test_deposit__vault_under_water__reverts_until_equity_is_restored(
+    system, no_funding_btc, funded, vault_funded, lp, trader
+):
+    fund_account(system, trader, usdc(2_000_000))
+    q = size("80")  # the vault goes short 4.8M notional on its 1M
+    quote = spec.ceil_div(price(60_000) * (10**6 + SPREAD), 10**6)
+    system.vault.trade(BTC, q, quote, sender=trader)
+    set_price(system, BTC, price(75_000))  # +25%: the short loses 1.2M, more than its margin
+    assert system.clearinghouse.equity(system.vault) < 0
+    # totalAssets counts the hole as 0: a deposit now would fill it and be diluted (I9).
+    assert system.vault.totalAssets() == 0
+    assert system.vault.maxDeposit(lp) == system.vault.maxMint(lp) == 0
+    give(system, lp, usdc(10_000))
+    before = (system.usdc.balanceOf(lp), system.vault.balanceOf(lp), system.vault.totalSupply(),
+              system.clearinghouse.margin(system.vault))
+    with ape.reverts("vault: under water"):
+        system.vault.deposit(usdc(10_000), lp, sender=lp)
+    with ape.reverts("vault: under water"):
+        system.vault.mint(10**12, lp, sender=lp)
+    assert (system.usdc.balanceOf(lp), system.vault.balanceOf(lp), system.vault.totalSupply(),
+            system.clearinghouse.margin(system.vault)) == before
+    # Back above water, deposits are taken again, at the price the equity gives.
+    set_price(system, BTC, price(60_000))
+    assert system.clearinghouse.equity(system.vault) >= 0
+    assert system.vault.maxDeposit(lp) == 2**128
+    supply, total = system.vault.totalSupply(), system.vault.totalAssets()
+    system.vault.deposit(usdc(10_000), lp, sender=lp)
+    assert system.vault.balanceOf(lp) == before[1] + shares_for(usdc(10_000), supply, total)
+    assert_invariants(system)

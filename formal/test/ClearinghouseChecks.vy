@@ -132,6 +132,22 @@ MAKER: constant(address) = 0x00000000000000000000000000000000000A11cE
 TAKER: constant(address) = 0x0000000000000000000000000000000000000B0b
 VAULT: constant(address) = 0x000000000000000000000000000000000000fA17
 BOOK: constant(address) = 0x0000000000000000000000000000000000000B00
+KEEPER: constant(address) = 0x000000000000000000000000000000000000cafE
+CP: constant(address) = 0x000000000000000000000000000000000000C0C0
+# More slots the liquidation checks pin (same source, same test).
+RATE_WORD_SLOT: constant(uint256) = 5
+RISK_WORD_SLOT: constant(uint256) = 7
+POSITION_INDEX_SLOT: constant(uint256) = 10
+FEED_MAX_AGE_SLOT: constant(uint256) = 2
+FEED_ROUNDS_SLOT: constant(uint256) = 4
+# The liquidation checks' one market: the crash scenario's ETH-PERP (perpvault/scenarios/
+# catalogue.py) at 4,400 USDC, 40x: imr 2.5%, mmr 1.25%, maker 2 bp, taker 5 bp, penalty
+# 0.5%, band 5%, EMA weight 20%, cap 0.1%/h; and setUp's risk parameters.
+LIQ_PRICE: constant(uint256) = 4_400 * 10**18
+LIQ_SIZE: constant(uint256) = 7 * 10**18 + 3
+LIQ_BASIS: constant(int128) = 33_600_123_457
+LIQ_RATES: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 5_000 << 96 | 50_000 << 120 | 200_000 << 144 | (10**18 // 3600 // 1000) << 168
+LIQ_RISK: constant(uint256) = 200_000 | 200_000 << 24 | 500_000 << 48 | 200_000 << 72 | 86_400 << 96
 
 usdc: public(address)
 feed: public(address)
@@ -271,16 +287,23 @@ def check_ch_sweep_to_insurance():
 
 
 @external
-def check_ch_liquidate(account: address, cp: address):
+def check_ch_liquidate_margin():
     """
-    @notice One ADL counterparty (the keeper's list has length 1).
+    @notice A keeper liquidates an account long LIQ_SIZE at cost basis LIQ_BASIS (entered
+            above the price), the keeper's list empty: a partial close, a full close to the
+            vault (bad debt covered by the fund first), or a revert where the vault cannot
+            take it or a shortfall is left. Bounded: one price, parameter set and position
+            (`_pin_liquidation`, `_pin_position`); the account's, the keeper's and the vault's
+            margin, the vault's peak and limit, and the fund's books stay symbolic; the vault
+            holds no position. NOT RUN: unfinished after 15 min (docs/verification.md section 6).
     """
-    ch: Clearinghouse = Clearinghouse(self.ch)
-    caller: address = self._sym("caller")
-    touched: DynArray[address, MAX_TOUCHED] = [account, caller, staticcall ch.vault(), cp]
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, VAULT]
+    self._pin_liquidation(MAKER)
+    self._pin_position(MAKER, convert(LIQ_SIZE, int256), LIQ_BASIS)
+    self._pin_flat(VAULT)
     before: Books = self._before(touched, True)
-    extcall Vm(VM).prank(caller)
-    extcall ch.liquidate(account, [cp])
+    extcall Vm(VM).prank(KEEPER)
+    extcall Clearinghouse(self.ch).liquidate(MAKER, [])
     self._after(touched, before)
 
 
@@ -450,6 +473,42 @@ def _pin_flat(a: address):
     self._pin_mask(a, 0)
     outer: bytes32 = keccak256(concat(convert(POSITION_WORD_SLOT, bytes32), convert(a, bytes32)))
     extcall vm.store(self.ch, keccak256(concat(outer, convert(0, bytes32))), empty(bytes32))
+
+
+@internal
+def _pin_liquidation(account: address):
+    """Pins the liquidation checks' bounds: the roles (not paused), the market's rates, the
+    risk parameters and a fresh feed price (LIQ_*), funding settled (market and position
+    index 0), and `account` holding a position (market bit 1; size and basis symbolic)."""
+    vm: Vm = Vm(VM)
+    self._pin_market()
+    self._pin_roles(False)
+    store: bytes32 = keccak256(concat(convert(MARKET_STORE_SLOT, bytes32), convert(0, bytes32)))
+    extcall vm.store(self.ch, convert(convert(store, uint256) + 1, bytes32), empty(bytes32))  # funding_index
+    extcall vm.store(self.ch, keccak256(concat(convert(RATE_WORD_SLOT, bytes32), convert(0, bytes32))), convert(LIQ_RATES, bytes32))
+    extcall vm.store(self.ch, convert(RISK_WORD_SLOT, bytes32), convert(LIQ_RISK, bytes32))
+    extcall vm.store(self.feed, convert(FEED_MAX_AGE_SLOT, bytes32), convert(3_600, bytes32))
+    round: uint256 = convert(keccak256(concat(convert(FEED_ROUNDS_SLOT, bytes32), convert(0, bytes32))), uint256)
+    extcall vm.store(self.feed, convert(round, bytes32), convert(LIQ_PRICE, bytes32))
+    extcall vm.store(self.feed, convert(round + 1, bytes32), convert(block.timestamp, bytes32))
+    self._pin_open(account)
+
+
+@internal
+def _pin_position(a: address, size: int256, basis: int128):
+    """Stores `a`'s market-0 position word: `size` (concrete) and cost basis `basis`."""
+    outer: bytes32 = keccak256(concat(convert(POSITION_WORD_SLOT, bytes32), convert(a, bytes32)))
+    word: uint256 = (convert(convert(convert(basis, int256), bytes32), uint256) << 128) | (convert(convert(size, bytes32), uint256) & (2**128 - 1))
+    extcall Vm(VM).store(self.ch, keccak256(concat(outer, convert(0, bytes32))), convert(word, bytes32))
+
+
+@internal
+def _pin_open(a: address):
+    """`a` trades market 0 only (market bit 1; `_assume_mask` makes its size non-zero),
+    its funding settled to the pinned index 0."""
+    self._pin_mask(a, 1)
+    outer: bytes32 = keccak256(concat(convert(POSITION_INDEX_SLOT, bytes32), convert(a, bytes32)))
+    extcall Vm(VM).store(self.ch, keccak256(concat(outer, convert(0, bytes32))), empty(bytes32))
 
 
 @internal

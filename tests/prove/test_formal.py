@@ -48,20 +48,27 @@ def test_deep_halmos_checks__are_proved_on_the_bytecode():
     assert all(formal.passed(r) for r in rows), _show(rows)
 
 
-def test_halmos_pins_write_the_clearinghouse_slots_they_name():
-    """ClearinghouseChecks stores the market count, market 0's oracle word, account masks,
-    position words and roles at fixed slots (vm.store): a layout change must not leave it
-    writing somewhere else."""
-    out = subprocess.run([str(venv_bin() / "vyper"), "-f", "layout", "contracts/Clearinghouse.vy"],
+def _layout(contract: str) -> dict:
+    out = subprocess.run([str(venv_bin() / "vyper"), "-f", "layout", contract],
                          cwd=repo_root(), capture_output=True, text=True, check=True).stdout
     layout = json.loads(out)["storage_layout"]
+    # Module variables (pausable.paused) sit one level down.
+    return {**{k: v for m in layout.values() if "slot" not in m for k, v in m.items()}, **layout}
+
+
+def test_halmos_pins_write_the_clearinghouse_slots_they_name():
+    """ClearinghouseChecks stores the market count, market 0's oracle word, account masks,
+    position words, rates and roles at fixed Clearinghouse slots, and a price at fixed
+    PriceFeed slots (FEED_*), with vm.store: a layout change must not leave it writing
+    somewhere else."""
+    layouts = {"": _layout("contracts/Clearinghouse.vy"), "FEED_": _layout("contracts/oracle/PriceFeed.vy")}
     harness = (repo_root() / "formal" / "test" / "ClearinghouseChecks.vy").read_text()
     pinned = dict(re.findall(r"^(\w+)_SLOT: constant\(uint256\) = (\d+)$", harness, re.M))
     assert pinned, "no *_SLOT constants in ClearinghouseChecks.vy"
-    # Module variables (pausable.paused) sit one level down.
-    flat = {**{k: v for m in layout.values() if "slot" not in m for k, v in m.items()}, **layout}
+    assert any(name.startswith("FEED_") for name in pinned)
     for name, slot in pinned.items():
-        assert flat[name.lower()]["slot"] == int(slot), name
+        prefix = "FEED_" if name.startswith("FEED_") else ""
+        assert layouts[prefix][name.removeprefix(prefix).lower()]["slot"] == int(slot), name
 
 
 def test_forge_campaign__holds_over_100k_calls():

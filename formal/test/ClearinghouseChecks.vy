@@ -259,6 +259,25 @@ def check_ch_fill_vault_flat(taker_size: int256, price: uint256):
 
 
 @external
+def check_ch_fill_open(taker_size: int256, price: uint256):
+    """
+    @notice An order-book fill where the maker already holds a position: it grows, shrinks,
+            closes or flips it, the taker (flat) opens one. Bounded like
+            check_ch_liquidate_margin: one price, parameter set and maker position
+            (long LIQ_SIZE at LIQ_BASIS, funding settled); the fill's size and price, and
+            every margin, stay symbolic. NOT RUN by perpvault prove (`--deep` runs it).
+    """
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, TAKER, VAULT]
+    self._pin_liquidation(MAKER)
+    self._pin_position(MAKER, convert(LIQ_SIZE, int256), LIQ_BASIS)
+    self._pin_flat(TAKER)
+    before: Books = self._before(touched, True)
+    extcall Vm(VM).prank(BOOK)
+    extcall Clearinghouse(self.ch).fill(MAKER, TAKER, 0, taker_size, price)
+    self._after(touched, before)
+
+
+@external
 def check_ch_settle_funding(account: address):
     caller: address = self._sym("caller")
     touched: DynArray[address, MAX_TOUCHED] = [account]

@@ -35,6 +35,7 @@ HALMOS_CONTRACTS = ("FundChecks", "ClearinghouseChecks", "VaultChecks")
 NOT_RUN = {
     "check_ch_fill_flat": "passes in 175 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
     "check_ch_fill_vault_flat": "passes in 196 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
+    "check_ch_fill_open": "passes in 362 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
     "check_ch_liquidate_margin": "not run: unfinished after 15 min even with price, parameters and position pinned",
 }
 HALMOS_MATCH = {"ClearinghouseChecks": "^check_ch_(?!fill|liquidate)"}
@@ -147,7 +148,7 @@ _NOT_DEPLOYED = ("OrderBook.vy", "RiskLens.vy", "ChainlinkAdapter.vy", "FeeOnTra
 def mutant_project(name: str) -> Path:
     """``formal/build/<name>``: a forge project over a patched copy of contracts/."""
     root = formal_dir() / "build" / name
-    patched_contracts(MUTANTS[name], root / "contracts", name)
+    patched_contracts({**MUTANTS, **DEEP_MUTANTS}[name], root / "contracts", name)
     toml = (formal_dir() / "foundry.toml").read_text()
     toml = toml.replace('src = "../contracts"', 'src = "contracts"')
     toml = toml.replace('path = "../.venv/bin/vyper"', f"path = {json.dumps(str(venv_bin() / 'vyper'))}")
@@ -333,13 +334,31 @@ def _harness_of(check: str) -> str:
 # The long halmos checks that do finish (NOT_RUN in CI): `perpvault prove --deep` runs them,
 # one halmos process each, with z3's resource limit on branching queries
 # (halmos_vyper.py --branch-rlimit). check_ch_liquidate_margin is not among them: not shown to finish.
-DEEP = ("check_ch_fill_flat", "check_ch_fill_vault_flat")
+DEEP = ("check_ch_fill_flat", "check_ch_fill_vault_flat", "check_ch_fill_open")
 DEEP_TIMEOUT = 1800.0
 BRANCH_RLIMIT = 200_000
 
 
+# Planted bugs only a DEEP check can see (flat fills never reduce a position): run_deep runs
+# them after the checks, and each must come back as a counterexample.
+DEEP_MUTANTS: dict[str, FormalMutant] = {
+    m.name: m
+    for m in (
+        FormalMutant(
+            "reduce_credits_an_atom",
+            "Clearinghouse.vy",
+            "    self.margin[account] += on_new - pos.open_notional - cash\n",
+            "    self.margin[account] += on_new - pos.open_notional - cash + convert(q != 0 and (q > 0) != (delta > 0), int256)\n",
+            "a trade that shrinks or flips a position credits its owner one atom from nowhere (I2)",
+            ("halmos: check_ch_fill_open",),
+        ),
+    )
+}
+
+
 def run_deep(progress=None, status=None) -> list[dict]:
-    """The DEEP checks, with a long budget: a TIMEOUT is reported as such, never a pass."""
+    """The DEEP checks, with a long budget: a TIMEOUT is reported as such, never a pass; then
+    the DEEP_MUTANTS, each on the DEEP check that must catch it."""
     rows: list[dict] = []
     for check in DEEP:
         contract = _harness_of(check)
@@ -351,12 +370,20 @@ def run_deep(progress=None, status=None) -> list[dict]:
             rows.append(r)
             if progress:
                 progress(r)
+    for name in DEEP_MUTANTS:
+        if status:
+            status(f"mutant {name} (deep) ...")
+        for r in run_mutant(name):
+            rows.append(r)
+            if progress:
+                progress(r)
     return rows
 
 
 def run_mutant(name: str, *, halmos: bool = True, campaign: bool = True) -> list[dict]:
-    """Runs the rows that must catch mutant ``name`` on it; each row is tagged with the mutant."""
-    m = MUTANTS[name]
+    """Runs the rows that must catch mutant ``name`` on it; each row is tagged with the mutant.
+    A DEEP check runs as in ``run_deep`` (resource limit, long budget)."""
+    m = {**MUTANTS, **DEEP_MUTANTS}[name]
     project = mutant_project(name)
     rows: list[dict] = []
     for row_name in m.caught_by:
@@ -365,7 +392,8 @@ def run_mutant(name: str, *, halmos: bool = True, campaign: bool = True) -> list
                 rows.append(run_campaign(project, runs=50))
         elif halmos:
             check = row_name.removeprefix("halmos: ")
-            found = run_halmos(_harness_of(check), project, match=f"^{check}\\(")
+            deep = {"timeout": DEEP_TIMEOUT, "extra": ("--branch-rlimit", str(BRANCH_RLIMIT))} if check in DEEP else {}
+            found = run_halmos(_harness_of(check), project, match=f"^{check}\\(", **deep)
             rows.append(next((r for r in found if r["check"] == row_name), found[0]))
     for r in rows:
         r["mutant"] = name

@@ -42,10 +42,21 @@ def test_deep_checks_are_written_and_left_out_of_ci():
 
 @pytest.mark.skipif(not os.environ.get("PERPVAULT_DEEP"),
                     reason="long halmos checks (minutes each): set PERPVAULT_DEEP=1, or run perpvault prove --deep")
-def test_deep_halmos_checks__are_proved_on_the_bytecode():
+def test_deep_halmos_checks__are_proved_on_the_bytecode_and_catch_their_mutants():
     rows = formal.run_deep()
-    assert [r["check"] for r in rows] == [f"halmos: {c}" for c in formal.DEEP], _show(rows)
-    assert all(formal.passed(r) for r in rows), _show(rows)
+    checks = [r for r in rows if not r.get("mutant")]
+    mutants = [r for r in rows if r.get("mutant")]
+    assert [r["check"] for r in checks] == [f"halmos: {c}" for c in formal.DEEP], _show(rows)
+    assert all(formal.passed(r) for r in checks), _show(rows)
+    assert [r["mutant"] for r in mutants] == [n for n, m in formal.DEEP_MUTANTS.items() for _ in m.caught_by]
+    assert all(formal.caught(r) for r in mutants), _show(rows)
+
+
+def test_deep_mutants_are_caught_only_by_deep_checks():
+    """Their rows run under run_deep's budget, never in CI's mutant runs."""
+    assert not set(formal.DEEP_MUTANTS) & set(formal.MUTANTS)
+    for m in formal.DEEP_MUTANTS.values():
+        assert all(row.removeprefix("halmos: ") in formal.DEEP for row in m.caught_by), m.name
 
 
 def _layout(contract: str) -> dict:

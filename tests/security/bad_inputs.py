@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, ORACLE_MAX_AGE
 from perpvault.chain.orders import Order, sign_order
+from perpvault.chain.actions import fund_account, set_price
 from perpvault.units import size, usdc
 from tests.security.doc_tables import markdown_table
 
@@ -127,6 +128,17 @@ def _fill_fixed_pair(c: Ctx) -> None:
 
 def _maker_cancels_nonce_7(c: Ctx) -> None:
     c.system.order_book.cancel_order(7, sender=c.roles["maker"])
+
+
+def _vault_under_water(c: Ctx) -> None:
+    """The trader buys 80 BTC from the vault (4.8M short on its 1M) and BTC rises 25%: the
+    vault's equity goes below zero. The LP holds 1,000 USDC to deposit."""
+    s, trader = c.system, c.roles["trader"]
+    fund_account(s, trader, usdc(2_000_000))
+    s.vault.trade(0, size(80), BTC * 2, sender=trader)
+    set_price(s, 0, BTC * 125 // 100)
+    assert s.clearinghouse.equity(s.vault) < 0
+    s.usdc.mint(c.roles["lp"], usdc(1_000), sender=s.owner)
 
 
 def _chainlink_with_19_decimals(c: Ctx) -> None:
@@ -298,6 +310,9 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
          gap="Vyper's ABI decoder refuses a DynArray[address, 64] argument with 65 entries by a bare revert, "
              "before the function body runs. Fix: take DynArray[address, 1024] and assert "
              "len(counterparties) <= MAX_ADL, \"ch: adl list too long\" (lists beyond 1024 stay bare)."),
+    # Deposits into a vault under water (they would fill the hole: I9)
+    Case("vault deposit while the vault's equity is negative", "vault", "deposit", "lp", "vault: under water",
+         lambda c: (usdc(1_000), c.addr("lp")), setup=_vault_under_water),
 )
 
 

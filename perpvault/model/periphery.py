@@ -196,12 +196,6 @@ class LiquidityVault:
         """Equity below zero: total_assets counts it as 0, so deposits wait (I9)."""
         return self.w.ch.equity(self.address) < 0
 
-    def max_deposit(self, receiver: str) -> int:
-        return 0 if receiver == ZERO_ADDRESS or self.under_water() else 2**128
-
-    def max_mint(self, receiver: str) -> int:
-        return self.max_deposit(receiver)
-
     def convert_to_shares(self, assets: int) -> int:
         return self._to_shares(assets, False)
 

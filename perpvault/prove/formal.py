@@ -78,67 +78,68 @@ class FormalMutant:
     caught_by: tuple[str, ...]  # rows that must report it: "halmos: <check>" or CAMPAIGN
 
 
-MUTANTS: dict[str, FormalMutant] = {
-    m.name: m
-    for m in (
-        FormalMutant(
-            "fee_share_lost",
-            "Clearinghouse.vy",
-            "    self.insurance_due += to_fund + pays - gets\n",
-            "    self.insurance_due += pays - gets\n",
-            "the fund's share of trading fees is taken from the traders but booked nowhere",
-            (CAMPAIGN,),
-        ),
-        FormalMutant(
-            "cover_skips_total_out",
-            "InsuranceFund.vy",
-            "        self.total_out += paid\n",
-            "",
-            "the fund pays cover without booking it in total_out",
-            ("halmos: check_fund_cover", CAMPAIGN),
-        ),
-        FormalMutant(
-            "withdraw_debits_less",
-            "Clearinghouse.vy",
-            "    self.margin[msg.sender] -= convert(amount, int256)\n",
-            "    self.margin[msg.sender] -= convert(amount, int256) - convert(amount // 10**6, int256)\n",
-            "a withdrawal debits one atom less per whole USDC than it sends",
-            ("halmos: check_ch_withdraw_open", CAMPAIGN),
-        ),
-        FormalMutant(
-            "vault_burn_skips_allowance",
-            "LiquidityVault.vy",
-            "        erc20._spend_allowance(owner, msg.sender, shares)\n",
-            "        pass\n",
-            "a vault withdraw/redeem by a spender burns the owner's shares without spending its allowance",
-            ("halmos: check_vault_redeem",),
-        ),
-        FormalMutant(
-            "vault_deposit_under_water",
-            "LiquidityVault.vy",
-            '    assert not self._under_water(), "vault: under water"\n',
-            "",
-            "the vault takes deposits while its equity is negative: they fill the hole (I9)",
-            ("halmos: check_vault_deposit",),
-        ),
-        FormalMutant(
-            "vault_withdraw_rounds_down",
-            "LiquidityVault.vy",
-            "    shares: uint256 = self._to_shares(assets, True)\n",
-            "    shares: uint256 = self._to_shares(assets, False)\n",
-            "a vault withdraw burns floor(assets*S/A) shares, not the ceiling (I9)",
-            ("halmos: check_vault_withdraw_rounds_up",),
-        ),
-        FormalMutant(
-            "deposit_credits_extra",
-            "Clearinghouse.vy",
-            "    self.margin[msg.sender] += convert(amount, int256)\n",
-            "    self.margin[msg.sender] += convert(amount, int256) + convert(amount // 10**6, int256)\n",
-            "a deposit credits one extra atom per whole USDC",
-            ("halmos: check_ch_deposit", CAMPAIGN),
-        ),
-    )
-}
+def _registry(*mutants: FormalMutant) -> dict[str, FormalMutant]:
+    return {m.name: m for m in mutants}
+
+
+MUTANTS: dict[str, FormalMutant] = _registry(
+    FormalMutant(
+        "fee_share_lost",
+        "Clearinghouse.vy",
+        "    self.insurance_due += to_fund + pays - gets\n",
+        "    self.insurance_due += pays - gets\n",
+        "the fund's share of trading fees is taken from the traders but booked nowhere",
+        (CAMPAIGN,),
+    ),
+    FormalMutant(
+        "cover_skips_total_out",
+        "InsuranceFund.vy",
+        "        self.total_out += paid\n",
+        "",
+        "the fund pays cover without booking it in total_out",
+        ("halmos: check_fund_cover", CAMPAIGN),
+    ),
+    FormalMutant(
+        "withdraw_debits_less",
+        "Clearinghouse.vy",
+        "    self.margin[msg.sender] -= convert(amount, int256)\n",
+        "    self.margin[msg.sender] -= convert(amount, int256) - convert(amount // 10**6, int256)\n",
+        "a withdrawal debits one atom less per whole USDC than it sends",
+        ("halmos: check_ch_withdraw_open", CAMPAIGN),
+    ),
+    FormalMutant(
+        "vault_burn_skips_allowance",
+        "LiquidityVault.vy",
+        "        erc20._spend_allowance(owner, msg.sender, shares)\n",
+        "        pass\n",
+        "a vault withdraw/redeem by a spender burns the owner's shares without spending its allowance",
+        ("halmos: check_vault_redeem",),
+    ),
+    FormalMutant(
+        "vault_deposit_under_water",
+        "LiquidityVault.vy",
+        '    assert not self._under_water(), "vault: under water"\n',
+        "",
+        "the vault takes deposits while its equity is negative: they fill the hole (I9)",
+        ("halmos: check_vault_deposit",),
+    ),
+    FormalMutant(
+        "vault_withdraw_rounds_down",
+        "LiquidityVault.vy",
+        "    shares: uint256 = self._to_shares(assets, True)\n",
+        "    shares: uint256 = self._to_shares(assets, False)\n",
+        "a vault withdraw burns floor(assets*S/A) shares, not the ceiling (I9)",
+        ("halmos: check_vault_withdraw_rounds_up",),
+    ),
+    FormalMutant(
+        "deposit_credits_extra",
+        "Clearinghouse.vy",
+        "    self.margin[msg.sender] += convert(amount, int256)\n",
+        "    self.margin[msg.sender] += convert(amount, int256) + convert(amount // 10**6, int256)\n",
+        "a deposit credits one extra atom per whole USDC",
+        ("halmos: check_ch_deposit", CAMPAIGN),
+    ),
+)
 
 
 _NOT_DEPLOYED = ("OrderBook.vy", "RiskLens.vy", "ChainlinkAdapter.vy", "FeeOnTransferToken.vy", "HookToken.vy",
@@ -341,19 +342,16 @@ BRANCH_RLIMIT = 200_000
 
 # Planted bugs only a DEEP check can see (flat fills never reduce a position): run_deep runs
 # them after the checks, and each must come back as a counterexample.
-DEEP_MUTANTS: dict[str, FormalMutant] = {
-    m.name: m
-    for m in (
-        FormalMutant(
-            "reduce_credits_an_atom",
-            "Clearinghouse.vy",
-            "    self.margin[account] += on_new - pos.open_notional - cash\n",
-            "    self.margin[account] += on_new - pos.open_notional - cash + convert(q != 0 and (q > 0) != (delta > 0), int256)\n",
-            "a trade that shrinks or flips a position credits its owner one atom from nowhere (I2)",
-            ("halmos: check_ch_fill_open",),
-        ),
-    )
-}
+DEEP_MUTANTS: dict[str, FormalMutant] = _registry(
+    FormalMutant(
+        "reduce_credits_an_atom",
+        "Clearinghouse.vy",
+        "    self.margin[account] += on_new - pos.open_notional - cash\n",
+        "    self.margin[account] += on_new - pos.open_notional - cash + convert(q != 0 and (q > 0) != (delta > 0), int256)\n",
+        "a trade that shrinks or flips a position credits its owner one atom from nowhere (I2)",
+        ("halmos: check_ch_fill_open",),
+    ),
+)
 
 
 def run_deep(progress=None, status=None) -> list[dict]:

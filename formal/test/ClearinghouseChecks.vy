@@ -133,7 +133,6 @@ TAKER: constant(address) = 0x0000000000000000000000000000000000000B0b
 VAULT: constant(address) = 0x000000000000000000000000000000000000fA17
 BOOK: constant(address) = 0x0000000000000000000000000000000000000B00
 KEEPER: constant(address) = 0x000000000000000000000000000000000000cafE
-CP: constant(address) = 0x000000000000000000000000000000000000C0C0
 # More slots the liquidation checks pin (same source, same test).
 RATE_WORD_SLOT: constant(uint256) = 5
 RISK_WORD_SLOT: constant(uint256) = 7
@@ -488,10 +487,8 @@ def _pin_roles(paused: bool):
 @internal
 def _pin_flat(a: address):
     """`a` holds no position: market bit 0 and market 0's position word 0."""
-    vm: Vm = Vm(VM)
     self._pin_mask(a, 0)
-    outer: bytes32 = keccak256(concat(convert(POSITION_WORD_SLOT, bytes32), convert(a, bytes32)))
-    extcall vm.store(self.ch, keccak256(concat(outer, convert(0, bytes32))), empty(bytes32))
+    self._pin_position(a, 0, 0)
 
 
 @internal

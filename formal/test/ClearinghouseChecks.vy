@@ -100,6 +100,8 @@ interface Clearinghouse:
     def settle_funding(account: address): nonpayable
     def sweep_to_insurance() -> uint256: nonpayable
     def liquidate(account: address, counterparties: DynArray[address, 64]): nonpayable
+    def equity(account: address) -> int256: view
+    def margin_requirements(account: address) -> (uint256, uint256): view
 
 
 struct Books:
@@ -126,6 +128,7 @@ MARKET_MASK_SLOT: constant(uint256) = 11
 PAUSED_SLOT: constant(uint256) = 1
 VAULT_SLOT: constant(uint256) = 2
 POSITION_WORD_SLOT: constant(uint256) = 9
+MARGIN_SLOT: constant(uint256) = 8
 ORDER_BOOK_SLOT: constant(uint256) = 16
 # Fixed accounts for the fill checks (any storage; only their identities are fixed).
 MAKER: constant(address) = 0x00000000000000000000000000000000000A11cE
@@ -133,6 +136,7 @@ TAKER: constant(address) = 0x0000000000000000000000000000000000000B0b
 VAULT: constant(address) = 0x000000000000000000000000000000000000fA17
 BOOK: constant(address) = 0x0000000000000000000000000000000000000B00
 KEEPER: constant(address) = 0x000000000000000000000000000000000000cafE
+COUNTERPARTY: constant(address) = 0x000000000000000000000000000000000000C0C0
 # More slots the liquidation checks pin (same source, same test).
 RATE_WORD_SLOT: constant(uint256) = 5
 RISK_WORD_SLOT: constant(uint256) = 7
@@ -146,6 +150,13 @@ LIQ_PRICE: constant(uint256) = 4_400 * 10**18
 LIQ_SIZE: constant(uint256) = 7 * 10**18 + 3
 LIQ_BASIS: constant(int128) = 33_600_123_457
 LIQ_RATES: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 5_000 << 96 | 50_000 << 120 | 200_000 << 144 | (10**18 // 3600 // 1000) << 168
+# The same market with a 1.5% liquidation penalty: taker fee + penalty (1.55%) then cost more
+# than closing frees (mmr x buffer, 1.5%), so `_partial_close` declines and a liquidation
+# always closes everything.
+LIQ_RATES_NO_PARTIAL: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 15_000 << 96 | 50_000 << 120 | 200_000 << 144 | (10**18 // 3600 // 1000) << 168
+# An equity of 300 USDC for the pinned position (value 30,800 USDC, basis 33,600.123457):
+# below the maintenance requirement (385 USDC) but enough for a partial close to restore it.
+PARTIAL_MARGIN: constant(int256) = 2_800_123_457 + 300 * 10**6
 LIQ_RISK: constant(uint256) = 200_000 | 200_000 << 24 | 500_000 << 48 | 200_000 << 72 | 86_400 << 96
 
 usdc: public(address)
@@ -262,17 +273,49 @@ def check_ch_fill_open(taker_size: int256, price: uint256):
     """
     @notice An order-book fill where the maker already holds a position: it grows, shrinks,
             closes or flips it, the taker (flat) opens one. Bounded like
-            check_ch_liquidate_margin: one price, parameter set and maker position
+            check_ch_liquidate_bankrupt: one price, parameter set and maker position
             (long LIQ_SIZE at LIQ_BASIS, funding settled); the fill's size and price, and
             every margin, stay symbolic. NOT RUN by perpvault prove (`--deep` runs it).
     """
     touched: DynArray[address, MAX_TOUCHED] = [MAKER, TAKER, VAULT]
-    self._pin_liquidation(MAKER)
+    self._pin_liquidation(MAKER, LIQ_RATES)
     self._pin_position(MAKER, convert(LIQ_SIZE, int256), LIQ_BASIS)
     self._pin_flat(TAKER)
     before: Books = self._before(touched, True)
     extcall Vm(VM).prank(BOOK)
     extcall Clearinghouse(self.ch).fill(MAKER, TAKER, 0, taker_size, price)
+    self._after(touched, before)
+
+
+@external
+def check_ch_fill_both_reduce(price: uint256):
+    """
+    @notice An order-book fill where both accounts already hold positions and both shrink:
+            the taker (short 10 ETH, COUNTERPARTY's position in the liquidation checks) buys
+            3 ETH from the maker (long LIQ_SIZE at LIQ_BASIS), at any price. Bounded: the
+            fill's size, the market and both positions fixed (`_pin_waterfall`); the price
+            and every margin symbolic.
+    """
+    self._fill_both(3 * 10**18, price)
+
+
+@external
+def check_ch_fill_both_flip(price: uint256):
+    """
+    @notice As check_ch_fill_both_reduce, but the taker buys 12 ETH: both positions flip
+            (the maker to short 5 ETH, the taker to long 2 ETH), so both realize PnL on the
+            closed part and open the rest at the fill price.
+    """
+    self._fill_both(12 * 10**18, price)
+
+
+@internal
+def _fill_both(taker_size: int256, price: uint256):
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, COUNTERPARTY, VAULT]
+    self._pin_waterfall(LIQ_RATES)
+    before: Books = self._before(touched, True)
+    extcall Vm(VM).prank(BOOK)
+    extcall Clearinghouse(self.ch).fill(MAKER, COUNTERPARTY, 0, taker_size, price)
     self._after(touched, before)
 
 
@@ -305,24 +348,78 @@ def check_ch_sweep_to_insurance():
 
 
 @external
-def check_ch_liquidate_margin():
+def check_ch_liquidate_bankrupt():
     """
-    @notice A keeper liquidates an account long LIQ_SIZE at cost basis LIQ_BASIS (entered
-            above the price), the keeper's list empty: a partial close, a full close to the
-            vault (bad debt covered by the fund first), or a revert where the vault cannot
-            take it or a shortfall is left. Bounded: one price, parameter set and position
-            (`_pin_liquidation`, `_pin_position`); the account's, the keeper's and the vault's
-            margin, the vault's peak and limit, and the fund's books stay symbolic; the vault
-            holds no position. NOT RUN: unfinished after 15 min (docs/verification.md section 6).
+    @notice The bottom of the waterfall: a keeper liquidates an account in debt (any
+            equity < 0), long LIQ_SIZE at LIQ_BASIS, with one ADL counterparty on its list.
+            No fee or penalty (nothing is left to charge); the fund covers what it can; the
+            rest, S, is socialized against the counterparty at the ADL price, or the vault
+            takes the position at mark when the fund covered it all (the counterparty at
+            mark where the vault cannot). Also: the account ends flat at exactly zero.
+            Bounded (`_pin_waterfall`): one market, price and parameter set, both positions
+            fixed; every margin (the account's, the counterparty's, the keeper's, the
+            vault's), the vault's peak and limit, and the fund's books stay symbolic.
     """
-    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, VAULT]
-    self._pin_liquidation(MAKER)
-    self._pin_position(MAKER, convert(LIQ_SIZE, int256), LIQ_BASIS)
-    self._pin_flat(VAULT)
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, VAULT, COUNTERPARTY]
+    self._pin_waterfall(LIQ_RATES)
+    extcall Vm(VM).assume(staticcall ch.equity(MAKER) < 0)
     before: Books = self._before(touched, True)
     extcall Vm(VM).prank(KEEPER)
-    extcall Clearinghouse(self.ch).liquidate(MAKER, [])
+    extcall ch.liquidate(MAKER, [COUNTERPARTY])
     self._after(touched, before)
+    p: Position = staticcall ch.positions(MAKER, 0)
+    ok: uint256 = self._b(p.size == 0) & self._b(p.open_notional == 0) & self._b(staticcall ch.margin(MAKER) == 0)
+    extcall Vm(VM).assertTrue(ok == 1, "bankrupt: ends flat at zero")
+
+
+@external
+def check_ch_liquidate_solvent():
+    """
+    @notice A keeper liquidates a solvent account (any 0 <= equity < maintenance), long
+            LIQ_SIZE at LIQ_BASIS: the taker fee and the penalty, each capped at the equity
+            left, go to the fund and the keeper's share of the penalty to the keeper; the
+            whole position closes at mark to the vault, or against the listed counterparty
+            where the vault cannot take it. Also: the account ends flat with equity >= 0.
+            Bounded as check_ch_liquidate_bankrupt, with the 1.5% penalty under which a
+            partial close never applies (LIQ_RATES_NO_PARTIAL): with symbolic equity its
+            size is a quotient the solver cannot branch on (check_ch_liquidate_partial).
+    """
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, VAULT, COUNTERPARTY]
+    self._pin_waterfall(LIQ_RATES_NO_PARTIAL)
+    extcall Vm(VM).assume(staticcall ch.equity(MAKER) >= 0)
+    before: Books = self._before(touched, True)
+    extcall Vm(VM).prank(KEEPER)
+    extcall ch.liquidate(MAKER, [COUNTERPARTY])
+    self._after(touched, before)
+    ok: uint256 = self._b((staticcall ch.positions(MAKER, 0)).size == 0) & self._b(staticcall ch.margin(MAKER) >= 0)
+    extcall Vm(VM).assertTrue(ok == 1, "solvent: ends flat, not in debt")
+
+
+@external
+def check_ch_liquidate_partial():
+    """
+    @notice A keeper liquidates an account with 300 USDC of equity against a maintenance
+            requirement of 385 USDC (PARTIAL_MARGIN): part of the position closes at mark,
+            to the vault or against the listed counterparty, enough to restore maintenance
+            with the buffer. Also: the account ends at or above its maintenance requirement,
+            or flat. Bounded as check_ch_liquidate_bankrupt, and the account's margin pinned
+            too; the counterparty's, the keeper's and the vault's margins, the vault's peak
+            and limit, and the fund's books stay symbolic.
+    """
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, VAULT, COUNTERPARTY]
+    self._pin_waterfall(LIQ_RATES)
+    extcall Vm(VM).store(self.ch, self._margin_slot(MAKER), convert(PARTIAL_MARGIN, bytes32))
+    before: Books = self._before(touched, True)
+    extcall Vm(VM).prank(KEEPER)
+    extcall ch.liquidate(MAKER, [COUNTERPARTY])
+    self._after(touched, before)
+    maintenance: uint256 = (staticcall ch.margin_requirements(MAKER))[1]
+    e: int256 = staticcall ch.equity(MAKER)
+    ok: uint256 = self._b((staticcall ch.positions(MAKER, 0)).size == 0) | self._b(e >= convert(maintenance, int256))
+    extcall Vm(VM).assertTrue(ok == 1, "partial: healthy or flat")
 
 
 @external
@@ -492,8 +589,8 @@ def _pin_flat(a: address):
 
 
 @internal
-def _pin_liquidation(account: address):
-    """Pins the liquidation checks' bounds: the roles (not paused), the market's rates, the
+def _pin_liquidation(account: address, rates: uint256):
+    """Pins the liquidation checks' bounds: the roles (not paused), the market's `rates`, the
     risk parameters and a fresh feed price (LIQ_*), funding settled (market and position
     index 0), and `account` holding a position (market bit 1; size and basis symbolic)."""
     vm: Vm = Vm(VM)
@@ -501,13 +598,31 @@ def _pin_liquidation(account: address):
     self._pin_roles(False)
     store: bytes32 = keccak256(concat(convert(MARKET_STORE_SLOT, bytes32), convert(0, bytes32)))
     extcall vm.store(self.ch, convert(convert(store, uint256) + 1, bytes32), empty(bytes32))  # funding_index
-    extcall vm.store(self.ch, keccak256(concat(convert(RATE_WORD_SLOT, bytes32), convert(0, bytes32))), convert(LIQ_RATES, bytes32))
+    extcall vm.store(self.ch, keccak256(concat(convert(RATE_WORD_SLOT, bytes32), convert(0, bytes32))), convert(rates, bytes32))
     extcall vm.store(self.ch, convert(RISK_WORD_SLOT, bytes32), convert(LIQ_RISK, bytes32))
     extcall vm.store(self.feed, convert(FEED_MAX_AGE_SLOT, bytes32), convert(3_600, bytes32))
     round: uint256 = convert(keccak256(concat(convert(FEED_ROUNDS_SLOT, bytes32), convert(0, bytes32))), uint256)
     extcall vm.store(self.feed, convert(round, bytes32), convert(LIQ_PRICE, bytes32))
     extcall vm.store(self.feed, convert(round + 1, bytes32), convert(block.timestamp, bytes32))
     self._pin_open(account)
+
+
+@internal
+@pure
+def _margin_slot(a: address) -> bytes32:
+    return keccak256(concat(convert(MARGIN_SLOT, bytes32), convert(a, bytes32)))
+
+
+@internal
+def _pin_waterfall(rates: uint256):
+    """The liquidation checks' state: MAKER long LIQ_SIZE at LIQ_BASIS in a market with
+    `rates` (`_pin_liquidation`), COUNTERPARTY short 10 ETH entered at 4,600 (funding
+    settled), the vault flat."""
+    self._pin_liquidation(MAKER, rates)
+    self._pin_position(MAKER, convert(LIQ_SIZE, int256), LIQ_BASIS)
+    self._pin_open(COUNTERPARTY)
+    self._pin_position(COUNTERPARTY, -10 * 10**18, -46_000_000_000)
+    self._pin_flat(VAULT)
 
 
 @internal

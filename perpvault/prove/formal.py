@@ -36,9 +36,11 @@ NOT_RUN = {
     "check_ch_fill_flat": "passes in 175 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
     "check_ch_fill_vault_flat": "passes in 196 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
     "check_ch_fill_open": "passes in 362 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
-    "check_ch_liquidate_margin": "not run: unfinished after 15 min even with price, parameters and position pinned",
+    "check_ch_liquidate_bankrupt": "passes in 215 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
+    "check_ch_liquidate_solvent": "passes in 570 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
 }
-HALMOS_MATCH = {"ClearinghouseChecks": "^check_ch_(?!fill|liquidate)"}
+# halmos --match-test is matched against the signature, e.g. "check_ch_deposit(uint256)".
+HALMOS_MATCH = {"ClearinghouseChecks": "^(?!(" + "|".join(NOT_RUN) + r")\()check_ch_"}
 CAMPAIGN = "forge: invariant_books (I1 I2 I4 I5)"
 HALMOS_SOLVER_TIMEOUT = "120s"
 # Loop unrolling bound: the harnesses' and contracts' loops all run at most 8 times here
@@ -138,6 +140,22 @@ MUTANTS: dict[str, FormalMutant] = _registry(
         "    self.margin[msg.sender] += convert(amount, int256) + convert(amount // 10**6, int256)\n",
         "a deposit credits one extra atom per whole USDC",
         ("halmos: check_ch_deposit", CAMPAIGN),
+    ),
+    FormalMutant(
+        "buyer_fee_not_debited",
+        "Clearinghouse.vy",
+        "    self.margin[buyer] -= convert(bf, int256)\n",
+        "",
+        "a trade's buyer fee is booked to the fund and the vault but never taken from the buyer (I2)",
+        ("halmos: check_ch_fill_both_reduce",),
+    ),
+    FormalMutant(
+        "keeper_reward_twice",
+        "Clearinghouse.vy",
+        "        self.insurance_due += fee + penalty - reward\n",
+        "        self.insurance_due += fee + penalty\n",
+        "the keeper's share of the penalty is paid to the keeper and still booked to the fund (I2)",
+        ("halmos: check_ch_liquidate_partial",),
     ),
 )
 
@@ -334,8 +352,9 @@ def _harness_of(check: str) -> str:
 
 # The long halmos checks that do finish (NOT_RUN in CI): `perpvault prove --deep` runs them,
 # one halmos process each, with z3's resource limit on branching queries
-# (halmos_vyper.py --branch-rlimit). check_ch_liquidate_margin is not among them: not shown to finish.
-DEEP = ("check_ch_fill_flat", "check_ch_fill_vault_flat", "check_ch_fill_open")
+# (halmos_vyper.py --branch-rlimit).
+DEEP = ("check_ch_fill_flat", "check_ch_fill_vault_flat", "check_ch_fill_open",
+        "check_ch_liquidate_bankrupt", "check_ch_liquidate_solvent")
 DEEP_TIMEOUT = 1800.0
 BRANCH_RLIMIT = 200_000
 
@@ -350,6 +369,22 @@ DEEP_MUTANTS: dict[str, FormalMutant] = _registry(
         "    self.margin[account] += on_new - pos.open_notional - cash + convert(q != 0 and (q > 0) != (delta > 0), int256)\n",
         "a trade that shrinks or flips a position credits its owner one atom from nowhere (I2)",
         ("halmos: check_ch_fill_open",),
+    ),
+    FormalMutant(
+        "bankrupt_keeps_an_atom",
+        "Clearinghouse.vy",
+        "        cp_haircut: int256 = haircut_left\n",
+        "        cp_haircut: int256 = haircut_left + 1\n",
+        "ADL takes one atom more than the shortfall from the last counterparty: the bankrupt account ends at +1, not 0 (I6)",
+        ("halmos: check_ch_liquidate_bankrupt",),
+    ),
+    FormalMutant(
+        "liquidation_charges_nobody",
+        "Clearinghouse.vy",
+        "    self.margin[account] -= convert(charged, int256)\n",
+        "",
+        "the liquidation fee and penalty are booked to the fund and the keeper but never taken from the account (I2)",
+        ("halmos: check_ch_liquidate_solvent",),
     ),
 )
 
@@ -390,8 +425,14 @@ def run_mutant(name: str, *, halmos: bool = True, campaign: bool = True) -> list
                 rows.append(run_campaign(project, runs=50))
         elif halmos:
             check = row_name.removeprefix("halmos: ")
-            deep = {"timeout": DEEP_TIMEOUT, "extra": ("--branch-rlimit", str(BRANCH_RLIMIT))} if check in DEEP else {}
-            found = run_halmos(_harness_of(check), project, match=f"^{check}\\(", **deep)
+            # --early-exit: one counterexample is the whole answer; the rest of the paths
+            # (and validating more models with real 256-bit products) would only cost time.
+            extra = ("--early-exit",)
+            budget = {}
+            if check in DEEP:
+                extra += ("--branch-rlimit", str(BRANCH_RLIMIT))
+                budget = {"timeout": DEEP_TIMEOUT}
+            found = run_halmos(_harness_of(check), project, match=f"^{check}\\(", extra=extra, **budget)
             rows.append(next((r for r in found if r["check"] == row_name), found[0]))
     for r in rows:
         r["mutant"] = name

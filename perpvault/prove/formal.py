@@ -33,16 +33,20 @@ from perpvault.paths import bitwuzla_command, forge_bin, halmos_bin, repo_root, 
 # external state-changing function, except those NOT_RUN lists (docs/verification.md, §5).
 HALMOS_CONTRACTS = ("FundChecks", "ClearinghouseChecks", "VaultChecks")
 NOT_RUN = {
-    "check_ch_fill_flat": "passes in 175 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
-    "check_ch_fill_vault_flat": "passes in 196 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
-    "check_ch_fill_open": "passes in 362 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
-    "check_ch_liquidate_bankrupt": "passes in 215 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
-    "check_ch_liquidate_solvent": "passes in 570 s with --branch-rlimit (perpvault prove --deep): too slow for CI",
+    "check_ch_fill_flat": "passes in 175 s (perpvault prove --deep): too slow for CI",
+    "check_ch_fill_vault_flat": "passes in 196 s (perpvault prove --deep): too slow for CI",
+    "check_ch_fill_open": "passes in 362 s (perpvault prove --deep): too slow for CI",
+    "check_ch_liquidate_bankrupt": "passes in 215 s (perpvault prove --deep): too slow for CI",
+    "check_ch_liquidate_solvent": "passes in 570 s (perpvault prove --deep): too slow for CI",
 }
 # halmos --match-test is matched against the signature, e.g. "check_ch_deposit(uint256)".
 HALMOS_MATCH = {"ClearinghouseChecks": "^(?!(" + "|".join(NOT_RUN) + r")\()check_ch_"}
 CAMPAIGN = "forge: invariant_books (I1 I2 I4 I5)"
 HALMOS_SOLVER_TIMEOUT = "120s"
+# z3's resource limit on every branching query (halmos_vyper.py --branch-rlimit), in every
+# run: halmos's 1 ms timeout alone let z3 sit in one such query for many minutes, on a
+# long check and once on a 34 s mutant run under load (check_ch_fill_both_reduce).
+BRANCH_RLIMIT = 200_000
 # Loop unrolling bound: the harnesses' and contracts' loops all run at most 8 times here
 # (MAX_MARKETS, the touched-account lists). A path cut by the bound fails the check.
 HALMOS_LOOP = 9
@@ -258,7 +262,7 @@ def run_halmos(contract: str, project: Path | None = None, *, match: str | None 
         report = Path(tmp) / "report.json"
         cmd = [str(python), str(runner), "--root", str(project), "--contract", contract,
                "--storage-layout", "generic", "--solver-timeout-assertion", HALMOS_SOLVER_TIMEOUT,
-               "--loop", str(HALMOS_LOOP),
+               "--loop", str(HALMOS_LOOP), "--branch-rlimit", str(BRANCH_RLIMIT),
                "--json-output", str(report), "--no-status"]
         if match:
             cmd += ["--match-test", match]
@@ -352,11 +356,10 @@ def _harness_of(check: str) -> str:
 
 # The long halmos checks that do finish (NOT_RUN in CI): `perpvault prove --deep` runs them,
 # one halmos process each, with z3's resource limit on branching queries
-# (halmos_vyper.py --branch-rlimit).
+# (a longer budget).
 DEEP = ("check_ch_fill_flat", "check_ch_fill_vault_flat", "check_ch_fill_open",
         "check_ch_liquidate_bankrupt", "check_ch_liquidate_solvent")
 DEEP_TIMEOUT = 1800.0
-BRANCH_RLIMIT = 200_000
 
 
 # Planted bugs only a DEEP check can see (flat fills never reduce a position): run_deep runs
@@ -397,8 +400,7 @@ def run_deep(progress=None, status=None) -> list[dict]:
         contract = _harness_of(check)
         if status:
             status(f"halmos {check} (deep, up to {DEEP_TIMEOUT:.0f}s) ...")
-        found = run_halmos(contract, match=f"^{check}\\(", timeout=DEEP_TIMEOUT,
-                           extra=("--branch-rlimit", str(BRANCH_RLIMIT)))
+        found = run_halmos(contract, match=f"^{check}\\(", timeout=DEEP_TIMEOUT)
         for r in found:
             rows.append(r)
             if progress:
@@ -415,7 +417,7 @@ def run_deep(progress=None, status=None) -> list[dict]:
 
 def run_mutant(name: str, *, halmos: bool = True, campaign: bool = True) -> list[dict]:
     """Runs the rows that must catch mutant ``name`` on it; each row is tagged with the mutant.
-    A DEEP check runs as in ``run_deep`` (resource limit, long budget)."""
+    A DEEP check runs with run_deep's long budget."""
     m = {**MUTANTS, **DEEP_MUTANTS}[name]
     project = mutant_project(name)
     rows: list[dict] = []
@@ -427,12 +429,8 @@ def run_mutant(name: str, *, halmos: bool = True, campaign: bool = True) -> list
             check = row_name.removeprefix("halmos: ")
             # --early-exit: one counterexample is the whole answer; the rest of the paths
             # (and validating more models with real 256-bit products) would only cost time.
-            extra = ("--early-exit",)
-            budget = {}
-            if check in DEEP:
-                extra += ("--branch-rlimit", str(BRANCH_RLIMIT))
-                budget = {"timeout": DEEP_TIMEOUT}
-            found = run_halmos(_harness_of(check), project, match=f"^{check}\\(", extra=extra, **budget)
+            budget = {"timeout": DEEP_TIMEOUT} if check in DEEP else {}
+            found = run_halmos(_harness_of(check), project, match=f"^{check}\\(", extra=("--early-exit",), **budget)
             rows.append(next((r for r in found if r["check"] == row_name), found[0]))
     for r in rows:
         r["mutant"] = name

@@ -355,15 +355,15 @@ def _harness_of(check: str) -> str:
 
 
 # The long halmos checks that do finish (NOT_RUN in CI): `perpvault prove --deep` runs them,
-# one halmos process each, with z3's resource limit on branching queries
-# (a longer budget).
+# one halmos process each, with a longer budget (DEEP_TIMEOUT).
 DEEP = ("check_ch_fill_flat", "check_ch_fill_vault_flat", "check_ch_fill_open",
         "check_ch_liquidate_bankrupt", "check_ch_liquidate_solvent")
 DEEP_TIMEOUT = 1800.0
 
 
-# Planted bugs only a DEEP check can see (flat fills never reduce a position): run_deep runs
-# them after the checks, and each must come back as a counterexample.
+# Planted bugs caught by a DEEP check (flat fills never reduce a position; the in-debt and
+# solvent liquidations run only there): run_deep runs them after the checks, and each must
+# come back as a counterexample.
 DEEP_MUTANTS: dict[str, FormalMutant] = _registry(
     FormalMutant(
         "reduce_credits_an_atom",

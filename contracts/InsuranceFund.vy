@@ -14,6 +14,10 @@ from snekmate.auth import ownable
 
 initializes: ownable
 
+from .interfaces import IInsuranceFund
+
+implements: IInsuranceFund
+
 exports: (ownable.owner, ownable.transfer_ownership)
 
 

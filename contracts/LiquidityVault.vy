@@ -24,7 +24,13 @@ from snekmate.tokens import erc20
 initializes: erc20[ownable := ownable]
 
 from snekmate.utils import math
+from .modules import constants
+from ethereum.ercs import IERC4626
 from .interfaces import IClearinghouse
+from .interfaces import ILiquidityVault
+
+implements: IERC4626
+implements: ILiquidityVault
 
 exports: (
     erc20.transfer,
@@ -43,8 +49,6 @@ exports: (
 )
 
 
-PPM: constant(uint256) = 10**6
-MAX_SPREAD: constant(uint256) = 50_000  # 5%
 DECIMALS_OFFSET: constant(uint256) = 6
 
 
@@ -91,7 +95,7 @@ def __init__(asset_: IERC20, clearinghouse_: IClearinghouse, spread_: uint256):
     erc20.__init__("perpvault LP", "pvLP", 12, "perpvault LP", "1")
     asset = asset_.address
     clearinghouse = clearinghouse_
-    assert spread_ <= MAX_SPREAD, "vault: spread out of bounds"
+    assert spread_ <= constants.MAX_SPREAD, "vault: spread out of bounds"
     self.spread = spread_
     extcall asset_.approve(clearinghouse_.address, max_value(uint256))
 
@@ -103,7 +107,7 @@ def set_spread(spread_: uint256):
     @param spread_ ppm of the oracle price.
     """
     ownable._check_owner()
-    assert spread_ <= MAX_SPREAD, "vault: spread out of bounds"
+    assert spread_ <= constants.MAX_SPREAD, "vault: spread out of bounds"
     self.spread = spread_
     log SpreadSet(spread=spread_)
 
@@ -124,10 +128,10 @@ def trade(market: uint256, size: int256, limit_price: uint256) -> uint256:
     oracle_price: uint256 = staticcall clearinghouse.mark_price(market)
     price: uint256 = 0
     if size > 0:
-        price = math._mul_div(oracle_price, PPM + self.spread, PPM, True)
+        price = math._mul_div(oracle_price, constants.PPM + self.spread, constants.PPM, True)
         assert price <= limit_price, "vault: limit violated"
     else:
-        price = math._mul_div(oracle_price, PPM - self.spread, PPM, False)
+        price = math._mul_div(oracle_price, constants.PPM - self.spread, constants.PPM, False)
         assert price >= limit_price, "vault: limit violated"
     extcall clearinghouse.fill(self, msg.sender, market, size, price)
     log VaultTraded(trader=msg.sender, market=market, size=size, price=price)

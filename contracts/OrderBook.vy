@@ -14,24 +14,18 @@ from snekmate.utils import eip712_domain_separator as eip712
 initializes: eip712
 
 from snekmate.utils import ecdsa
+from .modules import constants
 from .interfaces import IClearinghouse
+from .interfaces import IOrderBook
+
+implements: IOrderBook
 
 exports: eip712.eip712Domain
 
 
-MAX_SIZE: constant(uint256) = 10**36
 ORDER_TYPEHASH: constant(bytes32) = keccak256(
     "Order(address account,uint256 market,int256 size,uint256 limit_price,uint256 nonce,uint256 expiry)"
 )
-
-
-struct Order:
-    account: address
-    market: uint256
-    size: int256
-    limit_price: uint256
-    nonce: uint256
-    expiry: uint256
 
 
 clearinghouse: public(immutable(IClearinghouse))
@@ -62,7 +56,7 @@ def __init__(clearinghouse_: IClearinghouse):
 
 
 @external
-def match_orders(maker: Order, maker_signature: Bytes[65], taker: Order, taker_signature: Bytes[65], fill_size: uint256):
+def match_orders(maker: IOrderBook.Order, maker_signature: Bytes[65], taker: IOrderBook.Order, taker_signature: Bytes[65], fill_size: uint256):
     """
     @notice Fills `fill_size` of two signed orders against each other at the
             maker's limit price.
@@ -74,7 +68,7 @@ def match_orders(maker: Order, maker_signature: Bytes[65], taker: Order, taker_s
     @param fill_size Base size to fill, unsigned, 18 decimals.
     """
     assert fill_size != 0, "ob: zero fill"
-    assert fill_size <= MAX_SIZE, "ob: size too large"
+    assert fill_size <= constants.MAX_SIZE, "ob: size too large"
     assert maker.account != taker.account, "ob: self-match"
     assert maker.market == taker.market, "ob: market mismatch"
     assert maker.size != 0 and taker.size != 0, "ob: zero order size"
@@ -107,7 +101,7 @@ def cancel_order(nonce: uint256):
 
 @external
 @view
-def order_hash(order: Order) -> bytes32:
+def order_hash(order: IOrderBook.Order) -> bytes32:
     """
     @notice The EIP-712 digest an order's account signs.
     @param order The order.
@@ -118,7 +112,7 @@ def order_hash(order: Order) -> bytes32:
 
 @external
 @view
-def remaining(order: Order) -> uint256:
+def remaining(order: IOrderBook.Order) -> uint256:
     """
     @notice What is left to fill of `order` (0 once cancelled or expired).
     @param order The order.
@@ -132,7 +126,7 @@ def remaining(order: Order) -> uint256:
 
 @internal
 @view
-def _digest(order: Order) -> bytes32:
+def _digest(order: IOrderBook.Order) -> bytes32:
     return eip712._hash_typed_data_v4(
         keccak256(
             abi_encode(
@@ -149,7 +143,7 @@ def _digest(order: Order) -> bytes32:
 
 
 @internal
-def _consume(order: Order, signature: Bytes[65], fill_size: uint256):
+def _consume(order: IOrderBook.Order, signature: Bytes[65], fill_size: uint256):
     assert block.timestamp <= order.expiry, "ob: order expired"
     assert not self.cancelled[order.account][order.nonce], "ob: order cancelled"
     digest: bytes32 = self._digest(order)

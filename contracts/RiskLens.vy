@@ -8,7 +8,11 @@
         scans, it checks the keeper's list.
 """
 
+from .modules import perp_math
 from .interfaces import IClearinghouse
+from .interfaces import IRiskLens
+
+implements: IRiskLens
 
 
 MAX_ACCOUNTS: constant(uint256) = 1_000_000
@@ -50,7 +54,7 @@ def adl_rank(account: address, market: uint256) -> (uint256, uint256, uint256):
         if s == 0 or (s > 0) != (size > 0):
             continue
         count += 1
-        if other != account and self._ahead(staticcall clearinghouse.adl_score(other, market), other, mine, account):
+        if other != account and perp_math._ahead(staticcall clearinghouse.adl_score(other, market), other, mine, account):
             place += 1
     return place, count, 5 - (place - 1) * 5 // count
 
@@ -78,9 +82,9 @@ def adl_queue(market: uint256, longs: bool, k: uint256) -> DynArray[address, MAX
             if s == 0 or (s > 0) != longs:
                 continue
             sc: int256 = staticcall clearinghouse.adl_score(a, market)
-            if last != empty(address) and not self._ahead(last_score, last, sc, a):
+            if last != empty(address) and not perp_math._ahead(last_score, last, sc, a):
                 continue
-            if best == empty(address) or self._ahead(sc, a, best_score, best):
+            if best == empty(address) or perp_math._ahead(sc, a, best_score, best):
                 best = a
                 best_score = sc
         if best == empty(address):
@@ -99,14 +103,3 @@ def _size(account: address, market: uint256) -> int256:
     entry: uint256 = 0
     size, basis, entry = staticcall clearinghouse.position(account, market)
     return size
-
-
-@internal
-@pure
-def _ahead(score_a: int256, a: address, score_b: int256, b: address) -> bool:
-    """
-    @dev Higher score first; ties by lower address (as the Clearinghouse checks).
-    """
-    if score_a != score_b:
-        return score_a > score_b
-    return convert(a, uint256) < convert(b, uint256)

@@ -1,22 +1,17 @@
 # pragma version ~=0.4.3
 """
 @title perp_math
-@notice The integer maths of perpvault: values, notionals, fees, rounding and
-        the ADL score. Every function here has a twin of the same name in
-        `perpvault/model/maths.py`; the two must agree on every input.
+@notice The integer maths of perpvault: values, notionals, fees, rounding,
+        the ADL score and the ADL order. Every function here has a twin of
+        the same name in `perpvault/model/maths.py`; the two must agree on every
+        input.
 @dev Units: money in collateral atoms (6 decimals), size in 18 decimals of the
      base asset (signed), price in 18 decimals of quote per whole base unit.
      size * price / 10**30 is collateral atoms.
      Rounding: what an account owes rounds up, what it receives rounds down.
 """
 
-PPM: constant(uint256) = 10**6
-WAD: constant(int256) = 10**18
-VALUE_UNIT: constant(uint256) = 10**30
-FEE_UNIT: constant(uint256) = 10**36
-FUNDING_UNIT: constant(int256) = 10**36
-# ADL score components are clamped so the product stays far inside int256.
-SCORE_CAP: constant(int256) = 10**24
+from . import constants
 
 
 @internal
@@ -64,7 +59,7 @@ def _value(size: int256, price: uint256) -> int256:
     @dev The mark value of `size` at `price`, floored: a long's value rounds
          down, a short's (negative) value rounds away from zero.
     """
-    return self._floor_div(size * convert(price, int256), convert(VALUE_UNIT, int256))
+    return self._floor_div(size * convert(price, int256), convert(constants.VALUE_UNIT, int256))
 
 
 @internal
@@ -73,7 +68,7 @@ def _notional(size: int256, price: uint256) -> uint256:
     """
     @dev |size| * price in atoms, rounded up (a requirement, so owed).
     """
-    return self._ceil_div(self._abs(size) * price, VALUE_UNIT)
+    return self._ceil_div(self._abs(size) * price, constants.VALUE_UNIT)
 
 
 @internal
@@ -82,7 +77,7 @@ def _fee(size: int256, price: uint256, rate: uint256) -> uint256:
     """
     @dev A fee of `rate` ppm on the notional of `size` at `price`, rounded up.
     """
-    return self._ceil_div(self._abs(size) * price * rate, FEE_UNIT)
+    return self._ceil_div(self._abs(size) * price * rate, constants.FEE_UNIT)
 
 
 @internal
@@ -102,7 +97,7 @@ def _funding_credit(size: int256, index_delta: int256) -> int256:
          moving by `index_delta`: floor(-size * delta / 10**36), so payers
          round up and receivers round down.
     """
-    return self._floor_div(-(size * index_delta), FUNDING_UNIT)
+    return self._floor_div(-(size * index_delta), constants.FUNDING_UNIT)
 
 
 @internal
@@ -118,11 +113,24 @@ def _adl_score(size: int256, open_notional: int256, price: uint256, equity: int2
     value: int256 = self._value(size, price)
     pnl: int256 = value - open_notional
     basis: int256 = max(abs(open_notional), 1)
-    pnl_pct: int256 = min(max(pnl * WAD // basis, -SCORE_CAP), SCORE_CAP)
-    lev: int256 = SCORE_CAP
+    pnl_pct: int256 = min(max(pnl * constants.WAD // basis, -constants.SCORE_CAP), constants.SCORE_CAP)
+    lev: int256 = constants.SCORE_CAP
     if equity > 0:
-        lev = min(abs(value) * WAD // equity, SCORE_CAP)
+        lev = min(abs(value) * constants.WAD // equity, constants.SCORE_CAP)
     lev = max(lev, 1)
     if pnl_pct > 0:
-        return pnl_pct * lev // WAD
-    return pnl_pct * WAD // lev
+        return pnl_pct * lev // constants.WAD
+    return pnl_pct * constants.WAD // lev
+
+
+@internal
+@pure
+def _ahead(score_a: int256, a: address, score_b: int256, b: address) -> bool:
+    """
+    @dev Whether (score_a, a) goes strictly before (score_b, b) in the ADL queue:
+         higher score first, ties by lower address. Strictness rejects duplicates.
+         The one ordering the Liquidator checks and RiskLens ranks by.
+    """
+    if score_a != score_b:
+        return score_a > score_b
+    return convert(a, uint256) < convert(b, uint256)

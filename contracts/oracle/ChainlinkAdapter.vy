@@ -10,13 +10,16 @@ from snekmate.auth import ownable
 
 initializes: ownable
 
+from ..modules import constants
+from ..interfaces import IOracle
+
+implements: IOracle
+
 exports: (ownable.owner, ownable.transfer_ownership)
 
 from ..interfaces import IAggregatorV3
 
 
-PPM: constant(uint256) = 10**6
-MAX_AGE_BOUND: constant(uint256) = 86400 * 7
 
 
 feeds: public(HashMap[uint256, IAggregatorV3])
@@ -37,8 +40,8 @@ def __init__(max_age_: uint256, max_jump_: uint256):
     @param max_jump_ Largest move between consecutive rounds, in ppm.
     """
     ownable.__init__()
-    assert max_age_ != 0 and max_age_ <= MAX_AGE_BOUND, "feed: max_age out of bounds"
-    assert max_jump_ != 0 and max_jump_ < PPM, "feed: max_jump out of bounds"
+    assert max_age_ != 0 and max_age_ <= constants.MAX_AGE_BOUND, "feed: max_age out of bounds"
+    assert max_jump_ != 0 and max_jump_ < constants.PPM, "feed: max_jump out of bounds"
     self.max_age = max_age_
     self.max_jump = max_jump_
 
@@ -105,5 +108,5 @@ def _read(market: uint256) -> (uint256, uint256):
         if prev > 0:
             q: uint256 = convert(prev, uint256) * scale
             move: uint256 = p - q if p > q else q - p
-            assert move * PPM <= self.max_jump * q, "oracle: price jump too large"
+            assert move * constants.PPM <= self.max_jump * q, "oracle: price jump too large"
     return p, updated_at

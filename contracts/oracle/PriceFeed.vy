@@ -11,13 +11,14 @@ from snekmate.auth import ownable
 
 initializes: ownable
 
+from ..modules import constants
+from ..interfaces import IOracle
+
+implements: IOracle
+
 exports: (ownable.owner, ownable.transfer_ownership)
 
 
-PPM: constant(uint256) = 10**6
-# Prices above 10**36 (10**18 quote per base unit) overflow notional maths.
-MAX_PRICE: constant(uint256) = 10**36
-MAX_AGE_BOUND: constant(uint256) = 86400 * 7
 
 
 struct Round:
@@ -92,11 +93,11 @@ def set_price(market: uint256, price_: uint256):
     """
     assert msg.sender == self.updater, "feed: not updater"
     assert price_ != 0, "feed: zero price"
-    assert price_ <= MAX_PRICE, "feed: price too large"
+    assert price_ <= constants.MAX_PRICE, "feed: price too large"
     previous: uint256 = self.rounds[market].price
     if previous != 0:
         move: uint256 = price_ - previous if price_ > previous else previous - price_
-        assert move * PPM <= self.max_jump * previous, "feed: price jump too large"
+        assert move * constants.PPM <= self.max_jump * previous, "feed: price jump too large"
     self.rounds[market] = Round(price=price_, updated_at=block.timestamp)
     log PriceUpdated(market=market, price=price_, updated_at=block.timestamp)
 
@@ -130,8 +131,8 @@ def latest(market: uint256) -> (uint256, uint256):
 
 @internal
 def _set_bounds(max_age_: uint256, max_jump_: uint256):
-    assert max_age_ != 0 and max_age_ <= MAX_AGE_BOUND, "feed: max_age out of bounds"
-    assert max_jump_ != 0 and max_jump_ < PPM, "feed: max_jump out of bounds"
+    assert max_age_ != 0 and max_age_ <= constants.MAX_AGE_BOUND, "feed: max_age out of bounds"
+    assert max_jump_ != 0 and max_jump_ < constants.PPM, "feed: max_jump out of bounds"
     self.max_age = max_age_
     self.max_jump = max_jump_
     log BoundsChanged(max_age=max_age_, max_jump=max_jump_)

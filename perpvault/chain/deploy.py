@@ -61,6 +61,7 @@ class System:
     usdc: Any
     feed: Any
     fund: Any
+    liquidator: Any
     clearinghouse: Any
     vault: Any
     order_book: Any
@@ -75,6 +76,7 @@ class System:
             "MockUSDC": self.usdc,
             "PriceFeed": self.feed,
             "InsuranceFund": self.fund,
+            "Liquidator": self.liquidator,
             "Clearinghouse": self.clearinghouse,
             "LiquidityVault": self.vault,
             "OrderBook": self.order_book,
@@ -97,7 +99,7 @@ def deploy(
     """Deploy and wire the whole system.
 
     Order: collateral (MockUSDC unless an address is given), price feed with the initial
-    prices, insurance fund, clearinghouse, liquidity vault, order book, lens; then the
+    prices, insurance fund, liquidator (the waterfall engine), clearinghouse, liquidity vault, order book, lens; then the
     one-time bindings (fund -> clearinghouse, clearinghouse -> vault and order book) and the
     markets.
     """
@@ -111,7 +113,8 @@ def deploy(
     for market_id, spec in enumerate(markets):
         feed.set_price(market_id, spec.initial_price, sender=oracle_updater)
     fund = project.InsuranceFund.deploy(usdc, **sender)
-    clearinghouse = project.Clearinghouse.deploy(usdc, fund, risk, **sender)
+    liquidator = project.Liquidator.deploy(usdc, fund, **sender)
+    clearinghouse = project.Clearinghouse.deploy(usdc, fund, liquidator, risk, **sender)
     vault = project.LiquidityVault.deploy(usdc, clearinghouse, vault_spread, **sender)
     order_book = project.OrderBook.deploy(clearinghouse, **sender)
     lens = project.RiskLens.deploy(clearinghouse, **sender)
@@ -124,6 +127,7 @@ def deploy(
         usdc=usdc,
         feed=feed,
         fund=fund,
+        liquidator=liquidator,
         clearinghouse=clearinghouse,
         vault=vault,
         order_book=order_book,

@@ -34,6 +34,7 @@ CONTRACT_FILES: dict[str, str] = {
     "MockUSDC": "mocks/MockUSDC.vy",
     "PriceFeed": "oracle/PriceFeed.vy",
     "InsuranceFund": "InsuranceFund.vy",
+    "Liquidator": "Liquidator.vy",
     "Clearinghouse": "Clearinghouse.vy",
     "LiquidityVault": "LiquidityVault.vy",
     "OrderBook": "OrderBook.vy",

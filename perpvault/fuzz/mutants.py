@@ -34,7 +34,7 @@ MUTANTS: dict[str, Mutant] = {
     for m in (
         Mutant(
             "adl_overshoot",
-            "Clearinghouse.vy",
+            "modules/adl.vy",
             "        cp_haircut: int256 = haircut_left\n",
             "        cp_haircut: int256 = haircut_left + 1\n",
             "ADL takes more than the shortfall: one atom more from the last counterparty of each close",
@@ -42,7 +42,7 @@ MUTANTS: dict[str, Mutant] = {
         ),
         Mutant(
             "rounding_favours_account",
-            "Clearinghouse.vy",
+            "modules/trading.vy",
             "    pays: uint256 = perp_math._notional(size, price)\n",
             "    pays: uint256 = convert(perp_math._value(size, price), uint256)\n",
             "a rounding direction flipped: the buyer pays the trade's value rounded down, not up",
@@ -50,7 +50,7 @@ MUTANTS: dict[str, Mutant] = {
         ),
         Mutant(
             "adl_same_side",
-            "Clearinghouse.vy",
+            "modules/adl.vy",
             '        assert (cq > 0) == (close > 0), "ch: adl counterparty same side"\n',
             "",
             "ADL accepts a counterparty on the bankrupt's own side",
@@ -58,19 +58,19 @@ MUTANTS: dict[str, Mutant] = {
         ),
         Mutant(
             "liquidation_skips_fund",
-            "Clearinghouse.vy",
-            "        covered: uint256 = extcall insurance_fund.cover(need)\n",
-            "        covered: uint256 = 0\n",
+            "modules/waterfall.vy",
+            "    covered: uint256 = extcall ledger.insurance_fund.cover(need)\n",
+            "    covered: uint256 = 0\n",
             "liquidation skips the insurance fund: bad debt goes straight to ADL",
             ("I6",),
         ),
         Mutant(
             "withdraw_skips_funding",
             "Clearinghouse.vy",
-            "    self._check_amount(amount)\n    self._settle_all(msg.sender, MAX_MARKETS)\n"
-            "    self.margin[msg.sender] -= convert(amount, int256)\n",
-            "    self._check_amount(amount)\n"
-            "    self.margin[msg.sender] -= convert(amount, int256)\n",
+            "    ledger._check_amount(amount)\n    funding._settle_all(msg.sender, constants.MAX_MARKETS)\n"
+            "    ledger.margin[msg.sender] -= convert(amount, int256)\n",
+            "    ledger._check_amount(amount)\n"
+            "    ledger.margin[msg.sender] -= convert(amount, int256)\n",
             "funding not settled on withdraw",
             ("MODEL",),
         ),
@@ -108,13 +108,14 @@ def make_mutant(name: str, into: Path | None = None) -> Path:
 
 
 def mutant_artifacts(name: str) -> dict:
-    """The compiled system with mutant `name`: only the patched contract is recompiled."""
+    """The compiled system with mutant `name`: only the contracts built from the patched
+    file are recompiled (a module under ``modules/`` may be in any of them)."""
     from perpvault.fuzz.abi import CONTRACT_FILES, load_artifacts
 
     m = MUTANTS[name]
     base = load_artifacts()
-    mutated = next(n for n, f in CONTRACT_FILES.items() if f == m.file)
-    base[mutated] = load_artifacts(make_mutant(name), names=(mutated,))[mutated]
+    mutated = tuple(n for n, f in CONTRACT_FILES.items() if f == m.file) or tuple(CONTRACT_FILES)
+    base.update(load_artifacts(make_mutant(name), names=mutated))
     return base
 
 

@@ -55,6 +55,7 @@ class DeployedSystem:
     usdc: str
     feed: str
     fund: str
+    liquidator: str
     clearinghouse: str
     vault: str
     order_book: str
@@ -73,6 +74,7 @@ class DeployedSystem:
             "MockUSDC": self.usdc,
             "PriceFeed": self.feed,
             "InsuranceFund": self.fund,
+            "Liquidator": self.liquidator,
             "Clearinghouse": self.clearinghouse,
             "LiquidityVault": self.vault,
             "OrderBook": self.order_book,
@@ -137,7 +139,8 @@ def deploy_raw(
     for market_id, spec in enumerate(markets):
         send(oracle_updater, feed, calls.set_price(market_id, spec.initial_price), "set_price")
     fund = _deploy(rpc, owner, artifacts["InsuranceFund"], usdc)
-    clearinghouse = _deploy(rpc, owner, artifacts["Clearinghouse"], usdc, fund, tuple(risk))
+    liquidator = _deploy(rpc, owner, artifacts["Liquidator"], usdc, fund)
+    clearinghouse = _deploy(rpc, owner, artifacts["Clearinghouse"], usdc, fund, liquidator, tuple(risk))
     vault = _deploy(rpc, owner, artifacts["LiquidityVault"], usdc, clearinghouse, vault_spread)
     order_book = _deploy(rpc, owner, artifacts["OrderBook"], clearinghouse)
     lens = _deploy(rpc, owner, artifacts["RiskLens"], clearinghouse)
@@ -156,6 +159,7 @@ def deploy_raw(
         usdc=usdc,
         feed=feed,
         fund=fund,
+        liquidator=liquidator,
         clearinghouse=clearinghouse,
         vault=vault,
         order_book=order_book,

@@ -526,28 +526,59 @@ class Clearinghouse:
     def _liquidate(
         self, sender: str, account: str, h: Health, cps: list[str], cursor: int, allow_partial: bool
     ) -> int:
-        mask_markets = self._mask_markets(account)
+        closes, last = self._closes(account, h, allow_partial)
+        # Liquidating yourself earns no keeper reward.
+        keeper_share = 0 if sender == account else self.risk.keeper_share
+        prices, penalties, total, charged = self._charges(
+            sender, account, h, closes, last, keeper_share
+        )
+        shortfall = self._cover_bad_debt(account, i256(h.equity - to_int(charged)))
+        parts = self._split_shortfall(shortfall, closes, prices, total, last)
+        next_cursor = cursor
+        for m in range(MAX_MARKETS):
+            if m > last:
+                break
+            if closes[m] == 0:
+                continue
+            taken, next_cursor = self._close(
+                account, m, closes[m], prices[m], parts[m], cps, next_cursor
+            )
+            self.w.log(
+                "Liquidated",
+                account,
+                sender,
+                m,
+                closes[m],
+                prices[m],
+                penalties[m],
+                udiv(u256(penalties[m] * keeper_share), PPM),
+                taken,
+            )
+        return next_cursor
+
+    def _closes(self, account: str, h: Health, allow_partial: bool) -> tuple[list[int], int]:
         closes = [0] * MAX_MARKETS
-        prices = [0] * MAX_MARKETS
-        penalties = [0] * MAX_MARKETS
-        last = 0
         partial_market = MAX_MARKETS
         partial_size = 0
         if allow_partial and h.equity > 0:
             partial_market, partial_size = self._partial_close(account, h)
         if partial_market != MAX_MARKETS:
             closes[partial_market] = partial_size
-            last = partial_market
-        else:
-            for m in mask_markets:
-                closes[m] = i256(-self.pos(account, m).size)
-                last = m
+            return closes, partial_market
+        last = 0
+        for m in self._mask_markets(account):
+            closes[m] = i256(-self.pos(account, m).size)
+            last = m
+        return closes, last
 
+    def _charges(
+        self, sender: str, account: str, h: Health, closes: list[int], last: int, keeper_share: int
+    ) -> tuple[list[int], list[int], int, int]:
+        prices = [0] * MAX_MARKETS
+        penalties = [0] * MAX_MARKETS
         room = to_uint(max(h.equity, 0))
         charged = 0
         total = 0
-        # Liquidating yourself earns no keeper reward.
-        keeper_share = 0 if sender == account else self.risk.keeper_share
         for m in range(MAX_MARKETS):
             if m > last:
                 break
@@ -566,21 +597,27 @@ class Clearinghouse:
             self.insurance_due = u256(u256(u256(self.insurance_due + fee) + penalty) - reward)
             charged = u256(charged + u256(fee + penalty))
         self._add_margin(account, -to_int(charged))
+        return prices, penalties, total, charged
 
-        shortfall = 0
-        after = i256(h.equity - to_int(charged))
-        if after < 0:
-            need = to_uint(-after)
-            covered = self.w.fund.cover(self.address, need)
-            if covered != 0:
-                self._add_margin(account, to_int(covered))
-                self.w.log("BadDebtCovered", account, covered)
-            shortfall = u256(need - covered)
-            if shortfall != 0:
-                self.w.log("ShortfallSocialized", account, shortfall)
+    def _cover_bad_debt(self, account: str, equity: int) -> int:
+        if equity >= 0:
+            return 0
+        need = to_uint(-equity)
+        covered = self.w.fund.cover(self.address, need)
+        if covered != 0:
+            self._add_margin(account, to_int(covered))
+            self.w.log("BadDebtCovered", account, covered)
+        shortfall = u256(need - covered)
+        if shortfall != 0:
+            self.w.log("ShortfallSocialized", account, shortfall)
+        return shortfall
 
+    @staticmethod
+    def _split_shortfall(
+        shortfall: int, closes: list[int], prices: list[int], total: int, last: int
+    ) -> list[int]:
+        parts = [0] * MAX_MARKETS
         left = shortfall
-        next_cursor = cursor
         for m in range(MAX_MARKETS):
             if m > last:
                 break
@@ -590,21 +627,8 @@ class Clearinghouse:
             if m != last:
                 part = udiv(u256(shortfall * pm.notional(closes[m], prices[m])), total)
             left = u256(left - part)
-            taken, next_cursor = self._close(
-                account, m, closes[m], prices[m], part, cps, next_cursor
-            )
-            self.w.log(
-                "Liquidated",
-                account,
-                sender,
-                m,
-                closes[m],
-                prices[m],
-                penalties[m],
-                udiv(u256(penalties[m] * keeper_share), PPM),
-                taken,
-            )
-        return next_cursor
+            parts[m] = part
+        return parts
 
     def _close(
         self,
@@ -623,13 +647,17 @@ class Clearinghouse:
             and v != ZERO_ADDRESS
             and self._vault_can_take(market, i256(-close), price)
         ):
-            self._settle(v, market)
-            if close < 0:
-                self._trade(v, account, market, i256(-close), price, 0, 0, False)
-            else:
-                self._trade(account, v, market, close, price, 0, 0, False)
+            self._close_to_vault(account, market, close, price)
             return True, cursor
         return False, self._deleverage(account, market, close, price, haircut, cps, cursor)
+
+    def _close_to_vault(self, account: str, market: int, close: int, price: int) -> None:
+        v = self.vault
+        self._settle(v, market)
+        if close < 0:
+            self._trade(v, account, market, i256(-close), price, 0, 0, False)
+        else:
+            self._trade(account, v, market, close, price, 0, 0, False)
 
     def _vault_can_take(self, market: int, take: int, price: int) -> bool:
         v = self.vault

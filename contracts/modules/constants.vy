@@ -1,0 +1,52 @@
+# pragma version ~=0.4.3
+"""
+@title constants
+@notice The numbers every perpvault contract shares, typed once: units, sizes,
+        and the hard bounds of the owner's parameters. `perpvault/model/maths.py`
+        and `perpvault/model/clearinghouse.py` hold the same numbers;
+        tests/unit/test_twins.py checks that they agree.
+@dev Ratios are in ppm (10**6 = 100%); money in collateral atoms (6 decimals);
+     size in 18 decimals of the base asset; price in 18 decimals of quote per
+     whole base unit, so size * price / VALUE_UNIT is collateral atoms.
+"""
+
+PPM: constant(uint256) = 10**6
+WAD: constant(int256) = 10**18
+VALUE_UNIT: constant(uint256) = 10**30
+FEE_UNIT: constant(uint256) = 10**36
+FUNDING_UNIT: constant(int256) = 10**36
+# ADL score components are clamped so the product stays far inside int256.
+SCORE_CAP: constant(int256) = 10**24
+
+MAX_MARKETS: constant(uint256) = 8
+MAX_ADL: constant(uint256) = 64
+# Bounds on user input: beyond them notional maths could overflow.
+MAX_SIZE: constant(uint256) = 10**36
+MAX_AMOUNT: constant(uint256) = 2**128
+# Prices above 10**36 (10**18 quote per base unit) overflow notional maths.
+MAX_PRICE: constant(uint256) = 10**36
+# A position's size and open notional are stored as int128 in one slot.
+MAX_POSITION: constant(int256) = 2**127
+# Funding: the premium is paid over this period; the index scale is 10**36.
+FUNDING_PERIOD: constant(int256) = 28_800
+FUNDING_PRICE_DIV: constant(int256) = 10**12
+
+# Hard bounds of the owner's parameters (ppm unless noted).
+MIN_MMR: constant(uint256) = 5_000  # 0.5%
+MAX_MMR: constant(uint256) = 500_000  # 50%
+MAX_IMR: constant(uint256) = 1_000_000  # 100%
+MAX_FEE: constant(uint256) = 10_000  # 1%
+MAX_PENALTY: constant(uint256) = 100_000  # 10%
+MAX_BAND: constant(uint256) = 200_000  # 20%
+MAX_FUNDING_RATE: constant(uint256) = 10**18 // 3600 // 100  # 1% an hour, WAD per second
+MAX_EMA_WEIGHT: constant(uint256) = 1_000_000
+MIN_BUFFER: constant(uint256) = 10_000  # 1%: absorbs the atoms requirements round up by
+MAX_BUFFER: constant(uint256) = 1_000_000  # 100%
+MAX_KEEPER_SHARE: constant(uint256) = 500_000  # 50%
+MAX_WINDOW: constant(uint256) = 30 * 86400
+MAX_SPREAD: constant(uint256) = 50_000  # 5%, the LiquidityVault's quote spread
+MAX_AGE_BOUND: constant(uint256) = 86400 * 7  # oracles: the longest staleness bound
+
+# Packing: an oracle address in the low 160 bits of a word; ppm rates in 24-bit lanes.
+ORACLE_BITS: constant(uint256) = 2**160 - 1
+LANE: constant(uint256) = 2**24 - 1

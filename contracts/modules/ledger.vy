@@ -1,0 +1,169 @@
+# pragma version ~=0.4.3
+"""
+@title ledger
+@notice The books of the clearinghouse: every account's margin, its positions
+        and the markets they are in, the accounts the risk engine knows, the
+        markets with their oracles and per-market totals, and what is owed to
+        the insurance fund.
+@dev Accounting (docs/mechanism.md, "Accounting"): each account has a `margin`
+     (collateral atoms: deposits - withdrawals + realized PnL - fees + settled
+     funding) and per market a position (size, open_notional, the funding index
+     at its last settlement). open_notional is the signed cost basis (long > 0),
+     so entry = open_notional / size and unrealized PnL = value(size, mark) -
+     open_notional. I2 (exact): token balance == sum(margin) - sum(open_notional)
+     + insurance_due + sum(funding_pool).
+"""
+
+from ethereum.ercs import IERC20
+from . import constants
+from ..interfaces import IOracle
+from ..interfaces import IInsuranceFund
+
+
+# MarketState as stored (`markets` reads it): the oracle and the last funding
+# time share one slot, both read and written by every accrual.
+struct MarketStore:
+    oracle_time: uint256  # oracle address (low 160 bits) | last_funding_time << 160
+    funding_index: int256
+    mark_ema: uint256
+    funding_pool: int256
+    funding_weight: int256
+    open_interest: uint256
+
+
+# A market's state as the `markets` view returns it.
+struct MarketState:
+    oracle: address
+    funding_index: int256
+    last_funding_time: uint256
+    mark_ema: uint256
+    funding_pool: int256
+    funding_weight: int256
+    open_interest: uint256
+
+
+struct Position:
+    size: int256
+    open_notional: int256
+    funding_index: int256
+
+
+# @dev The collateral token (USDC-like, 6 decimals).
+collateral: public(immutable(IERC20))
+# @dev The InsuranceFund: receives what `insurance_due` holds, covers bad debt.
+insurance_fund: public(immutable(IInsuranceFund))
+
+# @dev The LiquidityVault, bound once; its margin account here is its assets.
+vault: public(address)
+# @dev Markets listed so far; ids are 0 .. market_count - 1.
+market_count: public(uint256)
+# @dev Per market: oracle, funding index and time, traded-price EMA, funding pool and weight, open interest.
+market_store: HashMap[uint256, MarketStore]
+# @dev Collateral atoms per account (signed: realized losses can take it below zero).
+margin: public(HashMap[address, int256])
+# @dev A position's size (low 128 bits) and open_notional (high 128 bits), two's complement int128 each.
+position_word: HashMap[address, HashMap[uint256, int256]]
+# @dev The funding index at a position's last settlement.
+position_index: HashMap[address, HashMap[uint256, int256]]
+# @dev Bit m set iff the account holds a position in market m.
+market_mask: public(HashMap[address, uint256])
+# @dev Every account that ever held margin, for the keeper's and users' views.
+account_count: public(uint256)
+account_at: public(HashMap[uint256, address])
+is_known: public(HashMap[address, bool])
+# @dev Penalties, the fund's share of fees, and rounding dust owed to the fund.
+insurance_due: public(uint256)
+# @dev The OrderBook, bound once: with the vault, the only caller of `fill`.
+order_book: public(address)
+
+
+@deploy
+def __init__(collateral_: IERC20, insurance_fund_: IInsuranceFund):
+    collateral = collateral_
+    insurance_fund = insurance_fund_
+
+
+@internal
+@pure
+def _check_transfer(ok: bool):
+    assert ok, "ch: transfer failed"
+
+
+@internal
+@pure
+def _check_address(a: address):
+    assert a != empty(address), "ch: zero address"
+
+
+@internal
+@pure
+def _check_amount(amount: uint256):
+    assert amount != 0, "ch: zero amount"
+    assert amount <= constants.MAX_AMOUNT, "ch: amount too large"
+
+
+@internal
+@view
+def _check_market(market: uint256):
+    assert market < self.market_count, "ch: unknown market"
+
+
+@internal
+@view
+def _price(market: uint256) -> uint256:
+    return staticcall IOracle(convert(self.market_store[market].oracle_time & constants.ORACLE_BITS, address)).price(market)
+
+
+@internal
+def _remember(account: address):
+    if not self.is_known[account]:
+        self.is_known[account] = True
+        n: uint256 = self.account_count
+        self.account_at[n] = account
+        self.account_count = n + 1
+
+
+@internal
+@view
+def _size(account: address, market: uint256) -> int256:
+    """
+    @dev A position's size: the low int128 of its word, sign-extended.
+    """
+    return (self.position_word[account][market] << 128) >> 128
+
+
+@internal
+@view
+def _pos(account: address, market: uint256) -> Position:
+    w: int256 = self.position_word[account][market]
+    return Position(size=(w << 128) >> 128, open_notional=w >> 128, funding_index=self.position_index[account][market])
+
+
+@internal
+def _change_position(account: address, market: uint256, delta: int256, cash: int256):
+    """
+    @dev Moves `account`'s position by `delta`, paying `cash` (signed: > 0
+         pays, < 0 receives) for it. Funding must be settled. The cost basis
+         of what remains keeps its entry price; realized PnL goes to margin.
+         margin - open_notional moves by exactly -cash.
+    """
+    pos: Position = self._pos(account, market)
+    q: int256 = pos.size
+    q_new: int256 = q + delta
+    on_new: int256 = 0
+    if q == 0 or (q > 0) == (delta > 0):
+        on_new = pos.open_notional + cash
+    elif abs(delta) <= abs(q):
+        on_new = pos.open_notional * q_new // q
+    else:
+        on_new = cash * q_new // delta
+    self.margin[account] += on_new - pos.open_notional - cash
+    assert q_new < constants.MAX_POSITION and q_new >= -constants.MAX_POSITION and on_new < constants.MAX_POSITION and on_new >= -constants.MAX_POSITION, "ch: position too large"
+    self.position_word[account][market] = (on_new << 128) | (q_new & (2**128 - 1))
+    self.market_store[market].funding_weight += delta * pos.funding_index
+    self.market_store[market].open_interest = self.market_store[market].open_interest + convert(max(q_new, 0), uint256) - convert(max(q, 0), uint256)
+    bit: uint256 = 1 << market
+    if q_new == 0:
+        self.market_mask[account] &= ~bit
+    else:
+        self.market_mask[account] |= bit

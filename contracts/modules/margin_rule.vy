@@ -1,0 +1,88 @@
+# pragma version ~=0.4.3
+"""
+@title margin_rule
+@notice SPEC section 3, the margin rule: an account's equity and requirements
+        at mark (pending funding counted exactly as settlement would settle it),
+        and the check every trade must pass: end at or above the initial
+        requirement, or reduce without raising the maintenance requirement and
+        without lowering equity / maintenance (dYdX's rule, I8). While paused
+        only reductions pass.
+"""
+
+from snekmate.utils import pausable
+from . import constants
+from . import perp_math
+from . import ledger
+from . import parameters
+from . import funding
+
+uses: pausable
+uses: ledger
+uses: parameters
+uses: funding
+
+
+struct Health:
+    equity: int256
+    initial: uint256
+    maintenance: uint256
+    notional: uint256
+
+
+@internal
+@pure
+def _check_enough(ok: bool):
+    assert ok, "ch: insufficient margin"
+
+
+@internal
+@view
+def _health(account: address) -> Health:
+    """
+    @dev Equity and requirements at mark; pending funding counted exactly as
+         `_settle` would settle it.
+    """
+    h: Health = Health(equity=ledger.margin[account], initial=0, maintenance=0, notional=0)
+    mask: uint256 = ledger.market_mask[account]
+    for market: uint256 in range(constants.MAX_MARKETS):
+        if mask >> market == 0:
+            break
+        if (mask >> market) & 1 == 0:
+            continue
+        pos: ledger.Position = ledger._pos(account, market)
+        price: uint256 = ledger._price(market)
+        index: int256 = funding._current_index(market)
+        h.equity += perp_math._value(pos.size, price) - pos.open_notional
+        h.equity += perp_math._funding_credit(pos.size, index - pos.funding_index)
+        h.notional += perp_math._notional(pos.size, price)
+        r: parameters.Rates = parameters._rates(market)
+        h.initial += perp_math._requirement(pos.size, price, r.imr)
+        h.maintenance += perp_math._requirement(pos.size, price, r.mmr)
+    return h
+
+
+@internal
+@view
+def _check_margin(account: address, q_before: int256, k_before: int256, market: uint256):
+    """
+    @dev A trade that grows risk must leave equity >= initial requirement. A
+         reduction (no flip) that leaves less must not raise the maintenance
+         requirement nor lower equity / maintenance (dYdX's rule, I8).
+         The pre-trade equity and maintenance are not recomputed: funding is
+         settled, so only this market's value and margin - open_notional
+         (`k_before` before the trade) changed, and both are exact integers.
+    """
+    pos: ledger.Position = ledger._pos(account, market)
+    q_after: int256 = pos.size
+    reduced: bool = abs(q_after) < abs(q_before) and (q_after == 0 or (q_after > 0) == (q_before > 0))
+    if pausable.paused:
+        assert reduced, "ch: paused"
+    h: Health = self._health(account)
+    if h.equity >= convert(h.initial, int256):
+        return
+    p: uint256 = ledger._price(market)
+    mmr: uint256 = parameters._rates(market).mmr
+    e_before: int256 = h.equity - perp_math._value(q_after, p) + perp_math._value(q_before, p) - ledger.margin[account] + pos.open_notional + k_before
+    m_before: uint256 = h.maintenance - perp_math._requirement(q_after, p, mmr) + perp_math._requirement(q_before, p, mmr)
+    self._check_enough(reduced and h.maintenance <= m_before)
+    assert h.equity * convert(m_before, int256) >= e_before * convert(h.maintenance, int256), "ch: margin ratio worsened"

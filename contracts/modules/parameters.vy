@@ -1,0 +1,151 @@
+# pragma version ~=0.4.3
+"""
+@title params
+@notice The owner's parameters: each market's margin ratios, fees, band, vault
+        limit and funding cap, and the waterfall's global risk parameters, each
+        checked against its hard bound (`constants.vy`) before it is stored.
+@dev Packed for gas: a market's seven ppm rates share one word in 24-bit lanes
+     with max_funding_rate above them (the hard bounds keep each in its lane:
+     10**6 < 2**24, MAX_FUNDING_RATE < 2**64), and the five risk parameters
+     share another (MAX_WINDOW < 2**22).
+"""
+
+from . import constants
+
+
+struct MarketParams:
+    imr: uint256
+    mmr: uint256
+    maker_fee: uint256
+    taker_fee: uint256
+    liquidation_penalty: uint256
+    price_band: uint256
+    vault_max_notional: uint256
+    max_funding_rate: uint256
+    ema_weight: uint256
+
+
+# A market's rates as `_rates` unpacks them from one storage word.
+struct Rates:
+    imr: uint256
+    mmr: uint256
+    maker_fee: uint256
+    taker_fee: uint256
+    liquidation_penalty: uint256
+    price_band: uint256
+    ema_weight: uint256
+    max_funding_rate: uint256
+
+
+struct RiskParams:
+    liquidation_buffer: uint256
+    keeper_share: uint256
+    fund_fee_share: uint256
+    vault_max_drawdown: uint256
+    vault_window: uint256
+
+
+# @dev Per market: the seven ppm rates in 24-bit lanes, max_funding_rate above them.
+rate_word: HashMap[uint256, uint256]
+# @dev Per market: the LiquidityVault's largest notional, atoms.
+vault_limit: HashMap[uint256, uint256]
+# @dev RiskParams in 24-bit lanes, in declaration order.
+risk_word: uint256
+
+
+# @dev A market's parameters changed (or were first set).
+event MarketParamsSet:
+    market: indexed(uint256)
+
+
+# @dev The waterfall's global parameters changed.
+event RiskParamsSet:
+    keeper_share: uint256
+
+
+@internal
+@pure
+def _check_params(p: MarketParams):
+    assert p.mmr >= constants.MIN_MMR and p.mmr <= constants.MAX_MMR, "ch: mmr out of bounds"
+    assert p.imr > p.mmr and p.imr <= constants.MAX_IMR, "ch: imr out of bounds"
+    assert p.maker_fee <= constants.MAX_FEE and p.taker_fee <= constants.MAX_FEE, "ch: fee out of bounds"
+    assert p.liquidation_penalty <= constants.MAX_PENALTY, "ch: penalty out of bounds"
+    assert p.price_band != 0 and p.price_band <= constants.MAX_BAND, "ch: band out of bounds"
+    assert p.vault_max_notional <= constants.MAX_AMOUNT, "ch: vault limit out of bounds"
+    assert p.max_funding_rate <= constants.MAX_FUNDING_RATE, "ch: funding cap out of bounds"
+    assert p.ema_weight != 0 and p.ema_weight <= constants.MAX_EMA_WEIGHT, "ch: ema weight out of bounds"
+
+
+@internal
+def _set_params(market: uint256, p: MarketParams):
+    """
+    @dev Stores checked parameters: each rate fits its lane (`_check_params`).
+    """
+    self.rate_word[market] = (
+        p.imr
+        | p.mmr << 24
+        | p.maker_fee << 48
+        | p.taker_fee << 72
+        | p.liquidation_penalty << 96
+        | p.price_band << 120
+        | p.ema_weight << 144
+        | p.max_funding_rate << 168
+    )
+    self.vault_limit[market] = p.vault_max_notional
+
+
+@internal
+@view
+def _rates(market: uint256) -> Rates:
+    w: uint256 = self.rate_word[market]
+    return Rates(
+        imr=w & constants.LANE,
+        mmr=(w >> 24) & constants.LANE,
+        maker_fee=(w >> 48) & constants.LANE,
+        taker_fee=(w >> 72) & constants.LANE,
+        liquidation_penalty=(w >> 96) & constants.LANE,
+        price_band=(w >> 120) & constants.LANE,
+        ema_weight=(w >> 144) & constants.LANE,
+        max_funding_rate=w >> 168,
+    )
+
+
+@internal
+@view
+def _params(market: uint256) -> MarketParams:
+    r: Rates = self._rates(market)
+    return MarketParams(
+        imr=r.imr,
+        mmr=r.mmr,
+        maker_fee=r.maker_fee,
+        taker_fee=r.taker_fee,
+        liquidation_penalty=r.liquidation_penalty,
+        price_band=r.price_band,
+        vault_max_notional=self.vault_limit[market],
+        max_funding_rate=r.max_funding_rate,
+        ema_weight=r.ema_weight,
+    )
+
+
+@internal
+@view
+def _risk() -> RiskParams:
+    w: uint256 = self.risk_word
+    return RiskParams(
+        liquidation_buffer=w & constants.LANE,
+        keeper_share=(w >> 24) & constants.LANE,
+        fund_fee_share=(w >> 48) & constants.LANE,
+        vault_max_drawdown=(w >> 72) & constants.LANE,
+        vault_window=w >> 96,
+    )
+
+
+@internal
+def _set_risk(r: RiskParams):
+    assert r.liquidation_buffer >= constants.MIN_BUFFER and r.liquidation_buffer <= constants.MAX_BUFFER, "ch: buffer out of bounds"
+    assert r.keeper_share <= constants.MAX_KEEPER_SHARE, "ch: keeper share out of bounds"
+    assert r.fund_fee_share <= constants.PPM, "ch: fee share out of bounds"
+    assert r.vault_max_drawdown != 0 and r.vault_max_drawdown < constants.PPM, "ch: drawdown out of bounds"
+    assert r.vault_window != 0 and r.vault_window <= constants.MAX_WINDOW, "ch: window out of bounds"
+    self.risk_word = r.liquidation_buffer | r.keeper_share << 24 | r.fund_fee_share << 48 | r.vault_max_drawdown << 72 | r.vault_window << 96
+    log RiskParamsSet(keeper_share=r.keeper_share)

@@ -120,13 +120,14 @@ struct Books:
 VM: constant(address) = 0x7109709ECfa91a80626fF3989D68f67F5b1DD12D
 SVM: constant(address) = 0xF3993A62377BCd56AE39D773740A5390411E8BC9
 MAX_TOUCHED: constant(uint256) = 8
-# The Clearinghouse's storage slots the checks pin (`vyper -f layout contracts/Clearinghouse.vy`;
+# The Clearinghouse's storage slots the checks pin (`vyper -f layout contracts/Clearinghouse.vy`, the
+# Liquidator's too: its code runs on this storage by DELEGATECALL;
 # a HashMap entry lives at keccak256(slot ++ key)). test_formal checks them against the layout.
-MARKET_COUNT_SLOT: constant(uint256) = 3
-MARKET_STORE_SLOT: constant(uint256) = 4
+MARKET_COUNT_SLOT: constant(uint256) = 6
+MARKET_STORE_SLOT: constant(uint256) = 7
 MARKET_MASK_SLOT: constant(uint256) = 11
 PAUSED_SLOT: constant(uint256) = 1
-VAULT_SLOT: constant(uint256) = 2
+VAULT_SLOT: constant(uint256) = 5
 POSITION_WORD_SLOT: constant(uint256) = 9
 MARGIN_SLOT: constant(uint256) = 8
 ORDER_BOOK_SLOT: constant(uint256) = 16
@@ -138,8 +139,8 @@ BOOK: constant(address) = 0x0000000000000000000000000000000000000B00
 KEEPER: constant(address) = 0x000000000000000000000000000000000000cafE
 COUNTERPARTY: constant(address) = 0x000000000000000000000000000000000000C0C0
 # More slots the liquidation checks pin (same source, same test).
-RATE_WORD_SLOT: constant(uint256) = 5
-RISK_WORD_SLOT: constant(uint256) = 7
+RATE_WORD_SLOT: constant(uint256) = 2
+RISK_WORD_SLOT: constant(uint256) = 4
 POSITION_INDEX_SLOT: constant(uint256) = 10
 FEED_MAX_AGE_SLOT: constant(uint256) = 2
 FEED_ROUNDS_SLOT: constant(uint256) = 4
@@ -177,7 +178,8 @@ def setUp():
         liquidation_buffer=200_000, keeper_share=200_000, fund_fee_share=500_000,
         vault_max_drawdown=200_000, vault_window=86_400,
     )
-    ch: address = raw_create(staticcall vm.getCode("Clearinghouse.vy:Clearinghouse"), usdc, fund, risk)
+    liquidator: address = raw_create(staticcall vm.getCode("Liquidator.vy:Liquidator"), usdc, fund)
+    ch: address = raw_create(staticcall vm.getCode("Clearinghouse.vy:Clearinghouse"), usdc, fund, liquidator, risk)
     self.usdc = usdc
     self.feed = feed
     self.fund = fund

@@ -111,7 +111,8 @@ def __init__():
         liquidation_buffer=200_000, keeper_share=200_000, fund_fee_share=500_000,
         vault_max_drawdown=200_000, vault_window=86_400,
     )
-    ch: address = extcall vm.deployCode("Clearinghouse.vy:Clearinghouse", abi_encode(usdc, fund, risk))
+    liquidator: address = extcall vm.deployCode("Liquidator.vy:Liquidator", abi_encode(usdc, fund))
+    ch: address = extcall vm.deployCode("Clearinghouse.vy:Clearinghouse", abi_encode(usdc, fund, liquidator, risk))
     vault: address = extcall vm.deployCode("LiquidityVault.vy:LiquidityVault", abi_encode(usdc, ch, convert(1_000, uint256)))
     extcall Fund(fund).set_clearinghouse(ch)
     extcall Clearinghouse(ch).set_vault(vault)

@@ -116,7 +116,7 @@ class Clearinghouse:
     def set_vault(self, sender: str, vault_: str) -> None:
         self._check_owner(sender)
         require(self.vault == ZERO_ADDRESS, "ch: vault already set")
-        require(vault_ != ZERO_ADDRESS, "ch: zero address")
+        self._check_address(vault_)
         self.vault = vault_
         self._remember(vault_)
         self.w.log("VaultSet", vault_)
@@ -124,7 +124,7 @@ class Clearinghouse:
     def set_order_book(self, sender: str, order_book_: str) -> None:
         self._check_owner(sender)
         require(self.order_book == ZERO_ADDRESS, "ch: order book already set")
-        require(order_book_ != ZERO_ADDRESS, "ch: zero address")
+        self._check_address(order_book_)
         self.order_book = order_book_
         self.w.log("OrderBookSet", order_book_)
 
@@ -176,20 +176,18 @@ class Clearinghouse:
     # --- margin -------------------------------------------------------------------------------
 
     def deposit(self, sender: str, amount: int) -> None:
-        require(amount != 0, "ch: zero amount")
-        require(amount <= MAX_AMOUNT, "ch: amount too large")
+        self._check_amount(amount)
         self.w.token.transfer_from(self.address, sender, self.address, amount)
         self._remember(sender)
         self._add_margin(sender, to_int(amount))
         self.w.log("Deposited", sender, amount)
 
     def withdraw(self, sender: str, amount: int) -> None:
-        require(amount != 0, "ch: zero amount")
-        require(amount <= MAX_AMOUNT, "ch: amount too large")
+        self._check_amount(amount)
         self._settle_all(sender)
         self._add_margin(sender, -to_int(amount))
         h = self._health(sender)
-        require(h.equity >= to_int(h.initial), "ch: insufficient margin")
+        self._check_enough(h.equity >= to_int(h.initial))
         self.w.token.transfer(self.address, sender, amount)
         self.w.log("Withdrawn", sender, amount)
 
@@ -322,6 +320,15 @@ class Clearinghouse:
 
     # --- internal: markets and prices ---------------------------------------------------------
 
+    @staticmethod
+    def _check_address(a: str) -> None:
+        require(a != ZERO_ADDRESS, "ch: zero address")
+
+    @staticmethod
+    def _check_amount(amount: int) -> None:
+        require(amount != 0, "ch: zero amount")
+        require(amount <= MAX_AMOUNT, "ch: amount too large")
+
     def _check_market(self, market: int) -> None:
         require(market < self.market_count, "ch: unknown market")
 
@@ -374,9 +381,10 @@ class Clearinghouse:
             p.funding_index = index
         return index
 
-    def _settle_all(self, account: str) -> None:
+    def _settle_all(self, account: str, skip: int = MAX_MARKETS) -> None:
         for market in self._mask_markets(account):
-            self._settle(account, market)
+            if market != skip:
+                self._settle(account, market)
 
     def _health(self, account: str) -> Health:
         h = Health(equity=self.margin(account), initial=0, maintenance=0, notional=0)
@@ -434,25 +442,17 @@ class Clearinghouse:
         seller_fee_rate: int,
         check: bool,
     ) -> tuple[int, int]:
-        self._remember(buyer)
-        self._remember(seller)
         self._settle(buyer, market)
         self._settle(seller, market)
-        e_buyer = 0
-        m_buyer = 0
-        e_seller = 0
-        m_seller = 0
-        q_buyer = self.pos(buyer, market).size
-        q_seller = self.pos(seller, market).size
         if check:
-            self._settle_all(buyer)
-            self._settle_all(seller)
-            hb = self._health(buyer)
-            hs = self._health(seller)
-            e_buyer = hb.equity
-            m_buyer = hb.maintenance
-            e_seller = hs.equity
-            m_seller = hs.maintenance
+            self._settle_all(buyer, market)
+            self._settle_all(seller, market)
+        pb = self.pos(buyer, market)
+        ps = self.pos(seller, market)
+        q_buyer = pb.size
+        q_seller = ps.size
+        k_buyer = i256(self.margin(buyer) - pb.open_notional)
+        k_seller = i256(self.margin(seller) - ps.open_notional)
         pays = pm.notional(size, price)
         gets = to_uint(pm.value(size, price))
         self._change_position(buyer, market, size, to_int(pays))
@@ -469,14 +469,13 @@ class Clearinghouse:
             self._add_margin(v, to_int(u256(fees - to_fund)))
         self.insurance_due = u256(u256(u256(self.insurance_due + to_fund) + pays) - gets)
         if check:
-            self._check_margin(buyer, q_buyer, e_buyer, m_buyer, market)
-            self._check_margin(seller, q_seller, e_seller, m_seller, market)
+            self._check_margin(buyer, q_buyer, k_buyer, market)
+            self._check_margin(seller, q_seller, k_seller, market)
         return bf, sf
 
-    def _check_margin(
-        self, account: str, q_before: int, e_before: int, m_before: int, market: int
-    ) -> None:
-        q_after = self.pos(account, market).size
+    def _check_margin(self, account: str, q_before: int, k_before: int, market: int) -> None:
+        pos = self.pos(account, market)
+        q_after = pos.size
         reduced = vabs(q_after) < vabs(q_before) and (
             q_after == 0 or (q_after > 0) == (q_before > 0)
         )
@@ -485,12 +484,27 @@ class Clearinghouse:
         h = self._health(account)
         if h.equity >= to_int(h.initial):
             return
-        require(reduced, "ch: insufficient margin")
-        require(h.maintenance <= m_before, "ch: insufficient margin")
+        p = self._price(market)
+        mmr = self.params[market].mmr
+        e_before = i256(
+            i256(
+                i256(i256(h.equity - pm.value(q_after, p)) + pm.value(q_before, p))
+                - self.margin(account)
+            )
+            + i256(pos.open_notional + k_before)
+        )
+        m_before = u256(
+            u256(h.maintenance - pm.requirement(q_after, p, mmr)) + pm.requirement(q_before, p, mmr)
+        )
+        self._check_enough(reduced and h.maintenance <= m_before)
         require(
             i256(h.equity * to_int(m_before)) >= i256(e_before * to_int(h.maintenance)),
             "ch: margin ratio worsened",
         )
+
+    @staticmethod
+    def _check_enough(ok: bool) -> None:
+        require(ok, "ch: insufficient margin")
 
     # --- internal: liquidation and ADL ----------------------------------------------------------
 

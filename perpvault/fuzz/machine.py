@@ -44,6 +44,7 @@ from perpvault.keeper import plan_liquidation, snapshot_from_model
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
 from perpvault.model.maths import fee as requirement
+from perpvault.model.maths import ahead as pm_ahead
 from perpvault.model.maths import to_int
 from perpvault.model.state import Health, MarketParams, RiskParams, Round
 
@@ -907,7 +908,7 @@ class PerpMachine(RuleBasedStateMachine):
         # Order (scores at the transaction's time; later markets may see scores an earlier ADL moved).
         for a, b in zip(first, first[1:]):
             sa, sb = scores.get((a, dl[0]["market"])), scores.get((b, dl[0]["market"]))
-            if sa is None or sb is None or not self.model.w.ch._ahead(sa, a, sb, b):
+            if sa is None or sb is None or not pm_ahead(sa, a, sb, b):
                 out.append(f"I7: {a} (score {sa}) deleveraged before {b} (score {sb}) in market {dl[0]['market']}")
         for n, f in logs:
             if n != "Deleveraged":

@@ -10,6 +10,27 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from perpvault.model import maths as pm
+from perpvault.model.constants import (
+    FUNDING_PERIOD,
+    FUNDING_PRICE_DIV,
+    MAX_ADL,
+    MAX_AMOUNT,
+    MAX_BAND,
+    MAX_BUFFER,
+    MAX_EMA_WEIGHT,
+    MAX_FEE,
+    MAX_FUNDING_RATE,
+    MAX_IMR,
+    MAX_KEEPER_SHARE,
+    MAX_MARKETS,
+    MAX_MMR,
+    MAX_PENALTY,
+    MAX_POSITION,
+    MAX_SIZE,
+    MAX_WINDOW,
+    MIN_BUFFER,
+    MIN_MMR,
+)
 from perpvault.model.maths import (
     PPM,
     WAD,
@@ -36,29 +57,8 @@ from perpvault.model.state import (
 if TYPE_CHECKING:
     from perpvault.model.exchange import World
 
-MAX_MARKETS = 8
-MAX_ADL = 64
 # A DynArray[address, MAX_ADL] argument longer than MAX_ADL fails ABI decoding (no reason on chain).
 OVERFLOW_ABI = "abi: too many counterparties"
-MAX_SIZE = 10**36
-MAX_AMOUNT = 2**128
-# Bound of a position's size and open notional (int128 in the contract).
-MAX_POSITION = 2**127
-FUNDING_PERIOD = 28_800
-FUNDING_PRICE_DIV = 10**12
-
-MIN_MMR = 5_000
-MAX_MMR = 500_000
-MAX_IMR = 1_000_000
-MAX_FEE = 10_000
-MAX_PENALTY = 100_000
-MAX_BAND = 200_000
-MAX_FUNDING_RATE = 10**18 // 3600 // 100
-MAX_EMA_WEIGHT = 1_000_000
-MIN_BUFFER = 10_000
-MAX_BUFFER = 1_000_000
-MAX_KEEPER_SHARE = 500_000
-MAX_WINDOW = 30 * 86400
 
 
 class Clearinghouse:
@@ -732,7 +732,7 @@ class Clearinghouse:
             require((cq > 0) == (close > 0), "ch: adl counterparty same side")
             score = self._score(cp, market)
             require(
-                prev == ZERO_ADDRESS or self._ahead(prev_score, prev, score, cp), "ch: adl order"
+                prev == ZERO_ADDRESS or pm.ahead(prev_score, prev, score, cp), "ch: adl order"
             )
             prev = cp
             prev_score = score
@@ -768,11 +768,6 @@ class Clearinghouse:
             p.size, p.open_notional, self._price(market), self._health(account).equity
         )
 
-    @staticmethod
-    def _ahead(score_a: int, a: str, score_b: int, b: str) -> bool:
-        if score_a != score_b:
-            return score_a > score_b
-        return int(a, 16) < int(b, 16)
 
     # --- internal: parameters -----------------------------------------------------------------
 

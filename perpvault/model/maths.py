@@ -10,12 +10,7 @@ intermediate the contract computes. Vyper's ``//`` on int256 truncates toward ze
 
 from __future__ import annotations
 
-PPM = 10**6
-WAD = 10**18
-VALUE_UNIT = 10**30
-FEE_UNIT = 10**36
-FUNDING_UNIT = 10**36
-SCORE_CAP = 10**24
+from perpvault.model.constants import FEE_UNIT, FUNDING_UNIT, PPM, SCORE_CAP, VALUE_UNIT, WAD
 
 INT256_MIN = -(2**255)
 INT256_MAX = 2**255 - 1
@@ -160,3 +155,11 @@ def adl_score(size: int, open_notional: int, price: int, equity: int) -> int:
     if pnl_pct > 0:
         return trunc_div(i256(pnl_pct * lev), WAD)
     return trunc_div(i256(pnl_pct * WAD), lev)
+
+
+def ahead(score_a: int, a: str, score_b: int, b: str) -> bool:
+    """Whether (score_a, a) goes strictly before (score_b, b) in the ADL queue: higher score
+    first, ties by lower address (strict, so a duplicate is out of order)."""
+    if score_a != score_b:
+        return score_a > score_b
+    return int(a, 16) < int(b, 16)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from perpvault.model.maths import INT256_MIN, PPM, mul_div, require, to_int, u256
+from perpvault.model.constants import MAX_AGE_BOUND, MAX_PRICE, MAX_SIZE, MAX_SPREAD, PPM
+from perpvault.model.maths import INT256_MIN, mul_div, require, to_int, u256
 from perpvault.model.state import ZERO_ADDRESS, Order, Round
 
 if TYPE_CHECKING:
@@ -59,8 +60,6 @@ class Token:
 class PriceFeed:
     """`contracts/oracle/PriceFeed.vy`: one price per market, failing closed."""
 
-    MAX_PRICE = 10**36
-    MAX_AGE_BOUND = 86400 * 7
 
     def __init__(
         self, w: World, address: str, owner: str, updater: str, max_age: int, max_jump: int
@@ -87,7 +86,7 @@ class PriceFeed:
     def set_price(self, sender: str, market: int, price: int) -> None:
         require(sender == self.updater, "feed: not updater")
         require(price != 0, "feed: zero price")
-        require(price <= self.MAX_PRICE, "feed: price too large")
+        require(price <= MAX_PRICE, "feed: price too large")
         previous = self.rounds.get(market, Round()).price
         if previous != 0:
             move = price - previous if price > previous else previous - price
@@ -104,7 +103,7 @@ class PriceFeed:
         return r.price
 
     def _set_bounds(self, max_age: int, max_jump: int) -> None:
-        require(max_age != 0 and max_age <= self.MAX_AGE_BOUND, "feed: max_age out of bounds")
+        require(max_age != 0 and max_age <= MAX_AGE_BOUND, "feed: max_age out of bounds")
         require(max_jump != 0 and max_jump < PPM, "feed: max_jump out of bounds")
         self.max_age = max_age
         self.max_jump = max_jump
@@ -152,14 +151,13 @@ class InsuranceFund:
 class LiquidityVault:
     """`contracts/LiquidityVault.vy`: ERC-4626 shares over the vault's clearinghouse equity."""
 
-    MAX_SPREAD = 50_000
     DECIMALS_OFFSET = 6
 
     def __init__(self, w: World, address: str, owner: str, spread: int) -> None:
         self.w = w
         self.address = address
         self.owner = owner
-        require(spread <= self.MAX_SPREAD, "vault: spread out of bounds")
+        require(spread <= MAX_SPREAD, "vault: spread out of bounds")
         self.spread = spread
         self.total_supply = 0
         self.balances: dict[str, int] = {}
@@ -170,7 +168,7 @@ class LiquidityVault:
 
     def set_spread(self, sender: str, spread: int) -> None:
         require(sender == self.owner, "ownable: caller is not the owner")
-        require(spread <= self.MAX_SPREAD, "vault: spread out of bounds")
+        require(spread <= MAX_SPREAD, "vault: spread out of bounds")
         self.spread = spread
         self.w.log("SpreadSet", spread)
 
@@ -189,10 +187,13 @@ class LiquidityVault:
 
     # views
     def total_assets(self) -> int:
+        return self._total_assets()
+
+    def _total_assets(self) -> int:
         equity = self.w.ch.equity(self.address)
         return max(equity, 0) + self.w.token.balance_of(self.address)
 
-    def under_water(self) -> bool:
+    def _under_water(self) -> bool:
         """Equity below zero: total_assets counts it as 0, so deposits wait (I9)."""
         return self.w.ch.equity(self.address) < 0
 
@@ -260,14 +261,14 @@ class LiquidityVault:
         return mul_div(
             assets,
             u256(self.total_supply + 10**self.DECIMALS_OFFSET),
-            u256(self.total_assets() + 1),
+            u256(self._total_assets() + 1),
             roundup,
         )
 
     def _to_assets(self, shares: int, roundup: bool) -> int:
         return mul_div(
             shares,
-            u256(self.total_assets() + 1),
+            u256(self._total_assets() + 1),
             u256(self.total_supply + 10**self.DECIMALS_OFFSET),
             roundup,
         )
@@ -275,7 +276,7 @@ class LiquidityVault:
     def _deposit(self, sender: str, assets: int, shares: int, receiver: str) -> None:
         require(assets != 0, "vault: zero assets")
         require(shares != 0, "vault: zero shares")
-        require(not self.under_water(), "vault: under water")
+        require(not self._under_water(), "vault: under water")
         self.w.token.transfer_from(self.address, sender, self.address, assets)
         self.w.ch.deposit(self.address, assets)
         require(receiver != ZERO_ADDRESS, "erc20: mint to the zero address")
@@ -307,7 +308,6 @@ class OrderBook:
     """`contracts/OrderBook.vy`, minimally: partial fills per order, cancellations, expiry.
     Signatures are modelled as a flag (a bad one reverts "ob: invalid signature")."""
 
-    MAX_SIZE = 10**36
 
     def __init__(self, w: World, address: str) -> None:
         self.w = w
@@ -326,7 +326,7 @@ class OrderBook:
         taker_signature_ok: bool = True,
     ) -> None:
         require(fill_size != 0, "ob: zero fill")
-        require(fill_size <= self.MAX_SIZE, "ob: size too large")
+        require(fill_size <= MAX_SIZE, "ob: size too large")
         require(maker.account != taker.account, "ob: self-match")
         require(maker.market == taker.market, "ob: market mismatch")
         require(maker.size != 0 and taker.size != 0, "ob: zero order size")

@@ -679,9 +679,9 @@ def _git(*args: str) -> str:
 
 def _meta() -> dict:
     root = repo_root()
-    sources = {p: hashlib.sha256((root / "contracts" / p).read_bytes()).hexdigest()[:16]
-               for p in ("Clearinghouse.vy", "OrderBook.vy", "LiquidityVault.vy", "InsuranceFund.vy",
-                         "oracle/PriceFeed.vy", "modules/perp_math.vy")}
+    contracts = root / "contracts"
+    sources = {str(p.relative_to(contracts)): hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+               for p in sorted(contracts.rglob("*.vy")) if p.parts[-2] != "mocks"}
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commit": _git("rev-parse", "HEAD"),

@@ -224,7 +224,7 @@ def dry_run(sc, args: argparse.Namespace) -> dict:
                             record=True, keep=(kept := []))
     transactions = kept[0].record
     _say(f"  would send {len(transactions)} transactions"
-         + ("" if block is not None else " (plus the deployment: 7 contracts, their wiring and one add_market per "
+         + ("" if block is not None else " (plus the deployment: every contract, its wiring and one add_market per "
                                          "market)") + ":")
     print_transactions(transactions)
     if block is not None:

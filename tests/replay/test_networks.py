@@ -22,7 +22,7 @@ from perpvault.scenarios import build
 
 STAGING = "ethereum:staging:node"
 STAGING_PORT = 18545  # ape-config.yaml: node.ethereum.staging.uri
-CONTRACTS = ("MockUSDC", "PriceFeed", "InsuranceFund", "Clearinghouse", "LiquidityVault", "OrderBook", "RiskLens")
+CONTRACTS = ("MockUSDC", "PriceFeed", "InsuranceFund", "Liquidator", "Clearinghouse", "LiquidityVault", "OrderBook", "RiskLens")
 
 
 def _env() -> dict:

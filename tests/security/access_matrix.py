@@ -21,7 +21,8 @@ NOT_UPDATER = "feed: not updater"
 ONLY_CH = "fund: only clearinghouse"
 ONLY_BOOK_OR_VAULT = "ch: only order book or vault"
 NOT_MINTER = "erc20: access is denied"
-ACCESS_REASONS = {NOT_OWNER, NOT_UPDATER, ONLY_CH, ONLY_BOOK_OR_VAULT, NOT_MINTER}
+ONLY_DELEGATECALL = "liquidator: delegatecall only"
+ACCESS_REASONS = {NOT_OWNER, NOT_UPDATER, ONLY_CH, ONLY_BOOK_OR_VAULT, NOT_MINTER, ONLY_DELEGATECALL}
 
 ROLES = ("owner", "oracle_updater", "clearinghouse", "vault", "order_book", "keeper", "trader", "lp", "stranger")
 
@@ -66,6 +67,8 @@ ENTRIES: tuple[Entry, ...] = (
     # A vault trade: the vault may settle fills where it is the maker, and so may the OrderBook.
     Entry("clearinghouse", "fill", lambda s, r: (r["vault"], r["trader"], 0, size(1), _price(s)),
           {"order_book": "ch: insufficient margin", "vault": "ch: insufficient margin"}, ONLY_BOOK_OR_VAULT),
+    # The waterfall's code: it runs only by the Clearinghouse's DELEGATECALL, never for a caller.
+    Entry("liquidator", "liquidate", lambda s, r: (r["trader"], []), {}, ONLY_DELEGATECALL),
     Entry("fund", "set_clearinghouse", lambda s, r: (r["stranger"],), {"owner": "fund: clearinghouse already set"},
           NOT_OWNER),
     Entry("fund", "receive_revenue", lambda s, r: (1,), {"clearinghouse": "erc20: transfer amount exceeds balance"},

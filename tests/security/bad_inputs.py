@@ -313,6 +313,12 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
     # Deposits into a vault under water (they would fill the hole: I9)
     Case("vault deposit while the vault's equity is negative", "vault", "deposit", "lp", "vault: under water",
          lambda c: (usdc(1_000), c.addr("lp")), setup=_vault_under_water),
+    # The waterfall engine runs only on the Clearinghouse's books
+    Case("the Liquidator called directly, not by the Clearinghouse's DELEGATECALL", "liquidator", "liquidate",
+         "keeper", "liquidator: delegatecall only", lambda c: (c.addr("taker"), [])),
+    Elsewhere("a Clearinghouse deployed over a Liquidator built for another token or fund", "Clearinghouse.__init__",
+              "ch: liquidator for another token, ch: liquidator for another fund",
+              "tests/unit/test_params.py::test_deploy__liquidator_for_another_token_or_fund__reverts"),
 )
 
 

@@ -165,7 +165,8 @@ def fee_token_system(project, owner):
     """A fund and clearinghouse over a fee-on-transfer token (the collateral must refuse it)."""
     token = project.FeeOnTransferToken.deploy(sender=owner)
     fund = project.InsuranceFund.deploy(token, sender=owner)
-    ch = project.Clearinghouse.deploy(token, fund, DEFAULT_RISK, sender=owner)
+    liquidator = project.Liquidator.deploy(token, fund, sender=owner)
+    ch = project.Clearinghouse.deploy(token, fund, liquidator, DEFAULT_RISK, sender=owner)
     fund.set_clearinghouse(ch, sender=owner)
     return token, fund, ch
 

@@ -121,8 +121,22 @@ def test_set_vault_and_order_book__once__then_revert(system, owner, stranger):
     assert_invariants(system)
 
 
+def test_deploy__liquidator_for_another_token_or_fund__reverts(system, project, owner):
+    """The Clearinghouse runs its Liquidator's code on its own books: one built over another
+    collateral or insurance fund would pay cover from, and book dust to, the wrong contract."""
+    other_token = project.MockUSDC.deploy(sender=owner)
+    other_fund = project.InsuranceFund.deploy(system.usdc, sender=owner)
+    wrong_token = project.Liquidator.deploy(other_token, system.fund, sender=owner)
+    wrong_fund = project.Liquidator.deploy(system.usdc, other_fund, sender=owner)
+    with ape.reverts("ch: liquidator for another token"):
+        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_token, DEFAULT_RISK, sender=owner)
+    with ape.reverts("ch: liquidator for another fund"):
+        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_fund, DEFAULT_RISK, sender=owner)
+    assert_invariants(system)
+
+
 def test_set_vault_and_order_book__zero_address__reverts(system, project, owner):
-    ch = project.Clearinghouse.deploy(system.usdc, system.fund, DEFAULT_RISK, sender=owner)
+    ch = project.Clearinghouse.deploy(system.usdc, system.fund, system.liquidator, DEFAULT_RISK, sender=owner)
     with ape.reverts("ch: zero address"):
         ch.set_vault(ZERO, sender=owner)
     with ape.reverts("ch: zero address"):

@@ -8,9 +8,9 @@ compared with the reference model (every account's margin, positions, equity and
 market, the vault's and the fund's balances) and I1-I10. It is driven through
 perpvault.fuzz.campaign.run_worker (Hypothesis, fixed seed, one worker), on two chain sides:
 
-- raw: perpvault.fuzz.driver (one JSON-RPC round trip per transaction, one eth_call reading
+- raw: perpvault.chain.driver (one JSON-RPC round trip per transaction, one eth_call reading
   the whole book through StateReader.vy);
-- ape: perpvault.fuzz.ape_side (the same transactions through ape's contract objects, the
+- ape: perpvault.chain.ape_driver (the same transactions through ape's contract objects, the
   book read view by view through them).
 
 Runs, in this order:

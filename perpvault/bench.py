@@ -6,7 +6,7 @@ One place holds the measuring code; ``bench/gas.py`` and the regression guard
 How it measures
 ---------------
 * Its own Anvil (``--steps-tracing`` when tracing), the system deployed by
-  :func:`perpvault.fuzz.system.deploy_raw` (the wiring and parameters of
+  :func:`perpvault.chain.raw.deploy_raw` (the wiring and parameters of
   :func:`perpvault.chain.deploy.deploy`), driven over raw JSON-RPC.
 * Deterministic: fixed genesis timestamp, one second per block
   (``anvil_setBlockTimestampInterval``), accounts from fixed keys, order nonces reset per
@@ -351,8 +351,8 @@ class Bench:
     """One Anvil, the system, and the scenarios. Use as a context manager."""
 
     def __init__(self, *, trace: bool = True, log=print, first_takeover: bool = False):
-        from perpvault.fuzz.rpc import start_anvil
-        from perpvault.fuzz.system import deploy_raw, dev_accounts
+        from perpvault.chain.rpc import start_anvil
+        from perpvault.chain.raw import deploy_raw, dev_accounts
 
         self.trace = trace
         self.log = log
@@ -423,7 +423,7 @@ class Bench:
     def _event_topics(self, abi) -> dict[str, str]:
         from eth_hash.auto import keccak
 
-        from perpvault.fuzz.abi import abi_type
+        from perpvault.chain.abi import abi_type
 
         out = {}
         for entry in self.s.artifacts["Clearinghouse"].abi:

@@ -166,7 +166,7 @@ def _reachable(url: str) -> int | None:
     """The node's latest block number, or None when it does not answer JSON-RPC."""
     import http.client
 
-    from perpvault.fuzz.rpc import Rpc, RpcError
+    from perpvault.chain.rpc import Rpc, RpcError
 
     rpc = Rpc(url, timeout=5.0)
     try:

@@ -3,7 +3,7 @@ layer of the risk waterfall absorbed.
 
 How it runs (issue 6):
 
-* the chain is driven over raw JSON-RPC (:mod:`perpvault.fuzz`), many transactions per block:
+* the chain is driven over raw JSON-RPC (:mod:`perpvault.chain`), many transactions per block:
   after the deployment automine is off, each transaction is queued with ``eth_sendTransaction``
   (Anvil's pool is FIFO, ``--order fifo``, so the block keeps the order the model ran them in),
   and :meth:`Replay._flush` mines the block with ``evm_mine`` at the model's timestamp and reads
@@ -349,7 +349,7 @@ class Replay:
             raise ReplayError(f"block of {len(hashes)} transactions mined {len(receipts)} of them, or out of order")
         for receipt, (tx, label, on_receipt, (contract, fn, args)) in zip(receipts, pending):
             if receipt["status"] != "0x1":
-                from perpvault.fuzz.rpc import decode_revert
+                from perpvault.chain.rpc import decode_revert
 
                 reason = decode_revert(self.rpc.revert_data(receipt["transactionHash"]))
                 raise ReplayError(f"{label}: the chain reverted with {reason!r}, the model passed it (t={self.model.now})")
@@ -375,9 +375,9 @@ class Replay:
     # -- set-up --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        from perpvault.fuzz.logs import LogDecoder
-        from perpvault.fuzz.rpc import start_anvil
-        from perpvault.fuzz.system import deploy_raw, dev_accounts
+        from perpvault.chain.logs import LogDecoder
+        from perpvault.chain.rpc import start_anvil
+        from perpvault.chain.raw import deploy_raw, dev_accounts
 
         t0 = time.perf_counter()
         n = FIRST_TRADER + len(self.sc.traders)
@@ -415,7 +415,7 @@ class Replay:
         """Record the deployment's transactions too (deploy_raw sends them itself)."""
         from eth_utils import to_checksum_address
 
-        from perpvault.fuzz.abi import load_artifacts
+        from perpvault.chain.abi import load_artifacts
 
         send = rpc.send_transaction
         by_selector = {f.selector: (art.name, f) for art in load_artifacts().values()
@@ -451,7 +451,7 @@ class Replay:
             self.addr = list(given["accounts"])
             contracts = given["contracts"]
         else:
-            from perpvault.fuzz.system import dev_accounts
+            from perpvault.chain.raw import dev_accounts
 
             self.addr = [a.address for a in dev_accounts(10)[:FIRST_TRADER]] + traders
             contracts = Addresses()
@@ -470,7 +470,7 @@ class Replay:
         answers a 30,000-request batch, 5,000 traders, with an error instead of results)."""
         from dataclasses import replace
 
-        from perpvault.fuzz.state import read_state_batch
+        from perpvault.chain.state import read_state_batch
 
         if getattr(self, "_fast_calls", None) is None:
             self._fast_calls = _FastCalls(self.system.calls)
@@ -736,7 +736,7 @@ class Replay:
 
     def walk(self) -> None:
         from perpvault.fuzz.machine import diff_state
-        from perpvault.fuzz.state import check_invariants
+        from perpvault.chain.state import check_invariants
 
         t0 = time.perf_counter()
         sc = self.sc
@@ -825,7 +825,7 @@ def run(scenario: Scenario, out: Path | str | None = "out", *, progress: bool = 
         rp.seed()
         opened = rp.open_positions()
         if chain:
-            from perpvault.fuzz.state import check_invariants
+            from perpvault.chain.state import check_invariants
 
             for v in check_invariants(rp.read()):
                 rp._check("I1/I2/I5 on chain", False, f"after opening: {v}")

@@ -7,19 +7,19 @@ connection, with pre-encoded calldata, Anvil's unlocked accounts and
 
 Modules:
 
-- :mod:`perpvault.fuzz.rpc`: ``start_anvil`` and the JSON-RPC client ``Rpc``.
-- :mod:`perpvault.fuzz.abi`: compiled artifacts (vyper CLI, cached) and calldata encoders.
-- :mod:`perpvault.fuzz.system`: raw deployment with the same wiring as ``perpvault.chain.deploy``.
-- :mod:`perpvault.fuzz.signing`: EIP-712 order signing without eth_account's slow path.
-- :mod:`perpvault.fuzz.state`: the one-call state read and the I1/I2/I5 checks on it.
-- :mod:`perpvault.fuzz.driver`: ``open_raw()`` and ``RawDriver``, one method per protocol action.
-- :mod:`perpvault.fuzz.logs`: receipt log decoding (the waterfall events the invariants read).
+- :mod:`perpvault.chain.rpc`: ``start_anvil`` and the JSON-RPC client ``Rpc``.
+- :mod:`perpvault.chain.abi`: compiled artifacts (vyper CLI, cached) and calldata encoders.
+- :mod:`perpvault.chain.raw`: raw deployment with the same wiring as ``perpvault.chain.deploy``.
+- :mod:`perpvault.chain.signing`: EIP-712 order signing without eth_account's slow path.
+- :mod:`perpvault.chain.state`: the one-call state read and the I1/I2/I5 checks on it.
+- :mod:`perpvault.chain.driver`: ``open_raw()`` and ``RawDriver``, one method per protocol action.
+- :mod:`perpvault.chain.logs`: receipt log decoding (the waterfall events the invariants read).
 - :mod:`perpvault.fuzz.machine`: ``PerpMachine``, the Hypothesis state machine driving chain and
   model in lockstep (``diff_state``: the one comparison of a StateReader read with the model;
   I1-I10 after every step), and ``Harness`` (one Anvil, post-setup snapshot).
 - :mod:`perpvault.fuzz.campaign`: ``run_worker`` / ``run_campaign`` (one Anvil per worker process;
   a worker whose Anvil dies starts a fresh one, redeploys and resumes).
-- :mod:`perpvault.fuzz.ape_side`: the same chain side through ape's contract objects (the
+- :mod:`perpvault.chain.ape_driver`: the same chain side through ape's contract objects (the
   bench's baseline).
 - :mod:`perpvault.fuzz.mutants`: deliberately broken contracts the fuzzer must catch.
 - :mod:`perpvault.fuzz.cli`: ``perpvault fuzz --steps N --seed S [--workers W] [--json] [--mutant NAME]``.

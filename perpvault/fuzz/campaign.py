@@ -6,7 +6,7 @@ results. A failing worker reports the violated invariants and Hypothesis' shrunk
 rendered as a regression test by :func:`perpvault.fuzz.machine.regression_test`.
 
 Fault tolerance: a worker's Anvil that dies (killed, crashed, or replaced on its port) makes
-the next JSON-RPC call raise :class:`~perpvault.fuzz.rpc.NodeUnreachable`. The worker then
+the next JSON-RPC call raise :class:`~perpvault.chain.rpc.NodeUnreachable`. The worker then
 says so on stderr, starts a fresh Anvil, redeploys, re-runs the set-up (a new
 :class:`~perpvault.fuzz.machine.Harness`) and carries on with the steps still to do; the
 interrupted example is dropped (its checked steps still count). After
@@ -58,14 +58,14 @@ def run_worker(steps: int, seed: int, mutant: str | None = None, *, shrink: bool
     """One process, one Anvil: run about `steps` checked steps (or until the first failure).
 
     `backend` "ape" drives the same machine through ape's contract objects (the bench's
-    baseline; see perpvault.fuzz.ape_side).
+    baseline; see perpvault.chain.ape_driver).
     """
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis import seed as hseed
     from hypothesis.stateful import run_state_machine_as_test
 
     from perpvault.fuzz import machine as M
-    from perpvault.fuzz.rpc import NodeUnreachable
+    from perpvault.chain.rpc import NodeUnreachable
 
     result = Result(seed, mutant)
     harness = M.Harness(mutant, backend=backend)

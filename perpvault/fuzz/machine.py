@@ -36,10 +36,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from perpvault.chain.orders import Order as ChainOrder
-from perpvault.fuzz.driver import FAR_EXPIRY, RawDriver, open_raw
-from perpvault.fuzz.logs import LogDecoder
-from perpvault.fuzz.rpc import AnvilProcess, TxReverted
-from perpvault.fuzz.state import ChainState, check_invariants
+from perpvault.chain.driver import FAR_EXPIRY, RawDriver, open_raw
+from perpvault.chain.logs import LogDecoder
+from perpvault.chain.rpc import AnvilProcess, TxReverted
+from perpvault.chain.state import ChainState, check_invariants
 from perpvault.keeper import plan_liquidation, snapshot_from_model
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
@@ -109,10 +109,10 @@ STATS = Stats()
 class Harness:
     """One chain with the system deployed and set up, and the model of it; see the module docstring.
 
-    `backend` "raw" (the fuzzer: perpvault.fuzz.driver over JSON-RPC, its own Anvil) or "ape"
-    (the same chain side through ape's contract objects, perpvault.fuzz.ape_side: the bench's
+    `backend` "raw" (the fuzzer: perpvault.chain.driver over JSON-RPC, its own Anvil) or "ape"
+    (the same chain side through ape's contract objects, perpvault.chain.ape_driver: the bench's
     baseline). The raw client is strict: if the node dies, the next call raises
-    :class:`~perpvault.fuzz.rpc.NodeUnreachable` and the campaign restarts the harness.
+    :class:`~perpvault.chain.rpc.NodeUnreachable` and the campaign restarts the harness.
     """
 
     def __init__(self, mutant: str | None = None, anvil: AnvilProcess | None = None, backend: str = "raw"):
@@ -126,7 +126,7 @@ class Harness:
         if backend == "raw":
             self.driver, self.anvil = open_raw(anvil, artifacts=artifacts, strict=True)
         elif backend == "ape":
-            from perpvault.fuzz.ape_side import open_ape
+            from perpvault.chain.ape_driver import open_ape
 
             self.driver, self.anvil = open_ape(anvil, artifacts=artifacts)
         else:

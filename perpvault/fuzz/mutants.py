@@ -1,7 +1,7 @@
 """Deliberately broken variants of the contracts: proof that the fuzzer can fail.
 
 Each mutant is a text patch of one contract in a temporary copy of contracts/ (the raw
-driver compiles any contracts directory, see :func:`perpvault.fuzz.abi.load_artifacts`).
+driver compiles any contracts directory, see :func:`perpvault.chain.abi.load_artifacts`).
 The patch must match exactly once, so a mutant that no longer applies fails loudly
 instead of silently testing the unmodified contracts.
 
@@ -109,7 +109,7 @@ def make_mutant(name: str, into: Path | None = None) -> Path:
 
 def mutant_artifacts(name: str) -> dict:
     """The compiled system with mutant `name`: only the patched contract is recompiled."""
-    from perpvault.fuzz.abi import CONTRACT_FILES, load_artifacts
+    from perpvault.chain.abi import CONTRACT_FILES, load_artifacts
 
     m = MUTANTS[name]
     base = load_artifacts()

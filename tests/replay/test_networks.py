@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from perpvault.fuzz.rpc import start_anvil
-from perpvault.fuzz.system import dev_accounts
+from perpvault.chain.rpc import start_anvil
+from perpvault.chain.raw import dev_accounts
 from perpvault.paths import repo_root, venv_bin
 from perpvault.replay import FIRST_TRADER, trader_keys
 from perpvault.scenarios import build

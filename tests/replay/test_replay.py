@@ -131,7 +131,7 @@ def test_the_fast_state_decoders_agree_with_eth_abi():
 
     from eth_abi import encode
 
-    from perpvault.fuzz.abi import Calls, load_artifacts
+    from perpvault.chain.abi import Calls, load_artifacts
 
     calls = Calls({name: art.functions for name, art in load_artifacts().items()})
     fast = replay._FastCalls(calls)

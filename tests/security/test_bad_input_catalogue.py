@@ -22,7 +22,7 @@ def books(system, roles: dict, extra: dict) -> list:
     and vault shares; the markets, parameters, risk, pause flag, account list, insurance due;
     the fund's totals; the vault's supply, assets and spread; the oracle's rounds and bounds;
     and any contract a setup deployed. A revert (a stale oracle's equity) is kept as its error."""
-    from perpvault.fuzz.rpc import Rpc
+    from perpvault.chain.rpc import Rpc
 
     ch, feed, vault, fund, usdc = system.clearinghouse, system.feed, system.vault, system.fund, system.usdc
     accounts = [*roles.values(), vault, ch, fund]

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from perpvault.fuzz.driver import open_raw
-from perpvault.fuzz.rpc import free_port, start_anvil
+from perpvault.chain.driver import open_raw
+from perpvault.chain.rpc import free_port, start_anvil
 from perpvault.keeper import ChainGone, KeeperBot, NodeLost
 from perpvault.units import price, size, usdc
 
@@ -258,14 +258,14 @@ def test_keeper_command__liquidates_then_exits_3_when_the_chain_is_gone(node, ca
     that was restarted empty it refuses at once, exit 3, saying there is no Clearinghouse."""
     import argparse
 
-    import perpvault.fuzz.abi
+    import perpvault.chain.abi
     from perpvault.keeper import register, run_bot
 
     start, _ = node
     anvil, driver, keeper, taker = _deployed(start)
     s = driver.system
     # The ABIs the command loads: the ones just deployed (no second compile in the test).
-    monkeypatch.setattr(perpvault.fuzz.abi, "load_artifacts", lambda **_: s.artifacts)
+    monkeypatch.setattr(perpvault.chain.abi, "load_artifacts", lambda **_: s.artifacts)
     rpc = anvil.rpc()
     _set_price(rpc, s, CRASH)
     parser = argparse.ArgumentParser()

@@ -1,4 +1,4 @@
-"""The fast fuzz driver (perpvault.fuzz): deploy, reverts with reasons, snapshots, and the one-call read.
+"""The raw chain driver (perpvault.chain.raw): deploy, reverts with reasons, snapshots, and the one-call read.
 
 Two chains: our own Anvil (start_anvil, the fuzzer's setup) for the driver's mechanics,
 and ape's session Anvil, to which the raw client attaches, for agreement with ape's views.
@@ -9,15 +9,15 @@ from __future__ import annotations
 import pytest
 
 from perpvault.chain.orders import Order, sign_order
-from perpvault.fuzz.driver import RawDriver, open_raw
-from perpvault.fuzz.rpc import CallReverted, Rpc, TxReverted, decode_revert
-from perpvault.fuzz.state import (
+from perpvault.chain.driver import RawDriver, open_raw
+from perpvault.chain.rpc import CallReverted, Rpc, TxReverted, decode_revert
+from perpvault.chain.state import (
     StateReader,
     check_invariants,
     read_state_ape,
     read_state_batch,
 )
-from perpvault.fuzz.system import deploy_raw
+from perpvault.chain.raw import deploy_raw
 from perpvault.units import USDC, price, size
 
 TRADERS = range(4, 8)

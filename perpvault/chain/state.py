@@ -23,9 +23,9 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
 
-from perpvault.fuzz.abi import Function, abi_type, load_state_reader
-from perpvault.fuzz.rpc import RpcError
-from perpvault.fuzz.system import RawSystem
+from perpvault.chain.abi import Function, abi_type, load_state_reader
+from perpvault.chain.rpc import RpcError
+from perpvault.chain.raw import RawSystem
 
 READER_ADDRESS = "0x00000000000000000000000000000000F022DEAD"
 

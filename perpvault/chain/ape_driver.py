@@ -1,5 +1,5 @@
 """The fuzz machine's chain side through ape's contract objects: the twin of
-:class:`~perpvault.fuzz.driver.RawDriver` that ``bench/fuzz_throughput.py`` measures the raw
+:class:`~perpvault.chain.driver.RawDriver` that ``bench/fuzz_throughput.py`` measures the raw
 driver against.
 
 Same machine, same rules, same checks: :class:`~perpvault.fuzz.machine.PerpMachine` builds
@@ -7,7 +7,7 @@ each transaction as (sender, contract, calldata); here the calldata is decoded b
 function and arguments (a table from the ABI, microseconds) and sent as
 ``contract.<function>(*args, sender=account)`` on the contract objects
 :func:`perpvault.chain.deploy.deploy` returns, and the book is read view by view through
-:func:`perpvault.fuzz.state.read_state_ape`. Chain control (snapshot, revert, the next block's
+:func:`perpvault.chain.state.read_state_ape`. Chain control (snapshot, revert, the next block's
 timestamp) goes through ape's chain manager and provider.
 
 Transactions carry a fixed gas limit, as the raw driver's do: ape then skips gas estimation,
@@ -28,12 +28,12 @@ from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
 
 from perpvault.chain.deploy import DEFAULT_MARKETS
-from perpvault.fuzz.abi import Artifact, Calls, abi_type, load_artifacts
-from perpvault.fuzz.driver import ANVIL_FLAGS, RawDriver
-from perpvault.fuzz.rpc import DEFAULT_GAS, AnvilProcess, TxReverted, start_anvil
-from perpvault.fuzz.signing import OrderSigner
-from perpvault.fuzz.state import ChainState, read_state_ape
-from perpvault.fuzz.system import DeployedSystem, DevAccount, dev_accounts
+from perpvault.chain.abi import Artifact, Calls, abi_type, load_artifacts
+from perpvault.chain.driver import ANVIL_FLAGS, RawDriver
+from perpvault.chain.rpc import DEFAULT_GAS, AnvilProcess, TxReverted, start_anvil
+from perpvault.chain.signing import OrderSigner
+from perpvault.chain.state import ChainState, read_state_ape
+from perpvault.chain.raw import DeployedSystem, DevAccount, dev_accounts
 
 
 @contextlib.contextmanager
@@ -70,7 +70,7 @@ class _Done:
 
 @dataclass(kw_only=True)
 class ApeSystem(DeployedSystem):
-    """The deployed system like :class:`~perpvault.fuzz.system.RawSystem` (addresses,
+    """The deployed system like :class:`~perpvault.chain.raw.RawSystem` (addresses,
     calldata builders, signer, ``tx``), with every transaction sent through an ape contract
     object."""
 

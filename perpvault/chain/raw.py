@@ -23,9 +23,9 @@ from perpvault.chain.deploy import (
     VAULT_SPREAD,
     MarketSpec,
 )
-from perpvault.fuzz.abi import Artifact, Calls, ContractAbi, load_artifacts
-from perpvault.fuzz.rpc import DEFAULT_MNEMONIC, Rpc
-from perpvault.fuzz.signing import OrderSigner
+from perpvault.chain.abi import Artifact, Calls, ContractAbi, load_artifacts
+from perpvault.chain.rpc import DEFAULT_MNEMONIC, Rpc
+from perpvault.chain.signing import OrderSigner
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The fuzzer's hands on the chain: one method per protocol action, one RPC per transaction.
 
-:class:`RawDriver` wraps a :class:`~perpvault.fuzz.system.RawSystem`: every action sends
+:class:`RawDriver` wraps a :class:`~perpvault.chain.raw.RawSystem`: every action sends
 one ``eth_sendTransactionSync`` from an unlocked dev account (raising
-:class:`~perpvault.fuzz.rpc.TxReverted` with the decoded reason when it reverts), and
+:class:`~perpvault.chain.rpc.TxReverted` with the decoded reason when it reverts), and
 :meth:`RawDriver.read` returns the whole book from one ``eth_call``.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perpvault.chain.orders import Order
-from perpvault.fuzz.rpc import AnvilProcess, PendingTx, Rpc, start_anvil
-from perpvault.fuzz.state import ChainState, StateReader, check_invariants
-from perpvault.fuzz.system import DevAccount, RawSystem, deploy_raw, dev_accounts
+from perpvault.chain.rpc import AnvilProcess, PendingTx, Rpc, start_anvil
+from perpvault.chain.state import ChainState, StateReader, check_invariants
+from perpvault.chain.raw import DevAccount, RawSystem, deploy_raw, dev_accounts
 
 MAX_UINT = 2**256 - 1
 FAR_EXPIRY = 2**40  # order expiry far beyond any fuzz clock
@@ -91,7 +91,7 @@ class RawDriver:
         s = self.system
         s.tx(s.oracle_updater, s.feed, s.calls.set_price(market, price), "PriceFeed.set_price")
 
-    # -- the fuzz machine's interface to a chain (the ape twin, perpvault.fuzz.ape_side, has the same)
+    # -- the fuzz machine's interface to a chain (the ape twin, perpvault.chain.ape_driver, has the same)
 
     def start_tx(self, sender: str, to: str, data: bytes, label: str = "") -> PendingTx:
         """Send a transaction now; its ``receipt()`` (raising TxReverted) later."""
@@ -148,7 +148,7 @@ def open_raw(anvil: AnvilProcess | None = None, *, n_accounts: int = 10, extra_a
     are always at "latest", snapshots and reverts still work. Other flags measured on the
     full fuzz machine made no difference or cost time (``--threads 1``,
     ``--transaction-block-keeper``, ``--disable-console-log``; docs/fuzzing.md). `strict`:
-    see :class:`~perpvault.fuzz.rpc.Rpc` (a dead node raises NodeUnreachable).
+    see :class:`~perpvault.chain.rpc.Rpc` (a dead node raises NodeUnreachable).
     """
     ours = anvil is None
     anvil = anvil or start_anvil(accounts=n_accounts, extra_args=extra_args)

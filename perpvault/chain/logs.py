@@ -16,7 +16,7 @@ from typing import Any, Callable
 from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak
 
-from perpvault.fuzz.abi import abi_type
+from perpvault.chain.abi import abi_type
 
 
 def _word_decoder(t: str) -> Callable[[bytes], Any] | None:

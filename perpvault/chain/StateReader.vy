@@ -6,7 +6,7 @@
         every market's state, the insurance due, the fund's and the vault's
         totals and the clearinghouse's token balance.
 @dev Not part of the protocol and never deployed by a transaction: the driver
-     installs its runtime code with anvil_setCode (perpvault/fuzz/state.py),
+     installs its runtime code with anvil_setCode (perpvault/chain/state.py),
      so deployment addresses and nonces match perpvault.chain.deploy. It lives
      outside contracts/ so ape does not compile it.
      Views that can revert (equity and totalAssets read the oracle, which fails

@@ -6,8 +6,8 @@ One place holds the measuring code; ``bench/gas.py`` and the regression guard
 How it measures
 ---------------
 * Its own Anvil (``--steps-tracing`` when tracing), the system deployed by
-  :func:`perpvault.chain.raw.deploy_raw` (the wiring and parameters of
-  :func:`perpvault.chain.deploy.deploy`), driven over raw JSON-RPC.
+  :func:`perpvault.chain.deploy.deploy` through the raw driver's deployer
+  (:func:`perpvault.chain.raw.raw_deployer`), driven over raw JSON-RPC.
 * Deterministic: fixed genesis timestamp, one second per block
   (``anvil_setBlockTimestampInterval``), accounts from fixed keys, order nonces reset per
   scenario. The same scenario gives the same gas on every run, with or without tracing,
@@ -351,8 +351,10 @@ class Bench:
     """One Anvil, the system, and the scenarios. Use as a context manager."""
 
     def __init__(self, *, trace: bool = True, log=print, first_takeover: bool = False):
+        from perpvault.chain.deploy import deploy
+        from perpvault.chain.driver import dev_accounts
+        from perpvault.chain.raw import raw_deployer
         from perpvault.chain.rpc import start_anvil
-        from perpvault.chain.raw import deploy_raw, dev_accounts
 
         self.trace = trace
         self.log = log
@@ -365,7 +367,7 @@ class Bench:
             self.rpc.call("anvil_setBlockTimestampInterval", [1])
             self.rpc.call("anvil_autoImpersonateAccount", [True])
             keys = dev_accounts(4)
-            self.s = deploy_raw(self.rpc, keys[0].address, keys[1].address, keys=keys)
+            self.s = deploy(keys[0].address, keys[1].address, via=raw_deployer(self.rpc, keys=keys))
             self._setup(first_takeover)
         except BaseException:
             self.anvil.stop()

@@ -71,7 +71,7 @@ def _table(system, cast: Cast) -> None:
 
 
 def _invariants(system) -> None:
-    from perpvault.chain.invariants import assert_invariants
+    from perpvault.chain.ape_driver import assert_invariants
 
     assert_invariants(system)
     ch = system.clearinghouse
@@ -222,10 +222,12 @@ def dry_run(sc, args: argparse.Namespace) -> dict:
              "stand-ins: nothing is deployed)")
         report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot, chain=False,
                             record=True, keep=(kept := []))
+    from perpvault.chain.deploy import CONTRACTS
+
     transactions = kept[0].record
     _say(f"  would send {len(transactions)} transactions"
-         + ("" if block is not None else " (plus the deployment: 7 contracts, their wiring and one add_market per "
-                                         "market)") + ":")
+         + ("" if block is not None else f" (plus the deployment: {len(CONTRACTS)} contracts, their wiring and one "
+                                         "add_market per market)") + ":")
     print_transactions(transactions)
     if block is not None:
         _say(f"  total gas {sum(t['gas'] for t in transactions):,}")
@@ -240,7 +242,7 @@ def run_story(args: argparse.Namespace | None = None) -> int:
     # Imported here: they pull in ape, which `perpvault --help` should not wait for.
     from perpvault.chain import deploy
     from perpvault.chain.actions import fund_account, set_price, trade
-    from perpvault.chain.invariants import assert_invariants
+    from perpvault.chain.ape_driver import assert_invariants
     from perpvault.chain.session import open_chain
     from perpvault.keeper import Keeper, Tally
 

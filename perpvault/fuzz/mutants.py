@@ -54,8 +54,7 @@ MUTANTS: dict[str, Mutant] = registry(
         "Clearinghouse.vy",
         "    self._check_amount(amount)\n    self._settle_all(msg.sender, MAX_MARKETS)\n"
         "    self.margin[msg.sender] -= convert(amount, int256)\n",
-        "    self._check_amount(amount)\n"
-        "    self.margin[msg.sender] -= convert(amount, int256)\n",
+        "    self._check_amount(amount)\n    self.margin[msg.sender] -= convert(amount, int256)\n",
         "funding not settled on withdraw",
         ("MODEL",),
     ),

@@ -15,14 +15,15 @@ import subprocess
 import pytest
 
 from perpvault.chain.rpc import start_anvil
-from perpvault.chain.raw import dev_accounts
+from perpvault.chain.deploy import CONTRACTS as DEPLOYED
+from perpvault.chain.driver import dev_accounts
 from perpvault.paths import repo_root, venv_bin
 from perpvault.replay import FIRST_TRADER, trader_keys
 from perpvault.scenarios import build
 
 STAGING = "ethereum:staging:node"
 STAGING_PORT = 18545  # ape-config.yaml: node.ethereum.staging.uri
-CONTRACTS = ("MockUSDC", "PriceFeed", "InsuranceFund", "Clearinghouse", "LiquidityVault", "OrderBook", "RiskLens")
+CONTRACTS = tuple(c.contract for c in DEPLOYED)  # every contract of perpvault.chain.deploy's table
 
 
 def _env() -> dict:

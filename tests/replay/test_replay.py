@@ -91,21 +91,6 @@ def test_small_oct10_on_chain_matches_the_model(tmp_path):
     assert all(f"{label} {timings[key]:.1f} s" in md for key, label in replay.PHASES)
 
 
-def test_the_state_read_cuts_big_batches_into_chunks():
-    class Node:
-        def __init__(self):
-            self.sizes = []
-
-        def batch(self, requests, raise_errors=True):
-            self.sizes.append(len(requests))
-            return [r[1][0] for r in requests]
-
-    node = Node()
-    requests = [("eth_call", [i]) for i in range(4_500)]
-    assert replay._ChunkedBatches(node, size=2_000).batch(requests) == list(range(4_500))
-    assert node.sizes == [2_000, 2_000, 500]
-
-
 @pytest.mark.parametrize(
     "queue, expected_cut, expected_touched",
     [
@@ -124,27 +109,6 @@ def test_naive_adl_overshoot(queue, expected_cut, expected_touched):
     assert naive.haircuts == expected_cut
     assert naive.overshoot == expected_cut - 530 * USDC
     assert len(naive.touched) == expected_touched
-
-
-def test_the_fast_state_decoders_agree_with_eth_abi():
-    import random
-
-    from eth_abi import encode
-
-    from perpvault.chain.abi import Calls, load_artifacts
-
-    calls = Calls({name: art.functions for name, art in load_artifacts().items()})
-    fast = replay._FastCalls(calls)
-    rng = random.Random(6)
-    for name in fast.DECODERS:
-        fn = getattr(calls, name)
-        types = fn.outputs[0].strip("()").split(",")
-        for _ in range(200):
-            values = [rng.randbytes(20).hex().join(("0x", "")) if t == "address"
-                      else rng.randrange(2**256) if t.startswith("uint") else rng.randrange(-2**255, 2**255)
-                      for t in types]
-            data = encode(list(fn.outputs), [tuple(values)] if fn.outputs[0].startswith("(") else values)
-            assert getattr(fast, name).decode(data) == fn.decode(data), name
 
 
 def test_demo_traders_option_scales_oct10_and_prints_the_phase_times(tmp_path, capsys):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from perpvault.chain.driver import open_raw
+from perpvault.chain.raw import open_raw
 from perpvault.chain.rpc import free_port, start_anvil
 from perpvault.keeper import ChainGone, KeeperBot, NodeLost
 from perpvault.units import price, size, usdc

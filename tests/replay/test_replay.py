@@ -22,7 +22,9 @@ COMPARED = ("layers", "insurance_fund", "adl", "naive_comparison", "opening")
 def _play(name: str, tmp_path, **kwargs) -> tuple[dict, dict]:
     kept: list = []
     chain = replay.run(build(name, **kwargs), tmp_path, progress=False, keep=kept)
-    model = replay.run(build(name, **kwargs), None, progress=False, chain=False, addresses=kept[0].addresses())
+    model = replay.run(
+        build(name, **kwargs), None, progress=False, chain=False, addresses=kept[0].addresses()
+    )
     return chain, model
 
 
@@ -30,7 +32,15 @@ def _agree(chain: dict, model: dict) -> None:
     for key in COMPARED:
         assert chain[key] == model[key], f"{key}: chain {chain[key]} != model {model[key]}"
     for c, m in zip(chain["steps"], model["steps"], strict=True):
-        for k in ("step", "prices", "fund", "vault_equity", "liquidations", "deleveraged", "fund_low"):
+        for k in (
+            "step",
+            "prices",
+            "fund",
+            "vault_equity",
+            "liquidations",
+            "deleveraged",
+            "fund_low",
+        ):
             assert c[k] == m[k], f"step {c['step']} {k}: chain {c[k]} != model {m[k]}"
 
 
@@ -119,5 +129,8 @@ def test_demo_traders_option_scales_oct10_and_prints_the_phase_times(tmp_path, c
     assert report["scenario"]["traders"] == 40 and report["invariants"]["all_hold"]
     printed = capsys.readouterr().out
     timings = report["timings_s"]
-    assert "time: " + ", ".join(f"{label} {timings[key]:.1f} s" for key, label in replay.PHASES) in printed
+    assert (
+        "time: " + ", ".join(f"{label} {timings[key]:.1f} s" for key, label in replay.PHASES)
+        in printed
+    )
     assert f"wall time {timings['wall']:.1f} s" in printed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from perpvault.chain.ape_driver import read_state, read_state_ape
-from perpvault.chain.deploy import deploy
+from perpvault.chain.deploy import CONTRACTS, deploy
 from perpvault.chain.invariants import check_invariants
 from perpvault.chain.orders import Order, sign_order
 from perpvault.chain.raw import RawDriver, open_raw, raw_deployer
@@ -67,15 +67,18 @@ def test_deploy__wires_the_system_like_perpvault_chain_deploy(raw):
 
 
 def test_deploy__same_addresses_as_ape_deploy_on_a_fresh_chain(raw):
-    """Same transactions as perpvault.chain.deploy's ape deployment: the owner's nonces 0..6
-    create the contracts."""
+    """Same transactions as perpvault.chain.deploy's ape deployment: the owner's nonces 0, 1,
+    ... create the contracts of the deployment table, in its order."""
     import rlp
     from eth_hash.auto import keccak
     from eth_utils import to_checksum_address
 
     d, _ = raw
     owner = bytes.fromhex(d.system.owner[2:])
-    created = [to_checksum_address(keccak(rlp.encode([owner, nonce]))[12:]) for nonce in range(7)]
+    created = [
+        to_checksum_address(keccak(rlp.encode([owner, nonce]))[12:])
+        for nonce in range(len(CONTRACTS))
+    ]
     assert list(d.system.addresses.values()) == created
 
 

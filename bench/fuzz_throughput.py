@@ -8,9 +8,9 @@ compared with the reference model (every account's margin, positions, equity and
 market, the vault's and the fund's balances) and I1-I10. It is driven through
 perpvault.fuzz.campaign.run_worker (Hypothesis, fixed seed, one worker), on two chain sides:
 
-- raw: perpvault.fuzz.driver (one JSON-RPC round trip per transaction, one eth_call reading
+- raw: perpvault.chain.driver (one JSON-RPC round trip per transaction, one eth_call reading
   the whole book through StateReader.vy);
-- ape: perpvault.fuzz.ape_side (the same transactions through ape's contract objects, the
+- ape: perpvault.chain.ape_driver (the same transactions through ape's contract objects, the
   book read view by view through them).
 
 Runs, in this order:
@@ -78,9 +78,16 @@ def _anvil_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(name: str, backend: str, steps: int, seed: int, cpus: set[int] | None = None,
-            profile: bool = False) -> tuple[Run, str]:
-    """One run_worker campaign; CPU and request counts sampled between the first and last progress call."""
+def measure(
+    name: str,
+    backend: str,
+    steps: int,
+    seed: int,
+    cpus: set[int] | None = None,
+    profile: bool = False,
+) -> tuple[Run, str]:
+    """One run_worker campaign; CPU and request counts sampled between the first and last progress
+    call."""
     from perpvault.fuzz import machine as M
     from perpvault.fuzz.campaign import run_worker
 
@@ -99,13 +106,24 @@ def measure(name: str, backend: str, steps: int, seed: int, cpus: set[int] | Non
     try:
         if profiler:
             profiler.enable()
-        result = run_worker(steps, seed, shrink=False, on_progress=sample, progress_every=25, backend=backend)
+        result = run_worker(
+            steps, seed, shrink=False, on_progress=sample, progress_every=25, backend=backend
+        )
     finally:
         if profiler:
             profiler.disable()
         os.sched_setaffinity(0, before)
-    run = Run(name, backend, result.steps, result.seconds, result.examples, result.violations,
-              sorted(cpus or before), rules=dict(sorted(result.rules.items())), waterfall=dict(sorted(result.events.items())))
+    run = Run(
+        name,
+        backend,
+        result.steps,
+        result.seconds,
+        result.examples,
+        result.violations,
+        sorted(cpus or before),
+        rules=dict(sorted(result.rules.items())),
+        waterfall=dict(sorted(result.events.items())),
+    )
     if result.error:
         run.violations = run.violations or [result.error]
     if len(samples) >= 2 and samples[-1][0] > samples[0][0]:
@@ -126,27 +144,42 @@ def table(runs: list[Run]) -> str:
         return format(x, fmt) if x is not None else "-"
 
     lines = [
-        "| run | chain side | cores | steps | seconds | checked steps/s | Python CPU ms/step | Anvil CPU ms/step "
+        "| run | chain side | cores | steps | seconds | checked steps/s | Python CPU ms/step | "
+        "Anvil CPU ms/step "
         "| CPU-bound steps/s | RPCs/step | violations |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         lines.append(
-            f"| {r.name} | {r.backend} | {','.join(map(str, r.cpus))} | {r.steps} | {r.seconds:.2f} | "
-            f"**{r.steps_per_s:.1f}** | {opt(r.python_ms_per_step, '.2f')} | {opt(r.anvil_ms_per_step, '.2f')} | "
-            f"{opt(r.cpu_bound_steps_per_s, '.0f')} | {opt(r.requests_per_step, '.2f')} | {len(r.violations)} |"
+            f"| {r.name} | {r.backend} | {','.join(map(str, r.cpus))} | {r.steps} | "
+            f"{r.seconds:.2f} | "
+            f"**{r.steps_per_s:.1f}** | {opt(r.python_ms_per_step, '.2f')} | "
+            f"{opt(r.anvil_ms_per_step, '.2f')} | "
+            f"{opt(r.cpu_bound_steps_per_s, '.0f')} | {opt(r.requests_per_step, '.2f')} | "
+            f"{len(r.violations)} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--raw-steps", type=int, default=5000, help="steps of each long raw run (free, pinned)")
-    ap.add_argument("--ape-steps", type=int, default=60,
-                    help="step budget of the ape run and its raw twin (Hypothesis rounds up to whole examples; 0: skip)")
+    ap.add_argument(
+        "--raw-steps", type=int, default=5000, help="steps of each long raw run (free, pinned)"
+    )
+    ap.add_argument(
+        "--ape-steps",
+        type=int,
+        default=60,
+        help="step budget of the ape run and its raw twin (Hypothesis rounds up to whole "
+        "examples; 0: skip)",
+    )
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--core", type=int, default=None, help="the core for the pinned run (default: the last one)")
-    ap.add_argument("--profile", action="store_true", help="cProfile the free raw run and print the top 30")
+    ap.add_argument(
+        "--core", type=int, default=None, help="the core for the pinned run (default: the last one)"
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="cProfile the free raw run and print the top 30"
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
@@ -169,21 +202,31 @@ def main(argv: list[str] | None = None) -> int:
             ratio = twin.steps_per_s / ape_run.steps_per_s
             ratio_free = free.steps_per_s / ape_run.steps_per_s
         if twin.rules != ape_run.rules:
-            print(f"note: the ape run's rules {ape_run.rules} differ from its raw twin's {twin.rules}", file=sys.stderr)
+            print(
+                f"note: the ape run's rules {ape_run.rules} differ from its raw twin's "
+                f"{twin.rules}",
+                file=sys.stderr,
+            )
     load_end = os.getloadavg()
 
     text = table(runs)
-    summary = [f"one core: **{pinned.steps_per_s:.0f}** checked steps/s (goal >= 300; CPU-bound "
-               f"{pinned.cpu_bound_steps_per_s or 0:.0f}); free (2 cores, Python and Anvil overlap): "
-               f"{free.steps_per_s:.0f}"]
+    summary = [
+        f"one core: **{pinned.steps_per_s:.0f}** checked steps/s (goal >= 300; CPU-bound "
+        f"{pinned.cpu_bound_steps_per_s or 0:.0f}); free (2 cores, Python and Anvil overlap): "
+        f"{free.steps_per_s:.0f}"
+    ]
     if ratio is not None:
-        summary.append(f"raw / ape on the same {runs[-1].steps} steps: **{ratio:.0f}x** (goal >= 40x); "
-                       f"long free raw run / ape: {ratio_free:.0f}x")
+        summary.append(
+            f"raw / ape on the same {runs[-1].steps} steps: **{ratio:.0f}x** (goal >= 40x); "
+            f"long free raw run / ape: {ratio_free:.0f}x"
+        )
     print(text)
     print()
     print("\n".join(summary))
-    print(f"load average at start {', '.join(f'{x:.2f}' for x in load_start)}, "
-          f"at end {', '.join(f'{x:.2f}' for x in load_end)}")
+    print(
+        f"load average at start {', '.join(f'{x:.2f}' for x in load_start)}, "
+        f"at end {', '.join(f'{x:.2f}' for x in load_end)}"
+    )
     for r in runs:
         for v in r.violations[:5]:
             print(f"VIOLATION in {r.name}: {v}")
@@ -206,8 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     payload = {
         "meta": meta,
-        "runs": [dict(asdict(r), steps_per_s=r.steps_per_s, cpu_bound_steps_per_s=r.cpu_bound_steps_per_s)
-                 for r in runs],
+        "runs": [
+            dict(
+                asdict(r), steps_per_s=r.steps_per_s, cpu_bound_steps_per_s=r.cpu_bound_steps_per_s
+            )
+            for r in runs
+        ],
         "one_core_steps_per_s": pinned.steps_per_s,
         "ratio_raw_over_ape": ratio,
         "ratio_long_raw_over_ape": ratio_free,
@@ -217,13 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     md = [
         "# Fuzz throughput: the full differential machine, raw JSON-RPC vs ape",
         "",
-        f"`bench/fuzz_throughput.py --raw-steps {args.raw_steps} --ape-steps {args.ape_steps} --seed {args.seed}`, "
+        f"`bench/fuzz_throughput.py --raw-steps {args.raw_steps} --ape-steps {args.ape_steps} "
+        f"--seed {args.seed}`, "
         f"{started} to {meta['ended']}, {meta['cpus']} CPUs, load average at start "
-        f"{', '.join(f'{x:.2f}' for x in load_start)}, at end {', '.join(f'{x:.2f}' for x in load_end)}.",
+        f"{', '.join(f'{x:.2f}' for x in load_start)}, "
+        f"at end {', '.join(f'{x:.2f}' for x in load_end)}.",
         "",
-        "A step is one PerpMachine rule (one or more transactions on chain and in the model), then the",
-        "full comparison of the one-call state read with the model (every account's margin, positions,",
-        "equity and wallet; every market; vault and fund balances) and I1-I10. See docs/fuzzing.md.",
+        "A step is one PerpMachine rule (one or more transactions on chain and in the model), "
+        "then the",
+        "full comparison of the one-call state read with the model (every account's margin, "
+        "positions,",
+        "equity and wallet; every market; vault and fund balances) and I1-I10. See "
+        "docs/fuzzing.md.",
         "",
         text,
         "",

@@ -6,8 +6,8 @@ One place holds the measuring code; ``bench/gas.py`` and the regression guard
 How it measures
 ---------------
 * Its own Anvil (``--steps-tracing`` when tracing), the system deployed by
-  :func:`perpvault.fuzz.system.deploy_raw` (the wiring and parameters of
-  :func:`perpvault.chain.deploy.deploy`), driven over raw JSON-RPC.
+  :func:`perpvault.chain.deploy.deploy` through the raw driver's deployer
+  (:func:`perpvault.chain.raw.raw_deployer`), driven over raw JSON-RPC.
 * Deterministic: fixed genesis timestamp, one second per block
   (``anvil_setBlockTimestampInterval``), accounts from fixed keys, order nonces reset per
   scenario. The same scenario gives the same gas on every run, with or without tracing,
@@ -46,11 +46,9 @@ import hashlib
 import json
 import platform
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from perpvault.paths import repo_root
 
@@ -192,8 +190,17 @@ def gas_breakdown(steps: list[dict], oracle: str, gas_used: int, cd_gas: int) ->
     STATICCALL to the PriceFeed, callee included), calls (other calls' own cost, ecrecover
     included), log, keccak, compute (everything else), refund (negative).
     """
-    out = {"intrinsic": TX_BASE + cd_gas, "sload_cold": 0, "sload_warm": 0, "sstore": 0, "oracle": 0,
-           "calls": 0, "log": 0, "keccak": 0, "compute": 0}
+    out = {
+        "intrinsic": TX_BASE + cd_gas,
+        "sload_cold": 0,
+        "sload_warm": 0,
+        "sstore": 0,
+        "oracle": 0,
+        "calls": 0,
+        "log": 0,
+        "keccak": 0,
+        "compute": 0,
+    }
     n = len(steps)
     # next step at the same depth, for calls
     nxt = [n] * n
@@ -238,14 +245,23 @@ def gas_breakdown(steps: list[dict], oracle: str, gas_used: int, cd_gas: int) ->
     return out
 
 
-def analyze(rpc, tx_hash: str, sender: str, to: str, data: bytes, names: dict[str, str], m: Measurement) -> None:
+def analyze(
+    rpc, tx_hash: str, sender: str, to: str, data: bytes, names: dict[str, str], m: Measurement
+) -> None:
     """Fill `m`'s storage columns and floor from the struct log and the prestate diff."""
     zeros, cd_gas = calldata_gas(data)
     m.calldata_bytes, m.calldata_gas = len(data), cd_gas
-    trace = rpc.call("debug_traceTransaction", [tx_hash, {"disableStorage": True, "enableMemory": False,
-                                                            "enableReturnData": False}])
-    diff = rpc.call("debug_traceTransaction", [tx_hash, {"tracer": "prestateTracer",
-                                                         "tracerConfig": {"diffMode": True, "disableCode": True}}])
+    trace = rpc.call(
+        "debug_traceTransaction",
+        [tx_hash, {"disableStorage": True, "enableMemory": False, "enableReturnData": False}],
+    )
+    diff = rpc.call(
+        "debug_traceTransaction",
+        [
+            tx_hash,
+            {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True, "disableCode": True}},
+        ],
+    )
     steps = trace["structLogs"]
     if not steps:
         raise RuntimeError("empty struct log: start Anvil with --steps-tracing")
@@ -313,10 +329,14 @@ def analyze(rpc, tx_hash: str, sender: str, to: str, data: bytes, names: dict[st
     m.refund = steps[-1].get("refund", 0)
     m.breakdown = gas_breakdown(steps, oracle, m.gas, cd_gas)
 
-    pre = {a.lower(): {int(k, 16): int(v, 16) for k, v in (acc.get("storage") or {}).items()}
-           for a, acc in diff.get("pre", {}).items()}
-    post = {a.lower(): {int(k, 16): int(v, 16) for k, v in (acc.get("storage") or {}).items()}
-            for a, acc in diff.get("post", {}).items()}
+    pre = {
+        a.lower(): {int(k, 16): int(v, 16) for k, v in (acc.get("storage") or {}).items()}
+        for a, acc in diff.get("pre", {}).items()
+    }
+    post = {
+        a.lower(): {int(k, 16): int(v, 16) for k, v in (acc.get("storage") or {}).items()}
+        for a, acc in diff.get("post", {}).items()
+    }
     for (addr, slot), value in final.items():
         if slot in pre.get(addr, {}):
             original = pre[addr][slot]
@@ -339,8 +359,13 @@ def analyze(rpc, tx_hash: str, sender: str, to: str, data: bytes, names: dict[st
     m.slots_read_only = sum(1 for k in first if k not in final)
     m.by_contract = per
     m.traced = True
-    gross = (TX_BASE + cd_gas + COLD_SLOT * m.slots_touched + NEW_SLOT * m.slots_new
-             + CHANGED_SLOT * (m.slots_changed + m.slots_cleared))
+    gross = (
+        TX_BASE
+        + cd_gas
+        + COLD_SLOT * m.slots_touched
+        + NEW_SLOT * m.slots_new
+        + CHANGED_SLOT * (m.slots_changed + m.slots_cleared)
+    )
     m.floor = gross - min(CLEAR_REFUND * m.slots_cleared, gross // 5)
 
 
@@ -351,8 +376,10 @@ class Bench:
     """One Anvil, the system, and the scenarios. Use as a context manager."""
 
     def __init__(self, *, trace: bool = True, log=print, first_takeover: bool = False):
-        from perpvault.fuzz.rpc import start_anvil
-        from perpvault.fuzz.system import deploy_raw, dev_accounts
+        from perpvault.chain.deploy import deploy
+        from perpvault.chain.driver import dev_accounts
+        from perpvault.chain.raw import raw_deployer
+        from perpvault.chain.rpc import start_anvil
 
         self.trace = trace
         self.log = log
@@ -365,7 +392,7 @@ class Bench:
             self.rpc.call("anvil_setBlockTimestampInterval", [1])
             self.rpc.call("anvil_autoImpersonateAccount", [True])
             keys = dev_accounts(4)
-            self.s = deploy_raw(self.rpc, keys[0].address, keys[1].address, keys=keys)
+            self.s = deploy(keys[0].address, keys[1].address, via=raw_deployer(self.rpc, keys=keys))
             self._setup(first_takeover)
         except BaseException:
             self.anvil.stop()
@@ -376,8 +403,19 @@ class Bench:
         self.names = {a.lower(): n for n, a in s.addresses.items()}
         self.names["0x0000000000000000000000000000000000000001"] = "ecrecover"
         ch = s.abis["Clearinghouse"]
-        self.f = {n: ch.fn(n) for n in ("health", "adl_score", "positions", "liquidate", "deposit", "withdraw",
-                                         "settle_funding", "margin")}
+        self.f = {
+            n: ch.fn(n)
+            for n in (
+                "health",
+                "adl_score",
+                "positions",
+                "liquidate",
+                "deposit",
+                "withdraw",
+                "settle_funding",
+                "margin",
+            )
+        }
         self.f_match = s.abis["OrderBook"].fn("match_orders")
         vault = s.abis["LiquidityVault"]
         self.f_vault = {n: vault.fn(n) for n in ("trade", "deposit", "withdraw", "balanceOf")}
@@ -423,7 +461,7 @@ class Bench:
     def _event_topics(self, abi) -> dict[str, str]:
         from eth_hash.auto import keccak
 
-        from perpvault.fuzz.abi import abi_type
+        from perpvault.chain.abi import abi_type
 
         out = {}
         for entry in self.s.artifacts["Clearinghouse"].abi:
@@ -474,19 +512,28 @@ class Bench:
         self.set_price(BTC, P0)
         self.set_price(ETH, ETH_P0)
 
-    def match_data(self, maker: str, taker: str, taker_size: int, p: int, market: int = BTC) -> bytes:
+    def match_data(
+        self, maker: str, taker: str, taker_size: int, p: int, market: int = BTC
+    ) -> bytes:
         from perpvault.chain.orders import Order
 
         self.nonce += 1
         mo = Order(maker, market, -taker_size, p, self.nonce, FAR_EXPIRY)
         to = Order(taker, market, taker_size, p, self.nonce, FAR_EXPIRY)
-        return self.f_match.encode(mo.as_tuple(), self.s.signer.sign(mo), to.as_tuple(), self.s.signer.sign(to),
-                                   abs(taker_size))
+        return self.f_match.encode(
+            mo.as_tuple(),
+            self.s.signer.sign(mo),
+            to.as_tuple(),
+            self.s.signer.sign(to),
+            abs(taker_size),
+        )
 
     def fill(self, maker: str, taker: str, taker_size: int, p: int = P_OPEN) -> None:
         self.send(taker, self.s.order_book, self.match_data(maker, taker, taker_size, p))
 
-    def measure(self, op: str, sender: str, to: str, data: bytes, record: bool = True) -> tuple[Measurement, dict]:
+    def measure(
+        self, op: str, sender: str, to: str, data: bytes, record: bool = True
+    ) -> tuple[Measurement, dict]:
         self.rpc.increase_time(STEP)
         receipt = self.send(sender, to, data, label=op)
         m = Measurement(op, int(receipt["gasUsed"], 16))
@@ -495,7 +542,10 @@ class Bench:
             analyze(self.rpc, receipt["transactionHash"], sender, to, data, self.names, m)
         if record:
             self.results[op] = m
-        self.log(f"  {op:16s} {m.gas:>10,d} gas" + (f"  floor {m.floor:>9,d}  x{m.ratio:.2f}" if m.traced else ""))
+        self.log(
+            f"  {op:16s} {m.gas:>10,d} gas"
+            + (f"  floor {m.floor:>9,d}  x{m.ratio:.2f}" if m.traced else "")
+        )
         return m, receipt
 
     def events(self, receipt: dict) -> list[tuple[str, list[str], bytes]]:
@@ -531,12 +581,18 @@ class Bench:
         self.fund(b, 20_000)
         self.measure("fill_new", a, s.order_book, self.match_data(b, a, size(0.2), P_OPEN))
         self.measure("fill_increase", a, s.order_book, self.match_data(b, a, size(0.1), P_OPEN))
-        _, r = self.measure("settle_funding", self.keeper, s.clearinghouse, f["settle_funding"].encode(a))
-        assert any(e[0] == "FundingSettled" for e in self.events(r)), "settle_funding settled nothing"
+        _, r = self.measure(
+            "settle_funding", self.keeper, s.clearinghouse, f["settle_funding"].encode(a)
+        )
+        assert any(e[0] == "FundingSettled" for e in self.events(r)), (
+            "settle_funding settled nothing"
+        )
         self.measure("withdraw", a, s.clearinghouse, f["withdraw"].encode(1_000 * USDC))
         self.measure("fill_reduce", a, s.order_book, self.match_data(b, a, -size(0.1), P_OPEN))
         self.measure("fill_close", a, s.order_book, self.match_data(b, a, -size(0.2), P_OPEN))
-        assert self.call(f["positions"], a, BTC)[0] == 0 and self.call(f["positions"], b, BTC)[0] == 0
+        assert (
+            self.call(f["positions"], a, BTC)[0] == 0 and self.call(f["positions"], b, BTC)[0] == 0
+        )
         # Vault trade: c opens a short against the vault, whose long grows (1 BTC from the
         # base state's take-over, 0.2 more from d first).
         c, d = self.acct("trader-c"), self.acct("trader-d")
@@ -550,7 +606,9 @@ class Bench:
         self.mint(lp2, 100_000 * USDC)
         self.send(lp2, s.usdc, self.f_usdc["approve"].encode(s.vault, 2**256 - 1))
         self.measure("lp_deposit", lp2, s.vault, self.f_vault["deposit"].encode(50_000 * USDC, lp2))
-        self.measure("lp_withdraw", lp2, s.vault, self.f_vault["withdraw"].encode(10_000 * USDC, lp2, lp2))
+        self.measure(
+            "lp_withdraw", lp2, s.vault, self.f_vault["withdraw"].encode(10_000 * USDC, lp2, lp2)
+        )
         self.revert(snap)
 
     def _price_for(self, account: str, q: int, frac: float) -> int:
@@ -568,7 +626,9 @@ class Bench:
         self.fill(mk, v, size(1))
         return v
 
-    def _expect(self, receipt: dict, *, liquidated: int, to_vault: bool, covered: bool, adl: int) -> None:
+    def _expect(
+        self, receipt: dict, *, liquidated: int, to_vault: bool, covered: bool, adl: int
+    ) -> None:
         ev = self.events(receipt)
         names = [e[0] for e in ev]
         liq = [e for e in ev if e[0] == "Liquidated"]
@@ -578,11 +638,17 @@ class Bench:
         assert names.count("Deleveraged") == adl, names
 
     def run_liquidation(self, op: str, n: int | None = None) -> Measurement:
-        """A 1 BTC long bought at 60,030 with 6,500 USDC, the price moved to a regime, liquidated."""
+        """A 1 BTC long bought at 60,030 with 6,500 USDC, the price moved to a regime,
+        liquidated."""
         snap = self.snapshot()
         self.nonce = 0
         self.heartbeat()
-        frac = {"liq_partial": 0.03, "liq_full_vault": 0.005, "liq_full_vault_first": 0.005, "liq_fund_cover": -0.005}[op]
+        frac = {
+            "liq_partial": 0.03,
+            "liq_full_vault": 0.005,
+            "liq_full_vault_first": 0.005,
+            "liq_fund_cover": -0.005,
+        }[op]
         v = self._victim("liq", 6_500)
         if op == "liq_fund_cover":
             donor = self.acct("donor")
@@ -590,10 +656,18 @@ class Bench:
             self.send(donor, self.s.usdc, self.f_usdc["approve"].encode(self.s.fund, 2**256 - 1))
             self.send(donor, self.s.fund, self.f_donate.encode(5_000 * USDC))
         self.set_price(BTC, self._price_for(v, size(1), frac))
-        m, r = self.measure(op, self.keeper, self.s.clearinghouse, self.f["liquidate"].encode(v, []), record=n is None)
+        m, r = self.measure(
+            op,
+            self.keeper,
+            self.s.clearinghouse,
+            self.f["liquidate"].encode(v, []),
+            record=n is None,
+        )
         if op == "liq_partial":
             self._expect(r, liquidated=1, to_vault=True, covered=False, adl=0)
-            assert self.call(self.f["positions"], v, BTC)[0] > 0, "partial liquidation closed everything"
+            assert self.call(self.f["positions"], v, BTC)[0] > 0, (
+                "partial liquidation closed everything"
+            )
         else:
             self._expect(r, liquidated=1, to_vault=True, covered=op == "liq_fund_cover", adl=0)
             assert self.call(self.f["positions"], v, BTC)[0] == 0
@@ -616,15 +690,21 @@ class Bench:
         self.set_price(BTC, self._price_for(v, size(0.1) * k, -0.02))
         scores = [(self.call(self.f["adl_score"], cp, BTC), cp) for cp in cps]
         order = [cp for _, cp in sorted(scores, key=lambda t: (-t[0], int(t[1], 16)))]
-        m, r = self.measure(op, self.keeper, self.s.clearinghouse, self.f["liquidate"].encode(v, order),
-                            record=n is None)
+        m, r = self.measure(
+            op,
+            self.keeper,
+            self.s.clearinghouse,
+            self.f["liquidate"].encode(v, order),
+            record=n is None,
+        )
         self._expect(r, liquidated=1, to_vault=False, covered=False, adl=k)
         self.revert(snap)
         return m
 
     def add_background(self, upto: int) -> None:
         """Open positions for background accounts until `upto` of them hold one (pairs trade
-        0.01-0.05 BTC at the scenarios' price; a heartbeat every 100 accounts keeps prices fresh)."""
+        0.01-0.05 BTC at the scenarios' price; a heartbeat every 100 accounts keeps prices
+        fresh)."""
         have = getattr(self, "_background", 0)
         self.nonce = 10**9 + have  # background nonces never meet a scenario's
         for i in range(have, upto, 2):
@@ -638,7 +718,9 @@ class Bench:
 
     # -- runs
 
-    def run_all(self, *, scaling: tuple[int, ...] = SCALING_NS, adl_ks: tuple[int, ...] = ADL_KS) -> None:
+    def run_all(
+        self, *, scaling: tuple[int, ...] = SCALING_NS, adl_ks: tuple[int, ...] = ADL_KS
+    ) -> None:
         self.log("trading")
         self.run_trading()
         self.log("liquidations")
@@ -650,15 +732,23 @@ class Bench:
             t = time.monotonic()
             self.add_background(n)
             oi = self.call(self.s.abis["Clearinghouse"].fn("markets"), BTC)[6]
-            self.log(f"scaling: {n} other open positions in BTC-PERP (built in {time.monotonic() - t:.1f} s; "
-                     f"BTC open interest {oi / WAD:.2f})")
+            self.log(
+                f"scaling: {n} other open positions in BTC-PERP "
+                f"(built in {time.monotonic() - t:.1f} s; "
+                f"BTC open interest {oi / WAD:.2f})"
+            )
             for op in SCALED_OPS:
-                m = self.run_adl(int(op[4:]), n) if op.startswith("adl_") else self.run_liquidation(op, n)
+                m = (
+                    self.run_adl(int(op[4:]), n)
+                    if op.startswith("adl_")
+                    else self.run_liquidation(op, n)
+                )
                 self.scaling.setdefault(op, {})[n] = m.gas
                 self.scaling_detail.setdefault(op, {})[n] = m
 
     def run_guard(self) -> None:
-        """The regression guard's subset: the trading scenario, partial and full liquidation, ADL with 2."""
+        """The regression guard's subset: the trading scenario, partial and full liquidation, ADL
+        with 2."""
         self.run_trading()
         for op in GUARD_LIQUIDATIONS:
             if op.startswith("adl_"):
@@ -672,7 +762,9 @@ class Bench:
 
 def _git(*args: str) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=repo_root(), capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         return ""
 
@@ -695,20 +787,45 @@ def targets(results: dict[str, Measurement]) -> list[dict]:
     out = []
     for op in ("fill_new", "fill_increase", "fill_reduce", "fill_close", "vault_trade"):
         if op in results:
-            out.append({"target": "fill <= 150k", "op": op, "measured": results[op].gas, "goal": TARGETS["fill"]})
+            out.append(
+                {
+                    "target": "fill <= 150k",
+                    "op": op,
+                    "measured": results[op].gas,
+                    "goal": TARGETS["fill"],
+                }
+            )
     for op in ("liq_full_vault", "liq_full_vault_first", "liq_fund_cover"):
         if op in results:
-            out.append({"target": "full liquidation of one position <= 250k", "op": op,
-                        "measured": results[op].gas, "goal": TARGETS["full_liquidation"]})
+            out.append(
+                {
+                    "target": "full liquidation of one position <= 250k",
+                    "op": op,
+                    "measured": results[op].gas,
+                    "goal": TARGETS["full_liquidation"],
+                }
+            )
     adl = {k: results[f"adl_{k}"].gas for k in ADL_KS if f"adl_{k}" in results}
     ks = sorted(adl)
-    for a, b in zip(ks, ks[1:]):
-        out.append({"target": "each additional ADL counterparty <= 60k", "op": f"(adl_{b} - adl_{a}) / {b - a}",
-                    "measured": (adl[b] - adl[a]) // (b - a), "goal": TARGETS["adl_per_counterparty"]})
+    for a, b in zip(ks, ks[1:], strict=False):
+        out.append(
+            {
+                "target": "each additional ADL counterparty <= 60k",
+                "op": f"(adl_{b} - adl_{a}) / {b - a}",
+                "measured": (adl[b] - adl[a]) // (b - a),
+                "goal": TARGETS["adl_per_counterparty"],
+            }
+        )
     if len(ks) > 2:
         a, b = ks[0], ks[-1]
-        out.append({"target": "each additional ADL counterparty <= 60k", "op": f"(adl_{b} - adl_{a}) / {b - a}",
-                    "measured": (adl[b] - adl[a]) // (b - a), "goal": TARGETS["adl_per_counterparty"]})
+        out.append(
+            {
+                "target": "each additional ADL counterparty <= 60k",
+                "op": f"(adl_{b} - adl_{a}) / {b - a}",
+                "measured": (adl[b] - adl[a]) // (b - a),
+                "goal": TARGETS["adl_per_counterparty"],
+            }
+        )
     for t in out:
         t["met"] = t["measured"] <= t["goal"]
     return out
@@ -719,15 +836,25 @@ def scaling_rows(scaling: dict[str, dict[int, int]]) -> list[dict]:
     for op, by_n in scaling.items():
         lo, hi = min(by_n), max(by_n)
         ratio = by_n[hi] / by_n[lo]
-        rows.append({"op": op, "gas": {str(n): g for n, g in sorted(by_n.items())}, "ratio": round(ratio, 4),
-                     "ratio_of": f"n={hi} / n={lo}", "goal": SCALING_GOAL, "met": ratio <= SCALING_GOAL})
+        rows.append(
+            {
+                "op": op,
+                "gas": {str(n): g for n, g in sorted(by_n.items())},
+                "ratio": round(ratio, 4),
+                "ratio_of": f"n={hi} / n={lo}",
+                "goal": SCALING_GOAL,
+                "met": ratio <= SCALING_GOAL,
+            }
+        )
     return rows
 
 
 def table_md(results: dict[str, Measurement]) -> list[str]:
     lines = [
-        "| operation | gas | SSTORE ops | slots written: new (20k) / changed (2.9k) / cleared (2.9k - 4.8k refund) "
-        "| distinct slots (cold, 2.1k) | SLOAD ops (cold) | calls (oracle) | calldata bytes | floor | gas / floor |",
+        "| operation | gas | SSTORE ops | slots written: new (20k) / changed (2.9k) / cleared "
+        "(2.9k - 4.8k refund) "
+        "| distinct slots (cold, 2.1k) | SLOAD ops (cold) | calls (oracle) | calldata bytes | "
+        "floor | gas / floor |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for op in OPERATIONS:
@@ -736,8 +863,10 @@ def table_md(results: dict[str, Measurement]) -> list[str]:
             continue
         if m.traced:
             lines.append(
-                f"| {OPERATIONS[op]} | {m.gas:,} | {m.sstore} | {m.slots_new} / {m.slots_changed} / {m.slots_cleared} "
-                f"| {m.slots_touched} | {m.sload} ({m.sload_cold}) | {m.calls} ({m.oracle_calls}) | {m.calldata_bytes} "
+                f"| {OPERATIONS[op]} | {m.gas:,} | {m.sstore} | {m.slots_new} / {m.slots_changed} "
+                f"/ {m.slots_cleared} "
+                f"| {m.slots_touched} | {m.sload} ({m.sload_cold}) | {m.calls} ({m.oracle_calls}) "
+                f"| {m.calldata_bytes} "
                 f"| {m.floor:,} | {m.ratio:.2f} |"
             )
         else:
@@ -750,25 +879,32 @@ def report(bench: Bench, runtime: float) -> tuple[dict, str]:
     data = {
         "meta": _meta() | {"runtime_s": round(runtime, 1), "traced": bench.trace},
         "floor_model": {
-            "tx_base": TX_BASE, "calldata": "16 per nonzero byte, 4 per zero byte", "cold_slot": COLD_SLOT,
-            "new_slot": NEW_SLOT, "changed_or_cleared_slot": CHANGED_SLOT,
+            "tx_base": TX_BASE,
+            "calldata": "16 per nonzero byte, 4 per zero byte",
+            "cold_slot": COLD_SLOT,
+            "new_slot": NEW_SLOT,
+            "changed_or_cleared_slot": CHANGED_SLOT,
             "cleared_refund": f"{CLEAR_REFUND}, capped at a fifth of the floor",
             "not_included": "cold accounts (2,600), ecrecover (3,000), logs, memory, computation",
         },
         "operations": {op: results[op].as_dict() for op in OPERATIONS if op in results},
         "scaling": scaling_rows(bench.scaling),
-        "scaling_detail": {op: {str(n): m.as_dict() for n, m in by_n.items()}
-                           for op, by_n in bench.scaling_detail.items()},
+        "scaling_detail": {
+            op: {str(n): m.as_dict() for n, m in by_n.items()}
+            for op, by_n in bench.scaling_detail.items()
+        },
         "targets": targets(results),
     }
     md = [
         "# Gas per operation against its storage floor",
         "",
-        f"`perpvault bench gas` (= `bench/gas.py`), {data['meta']['date']}, commit `{data['meta']['commit'][:10]}`"
+        f"`perpvault bench gas` (= `bench/gas.py`), {data['meta']['date']}, commit "
+        f"`{data['meta']['commit'][:10]}`"
         + (" (contracts modified in the working tree)" if data["meta"]["contracts_dirty"] else "")
         + f", {runtime:.0f} s. Analysis: `docs/gas.md`.",
         "",
-        "Floor = 21,000 + calldata (16/4 a byte) + 2,100 per distinct storage slot touched (all cold) "
+        "Floor = 21,000 + calldata (16/4 a byte) + 2,100 per distinct storage slot touched (all "
+        "cold) "
         "+ 20,000 per new slot + 2,900 per changed or cleared slot - 4,800 per cleared slot "
         "(refund, capped at 1/5). Gas is the receipt's `gasUsed` (after refunds).",
         "",
@@ -776,44 +912,71 @@ def report(bench: Bench, runtime: float) -> tuple[dict, str]:
         "",
         "## Scaling: the same liquidation with more open positions in the market",
         "",
-        "| operation | " + " | ".join(f"n={n}" for n in SCALING_NS) + " | ratio n=1000 / n=10 | goal <= 1.05 |",
+        "| operation | "
+        + " | ".join(f"n={n}" for n in SCALING_NS)
+        + " | ratio n=1000 / n=10 | goal <= 1.05 |",
         "|---|" + "---:|" * (len(SCALING_NS) + 2),
     ]
     for row in data["scaling"]:
         cells = " | ".join(f"{row['gas'].get(str(n), 0):,}" for n in SCALING_NS)
-        md.append(f"| {OPERATIONS[row['op']]} | {cells} | {row['ratio']:.4f} | {'met' if row['met'] else 'MISSED'} |")
-    md += ["", "## Targets (issue 7; the contracts' goals, reported, not asserted)", "",
-           "| target | operation | measured | goal | |", "|---|---|---:|---:|---|"]
+        md.append(
+            f"| {OPERATIONS[row['op']]} | {cells} | {row['ratio']:.4f} | "
+            f"{'met' if row['met'] else 'MISSED'} |"
+        )
+    md += [
+        "",
+        "## Targets (issue 7; the contracts' goals, reported, not asserted)",
+        "",
+        "| target | operation | measured | goal | |",
+        "|---|---|---:|---:|---|",
+    ]
     for t in data["targets"]:
-        md.append(f"| {t['target']} | {t['op']} | {t['measured']:,} | {t['goal']:,} | {'met' if t['met'] else 'MISSED'} |")
+        md.append(
+            f"| {t['target']} | {t['op']} | {t['measured']:,} | {t['goal']:,} | "
+            f"{'met' if t['met'] else 'MISSED'} |"
+        )
     return data, "\n".join(md) + "\n"
 
 
 def print_table(results: dict[str, Measurement], scaling: list[dict], tgts: list[dict]) -> None:
     print()
-    print(f"{'operation':66s} {'gas':>10s} {'SSTORE':>6s} {'new/chg/clr':>11s} {'slots':>5s} "
-          f"{'SLOAD(cold)':>12s} {'floor':>9s} {'ratio':>6s}")
+    print(
+        f"{'operation':66s} {'gas':>10s} {'SSTORE':>6s} {'new/chg/clr':>11s} {'slots':>5s} "
+        f"{'SLOAD(cold)':>12s} {'floor':>9s} {'ratio':>6s}"
+    )
     for op in OPERATIONS:
         m = results.get(op)
         if m is None:
             continue
         w = f"{m.slots_new}/{m.slots_changed}/{m.slots_cleared}"
-        print(f"{OPERATIONS[op]:66s} {m.gas:>10,d} {m.sstore:>6d} {w:>11s} {m.slots_touched:>5d} "
-              f"{f'{m.sload}({m.sload_cold})':>12s} {m.floor:>9,d} {m.ratio:>6.2f}")
+        print(
+            f"{OPERATIONS[op]:66s} {m.gas:>10,d} {m.sstore:>6d} {w:>11s} {m.slots_touched:>5d} "
+            f"{f'{m.sload}({m.sload_cold})':>12s} {m.floor:>9,d} {m.ratio:>6.2f}"
+        )
     if scaling:
         print()
-        print(f"{'scaling (other open positions)':66s} " + " ".join(f"{f'n={n}':>10s}" for n in SCALING_NS)
-              + f" {'ratio':>7s}")
+        print(
+            f"{'scaling (other open positions)':66s} "
+            + " ".join(f"{f'n={n}':>10s}" for n in SCALING_NS)
+            + f" {'ratio':>7s}"
+        )
         for row in scaling:
-            print(f"{OPERATIONS[row['op']]:66s} " + " ".join(f"{row['gas'].get(str(n), 0):>10,d}" for n in SCALING_NS)
-                  + f" {row['ratio']:>7.4f} {'ok' if row['met'] else 'MISSED'}")
+            print(
+                f"{OPERATIONS[row['op']]:66s} "
+                + " ".join(f"{row['gas'].get(str(n), 0):>10,d}" for n in SCALING_NS)
+                + f" {row['ratio']:>7.4f} {'ok' if row['met'] else 'MISSED'}"
+            )
     print()
     for t in tgts:
-        print(f"target {t['target']:42s} {t['op']:22s} {t['measured']:>10,d} vs {t['goal']:>8,d}  "
-              f"{'met' if t['met'] else 'MISSED'}")
+        print(
+            f"target {t['target']:42s} {t['op']:22s} {t['measured']:>10,d} vs {t['goal']:>8,d}  "
+            f"{'met' if t['met'] else 'MISSED'}"
+        )
 
 
-def run_gas(out_dir: Path | None = None, *, scaling: tuple[int, ...] = SCALING_NS, write: bool = True) -> dict:
+def run_gas(
+    out_dir: Path | None = None, *, scaling: tuple[int, ...] = SCALING_NS, write: bool = True
+) -> dict:
     """The whole bench: measure, print, write gas.json and gas.md."""
     start = time.monotonic()
     with Bench(trace=True, first_takeover=True) as bench:
@@ -841,9 +1004,14 @@ def measure_guard(trace: bool = False) -> dict[str, int]:
 
 
 def _gas_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--scaling", default=",".join(map(str, SCALING_NS)),
-                        help="numbers of other open positions for the scaling runs (comma-separated; '' for none)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/results alone")
+    parser.add_argument(
+        "--scaling",
+        default=",".join(map(str, SCALING_NS)),
+        help="numbers of other open positions for the scaling runs (comma-separated; '' for none)",
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave bench/results alone"
+    )
     parser.set_defaults(func=_cli_gas)
     return parser
 
@@ -851,7 +1019,12 @@ def _gas_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks")
     jobs = bench.add_subparsers(dest="bench_command", metavar="BENCH")
-    _gas_args(jobs.add_parser("gas", help="gas of every operation against its storage floor; writes bench/results/gas.*"))
+    _gas_args(
+        jobs.add_parser(
+            "gas",
+            help="gas of every operation against its storage floor; writes bench/results/gas.*",
+        )
+    )
 
 
 def _cli_gas(args: argparse.Namespace) -> int:
@@ -865,6 +1038,8 @@ def main(argv: list[str] | None = None) -> int:
     from perpvault.paths import ensure_tool_path
 
     ensure_tool_path()
-    parser = _gas_args(argparse.ArgumentParser(prog="bench/gas.py", description="perpvault gas bench (issue 7)"))
+    parser = _gas_args(
+        argparse.ArgumentParser(prog="bench/gas.py", description="perpvault gas bench (issue 7)")
+    )
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

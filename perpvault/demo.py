@@ -65,13 +65,14 @@ def _table(system, cast: Cast) -> None:
         account = ch.account_at(i)
         btc, eth = ch.position(account, BTC)[0], ch.position(account, ETH)[0]
         _say(
-            f"  {names.get(str(account), str(account)[:10]):16s} {fmt_usdc(ch.equity(account)):>14s} "
+            f"  {names.get(str(account), str(account)[:10]):16s} "
+            f"{fmt_usdc(ch.equity(account)):>14s} "
             f"{fmt_usdc(ch.margin(account)):>14s} {btc / 1e18:>10.4f} {eth / 1e18:>10.4f}"
         )
 
 
 def _invariants(system) -> None:
-    from perpvault.chain.invariants import assert_invariants
+    from perpvault.chain.ape_driver import assert_invariants
 
     assert_invariants(system)
     ch = system.clearinghouse
@@ -88,27 +89,50 @@ DEFAULT_SCENARIO = "oct10"
 def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser(
         "demo",
-        help="replay a crash scenario on a local Anvil through the whole risk waterfall; write out/report.md, "
-             "report.json, waterfall.png",
-        description="Replay a seeded crash scenario (oct10, whale, grind) on a local Anvil chain: deploy, seed the "
-                    "LP vault and insurance fund, open every trader's position, walk the price path with a keeper "
-                    "liquidating and deleveraging after every step, check the invariants, and write the report. "
-                    "`--scenario story` runs the scripted 7-account walkthrough instead.",
+        help="replay a crash scenario on a local Anvil through the whole risk waterfall; write "
+        "out/report.md, "
+        "report.json, waterfall.png",
+        description="Replay a seeded crash scenario (oct10, whale, grind) on a local Anvil chain: "
+        "deploy, seed the "
+        "LP vault and insurance fund, open every trader's position, walk the price path with a "
+        "keeper "
+        "liquidating and deleveraging after every step, check the invariants, and write the "
+        "report. "
+        "`--scenario story` runs the scripted 7-account walkthrough instead.",
     )
-    demo.add_argument("--scenario", default=DEFAULT_SCENARIO,
-                      help=f"oct10, whale, grind, or story (the scripted walkthrough); default {DEFAULT_SCENARIO}")
-    demo.add_argument("--out", default="out", help="directory for report.md, report.json, waterfall.png (default out/)")
-    demo.add_argument("--traders", type=int, default=None, help="number of traders (oct10 only; default 500)")
-    demo.add_argument("--seed", type=int, default=None, help="scenario seed (default: the scenario's own)")
+    demo.add_argument(
+        "--scenario",
+        default=DEFAULT_SCENARIO,
+        help="oct10, whale, grind, or story (the scripted walkthrough); default "
+        f"{DEFAULT_SCENARIO}",
+    )
+    demo.add_argument(
+        "--out",
+        default="out",
+        help="directory for report.md, report.json, waterfall.png (default out/)",
+    )
+    demo.add_argument(
+        "--traders", type=int, default=None, help="number of traders (oct10 only; default 500)"
+    )
+    demo.add_argument(
+        "--seed", type=int, default=None, help="scenario seed (default: the scenario's own)"
+    )
     demo.add_argument("--no-plot", action="store_true", help="skip waterfall.png")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    demo.add_argument("--dry-run", action="store_true",
-                      help="send nothing: print every transaction the replay would send (from, to, function, args; "
-                           "with --network, the gas each used on a local fork of that network) and write the report")
-    demo.add_argument("--network", default=None,
-                      help="an ape network choice (e.g. ethereum:staging:node, see ape-config.yaml); only with "
-                           "--dry-run: the replay runs on a local Anvil forking that network's node, so the node "
-                           "itself receives reads only")
+    demo.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing: print every transaction the replay would send (from, to, function, "
+        "args; "
+        "with --network, the gas each used on a local fork of that network) and write the report",
+    )
+    demo.add_argument(
+        "--network",
+        default=None,
+        help="an ape network choice (e.g. ethereum:staging:node, see ape-config.yaml); only with "
+        "--dry-run: the replay runs on a local Anvil forking that network's node, so the node "
+        "itself receives reads only",
+    )
     demo.set_defaults(func=run)
 
 
@@ -135,27 +159,57 @@ def run_scenario(args: argparse.Namespace) -> int:
         kwargs["seed"] = args.seed
     sc = build(args.scenario, **kwargs)
     if args.network and not args.dry_run:
-        raise SystemExit("--network needs --dry-run: replaying on a remote network is not supported yet")
+        raise SystemExit(
+            "--network needs --dry-run: replaying on a remote network is not supported yet"
+        )
     if args.dry_run:
         report = dry_run(sc, args)
     else:
-        _say(f"== perpvault demo: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) on a local Anvil")
+        _say(
+            f"== perpvault demo: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) "
+            "on a local Anvil"
+        )
         report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot)
     out = Path(args.out)
-    L, A, N, F = report["layers"], report["adl"], report["naive_comparison"], report["insurance_fund"]
-    _say(f"  liquidations {L['liquidations']} ({L['accounts_liquidated']} accounts); into the vault at mark "
-         f"{fmt_usdc(L['liquidated_at_mark_into_vault_notional'])} USDC notional")
-    _say(f"  insurance fund: covered {fmt_usdc(L['insurance_fund_cover'])}, low {fmt_usdc(F['low'])} USDC")
-    _say(f"  ADL: {A['traders_deleveraged']} traders, shortfall {fmt_usdc(A['uncovered_shortfall'])} = haircuts "
-         f"{fmt_usdc(A['haircuts'])} (overshoot {fmt_usdc(A['overshoot'])}); naive policy overshoot "
-         f"{fmt_usdc(N['overshoot'])} USDC, {N['traders_touched']} traders")
+    L, A, N, F = (
+        report["layers"],
+        report["adl"],
+        report["naive_comparison"],
+        report["insurance_fund"],
+    )
+    _say(
+        f"  liquidations {L['liquidations']} ({L['accounts_liquidated']} accounts); into the "
+        "vault at mark "
+        f"{fmt_usdc(L['liquidated_at_mark_into_vault_notional'])} USDC notional"
+    )
+    _say(
+        f"  insurance fund: covered {fmt_usdc(L['insurance_fund_cover'])}, low "
+        f"{fmt_usdc(F['low'])} USDC"
+    )
+    _say(
+        f"  ADL: {A['traders_deleveraged']} traders, shortfall "
+        f"{fmt_usdc(A['uncovered_shortfall'])} = haircuts "
+        f"{fmt_usdc(A['haircuts'])} (overshoot {fmt_usdc(A['overshoot'])}); naive policy overshoot "
+        f"{fmt_usdc(N['overshoot'])} USDC, {N['traders_touched']} traders"
+    )
     inv = report["invariants"]
-    _say(f"  invariant checks: {sum(inv['checks'].values())} run, "
-         + ("all hold" if inv["all_hold"] else f"{len(inv['violations'])} VIOLATED"))
-    _say("  time: " + ", ".join(f"{label} {report['timings_s'][k]:.1f} s" for k, label in replay.PHASES
-                               if k in report["timings_s"]))
-    _say(f"  wall time {report['timings_s']['wall']:.1f} s; wrote {out / 'report.md'}, {out / 'report.json'}"
-         + ("" if args.no_plot else f", {out / 'waterfall.png'}"))
+    _say(
+        f"  invariant checks: {sum(inv['checks'].values())} run, "
+        + ("all hold" if inv["all_hold"] else f"{len(inv['violations'])} VIOLATED")
+    )
+    _say(
+        "  time: "
+        + ", ".join(
+            f"{label} {report['timings_s'][k]:.1f} s"
+            for k, label in replay.PHASES
+            if k in report["timings_s"]
+        )
+    )
+    _say(
+        f"  wall time {report['timings_s']['wall']:.1f} s; "
+        f"wrote {out / 'report.md'}, {out / 'report.json'}"
+        + ("" if args.no_plot else f", {out / 'waterfall.png'}")
+    )
     if not inv["all_hold"]:
         _say(json.dumps(inv["violations"][:10], indent=1))
         return 1
@@ -166,7 +220,7 @@ def _reachable(url: str) -> int | None:
     """The node's latest block number, or None when it does not answer JSON-RPC."""
     import http.client
 
-    from perpvault.fuzz.rpc import Rpc, RpcError
+    from perpvault.chain.rpc import Rpc, RpcError
 
     rpc = Rpc(url, timeout=5.0)
     try:
@@ -190,7 +244,10 @@ def print_transactions(transactions: list[dict]) -> None:
     for i, tx in enumerate(transactions):
         gas = f"gas {tx['gas']:,}" if "gas" in tx else "gas ?"
         args = ", ".join(_arg(a) for a in tx["args"])
-        _say(f"  {i:6d}  from {tx['from']}  to {tx['contract']} {tx['to']}  {tx['function']}({args})  {gas}")
+        _say(
+            f"  {i:6d}  from {tx['from']}  to {tx['contract']} {tx['to']}  "
+            f"{tx['function']}({args})  {gas}"
+        )
 
 
 def dry_run(sc, args: argparse.Namespace) -> dict:
@@ -211,21 +268,52 @@ def dry_run(sc, args: argparse.Namespace) -> dict:
         block = _reachable(url) if url else None
     where = f"{args.network} ({url or 'no RPC URL'})" if args.network else "a local Anvil"
     if block is not None:
-        _say(f"== perpvault demo --dry-run: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) for "
-             f"{where}: played on a local fork of it at block {block}; nothing is sent to it")
-        report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot, chain=True,
-                            fork_url=url, record=True, keep=(kept := []))
+        _say(
+            f"== perpvault demo --dry-run: scenario {sc.name} ({len(sc.traders)} traders, "
+            f"{sc.steps} steps) for "
+            f"{where}: played on a local fork of it at block {block}; nothing is sent to it"
+        )
+        report = replay.run(
+            sc,
+            Path(args.out),
+            progress=not args.quiet,
+            plot=not args.no_plot,
+            chain=True,
+            fork_url=url,
+            record=True,
+            keep=(kept := []),
+        )
     else:
         reason = " (not reachable: no gas estimates)" if args.network else ""
-        _say(f"== perpvault demo --dry-run: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) for "
-             f"{where}{reason}; nothing is sent, the reference model plays it (contract addresses are its "
-             "stand-ins: nothing is deployed)")
-        report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot, chain=False,
-                            record=True, keep=(kept := []))
+        _say(
+            f"== perpvault demo --dry-run: scenario {sc.name} ({len(sc.traders)} traders, "
+            f"{sc.steps} steps) for "
+            f"{where}{reason}; nothing is sent, the reference model plays it (contract addresses "
+            "are its "
+            "stand-ins: nothing is deployed)"
+        )
+        report = replay.run(
+            sc,
+            Path(args.out),
+            progress=not args.quiet,
+            plot=not args.no_plot,
+            chain=False,
+            record=True,
+            keep=(kept := []),
+        )
+    from perpvault.chain.deploy import CONTRACTS
+
     transactions = kept[0].record
-    _say(f"  would send {len(transactions)} transactions"
-         + ("" if block is not None else " (plus the deployment: every contract, its wiring and one add_market per "
-                                         "market)") + ":")
+    _say(
+        f"  would send {len(transactions)} transactions"
+        + (
+            ""
+            if block is not None
+            else f" (plus the deployment: {len(CONTRACTS)} contracts, their wiring and one "
+            "add_market per market)"
+        )
+        + ":"
+    )
     print_transactions(transactions)
     if block is not None:
         _say(f"  total gas {sum(t['gas'] for t in transactions):,}")
@@ -240,14 +328,13 @@ def run_story(args: argparse.Namespace | None = None) -> int:
     # Imported here: they pull in ape, which `perpvault --help` should not wait for.
     from perpvault.chain import deploy
     from perpvault.chain.actions import fund_account, set_price, trade
-    from perpvault.chain.invariants import assert_invariants
     from perpvault.chain.session import open_chain
     from perpvault.keeper import Keeper, Tally
 
     with open_chain() as session:
         cast = Cast.from_accounts(session.accounts)
         chain = session.chain
-        _say("== perpvault demo: local Anvil, chain id %d" % chain.chain_id)
+        _say(f"== perpvault demo: local Anvil, chain id {chain.chain_id:d}")
         system = deploy(cast.owner, cast.oracle_updater, project=session.project)
         for name, contract in system.contracts.items():
             _say(f"  {name:16s} {contract.address}")
@@ -259,7 +346,10 @@ def run_story(args: argparse.Namespace | None = None) -> int:
         fund_account(system, cast.owner, usdc(1_500), deposit=False)
         system.usdc.approve(system.fund, 2**256 - 1, sender=cast.owner)
         system.fund.donate(usdc(1_500), sender=cast.owner)
-        _say(f"  vault assets {fmt_usdc(system.vault.totalAssets())}, fund {fmt_usdc(system.fund.available())}")
+        _say(
+            f"  vault assets {fmt_usdc(system.vault.totalAssets())}, fund "
+            f"{fmt_usdc(system.fund.available())}"
+        )
 
         _say("\n== 2. traders open positions (signed orders, one vault trade)")
         for who, amount in [
@@ -272,9 +362,21 @@ def run_story(args: argparse.Namespace | None = None) -> int:
         ]:
             fund_account(system, who, usdc(amount))
         system.vault.trade(BTC, size("1.1"), price(60_100), sender=cast.steady_long)
-        trade(system, cast.big_short, cast.bankrupt_long, BTC, size("1.5"), price(60_030), chain=chain)
-        trade(system, cast.big_short, cast.reckless_long, BTC, size("1.5"), price(60_030), chain=chain)
-        trade(system, cast.hedged_short, cast.reckless_long, BTC, size("1.7"), price(60_030), chain=chain)
+        trade(
+            system, cast.big_short, cast.bankrupt_long, BTC, size("1.5"), price(60_030), chain=chain
+        )
+        trade(
+            system, cast.big_short, cast.reckless_long, BTC, size("1.5"), price(60_030), chain=chain
+        )
+        trade(
+            system,
+            cast.hedged_short,
+            cast.reckless_long,
+            BTC,
+            size("1.7"),
+            price(60_030),
+            chain=chain,
+        )
         trade(system, cast.hedged_short, cast.eth_long, ETH, size(10), price(3_001), chain=chain)
         _table(system, cast)
         _invariants(system)
@@ -284,7 +386,9 @@ def run_story(args: argparse.Namespace | None = None) -> int:
         set_price(system, BTC, price(60_000))
         set_price(system, ETH, price(3_000))
         for i in range(system.clearinghouse.account_count()):
-            system.clearinghouse.settle_funding(system.clearinghouse.account_at(i), sender=cast.keeper_bot)
+            system.clearinghouse.settle_funding(
+                system.clearinghouse.account_at(i), sender=cast.keeper_bot
+            )
         # The index is atoms per whole base unit, scaled by 10**18.
         per_btc = system.clearinghouse.funding_index(BTC) // 10**18
         _say(f"  each BTC long paid each BTC short {fmt_usdc(per_btc)} USDC of funding")
@@ -310,9 +414,13 @@ def run_story(args: argparse.Namespace | None = None) -> int:
         assert tally.haircuts == tally.socialized, "ADL must socialize exactly the shortfall"
         before = system.fund.available()
         system.clearinghouse.sweep_to_insurance(sender=cast.keeper_bot)
-        _say(f"  penalties, the fund's fee share and rounding dust swept to the insurance fund: "
-             f"{fmt_usdc(system.fund.available() - before)} USDC")
-        _say(f"  insurance fund now {fmt_usdc(system.fund.available())} USDC; "
-             f"vault assets {fmt_usdc(system.vault.totalAssets())} USDC")
+        _say(
+            f"  penalties, the fund's fee share and rounding dust swept to the insurance fund: "
+            f"{fmt_usdc(system.fund.available() - before)} USDC"
+        )
+        _say(
+            f"  insurance fund now {fmt_usdc(system.fund.available())} USDC; "
+            f"vault assets {fmt_usdc(system.vault.totalAssets())} USDC"
+        )
         _invariants(system)
     return 0

@@ -519,7 +519,7 @@ class Tally:
 #
 # `Keeper` above drives the chain through ape (the tests, the demo). A keeper that runs for
 # hours against a node needs to live through the node going away: `KeeperBot` talks plain
-# JSON-RPC (perpvault.fuzz.rpc), re-reads everything it needs every round (it keeps no state
+# JSON-RPC (perpvault.chain.rpc), re-reads everything it needs every round (it keeps no state
 # of its own but the identity of the chain it keeps), and on a lost connection retries with
 # exponential backoff. When the node answers again it checks what came back:
 #
@@ -566,7 +566,7 @@ class BotLiquidation:
 def _transport_errors() -> tuple[type[BaseException], ...]:
     import http.client
 
-    from perpvault.fuzz import rpc
+    from perpvault.chain import rpc
 
     errors: tuple[type[BaseException], ...] = (OSError, ConnectionError, http.client.HTTPException)
     unreachable = getattr(rpc, "NodeUnreachable", None)  # a strict client's "node gone"
@@ -594,7 +594,7 @@ class KeeperBot:
         give_up_after: float = 120.0,
         before_send: Any = None,
     ):
-        from perpvault.fuzz.abi import load_artifacts
+        from perpvault.chain.abi import load_artifacts
 
         if abis is None:
             abis = {n: a.functions for n, a in load_artifacts(names=("Clearinghouse", "InsuranceFund")).items()}
@@ -626,7 +626,7 @@ class KeeperBot:
     # -- the node
 
     def _client(self) -> Any:
-        from perpvault.fuzz.rpc import Rpc
+        from perpvault.chain.rpc import Rpc
 
         return Rpc(self.url, timeout=10.0)
 
@@ -748,7 +748,7 @@ class KeeperBot:
     # -- acting
 
     def dry_run(self, account: str, counterparties: list[str]) -> str | None:
-        from perpvault.fuzz.rpc import CallReverted
+        from perpvault.chain.rpc import CallReverted
 
         data = self.ch_abi.fn("liquidate").encode(account, counterparties)
         try:
@@ -771,7 +771,7 @@ class KeeperBot:
         return None
 
     def liquidate(self, account: str) -> BotLiquidation | None:
-        from perpvault.fuzz.rpc import TxReverted
+        from perpvault.chain.rpc import TxReverted
 
         cps = self.counterparties(account)
         if cps is None:

@@ -3,7 +3,7 @@ layer of the risk waterfall absorbed.
 
 How it runs (issue 6):
 
-* the chain is driven over raw JSON-RPC (:mod:`perpvault.fuzz`), many transactions per block:
+* the chain is driven over raw JSON-RPC (:mod:`perpvault.chain`), many transactions per block:
   after the deployment automine is off, each transaction is queued with ``eth_sendTransaction``
   (Anvil's pool is FIFO, ``--order fifo``, so the block keeps the order the model ran them in),
   and :meth:`Replay._flush` mines the block with ``evm_mine`` at the model's timestamp and reads
@@ -13,7 +13,8 @@ How it runs (issue 6):
   oracle, one per keeper pass, the fund sweep in the last;
 * the reference model (:mod:`perpvault.model`, exact to the atom) runs in lockstep: every
   transaction is applied to it at its block's timestamp, and after every price step the model
-  is diffed against the chain's whole state (read in chunked JSON-RPC batches);
+  is diffed against the chain's whole state (:mod:`perpvault.chain`: StateReader.vy, 32
+  accounts per eth_call, the read, diff and I1/I2/I5 check the fuzz machine runs);
 * the keeper plans each liquidation on the model with :func:`perpvault.keeper.plan_liquidation`
   (the same integer replay of the contract's waterfall the keeper uses on chain reads), so a
   plan costs no RPC; the chain then executes it and must agree. After each step's liquidations
@@ -52,7 +53,7 @@ from perpvault.keeper import Tally, WaterfallSnapshot, adl_key, plan_liquidation
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
 from perpvault.model.maths import notional as notional_of
-from perpvault.model.state import MarketParams, RiskParams, Round
+from perpvault.model.state import MarketParams, RiskParams
 from perpvault.scenarios import Scenario
 from perpvault.units import fmt_usdc
 
@@ -190,64 +191,6 @@ def naive_adl(queue: list[tuple[str, int]], close: int, shortfall: int, closed: 
     naive.events += 1
 
 
-class _ChunkedBatches:
-    """An Rpc whose `batch` sends at most `size` requests per HTTP round trip (reads only: the
-    chunks are independent)."""
-
-    def __init__(self, rpc: Any, size: int = 2_000):
-        self._rpc, self._size = rpc, size
-
-    def batch(self, requests: list, *, raise_errors: bool = True) -> list:
-        out: list = []
-        for i in range(0, len(requests), self._size):
-            out += self._rpc.batch(requests[i:i + self._size], raise_errors=raise_errors)
-        return out
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._rpc, name)
-
-
-class _StaticDecoder:
-    """`Function.decode` for a return value made of static words only (intN, uintN, address,
-    bool, or one tuple of them), by slicing: eth_abi's general decoder was half of a 5,000-trader
-    state read (every position is a three-word struct)."""
-
-    def __init__(self, fn: Any):
-        (out,) = fn.outputs
-        self.tuple = out.startswith("(")
-        self.types = out.strip("()").split(",")
-        if not all(t == "address" or t == "bool" or t.startswith(("int", "uint")) for t in self.types):
-            raise ValueError(f"not static words: {out}")
-
-    def decode(self, data: bytes) -> Any:
-        values: list[Any] = []
-        for i, t in enumerate(self.types):
-            word = data[32 * i:32 * i + 32]
-            if t == "address":
-                values.append("0x" + word[12:].hex())  # lower case, as eth_abi returns it
-            elif t == "bool":
-                values.append(bool(word[-1]))
-            else:
-                values.append(int.from_bytes(word, "big", signed=t.startswith("int")))
-        if len(data) < 32 * len(self.types):
-            raise ValueError(f"short return data: {len(data)} bytes for {self.types}")
-        return tuple(values) if self.tuple else values[0]
-
-
-class _FastCalls:
-    """A Calls whose state-read decoders are :class:`_StaticDecoder`s."""
-
-    DECODERS = ("positions_fn", "margin_fn", "equity_fn", "markets_fn", "account_at_fn")
-
-    def __init__(self, calls: Any):
-        self._calls = calls
-        for name in self.DECODERS:
-            setattr(self, name, _StaticDecoder(getattr(calls, name)))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._calls, name)
-
-
 class Replay:
     def __init__(self, scenario: Scenario, *, progress: bool = True, check_every: int = 1, chain: bool = True,
                  addresses: dict[str, Any] | None = None, sweep: bool = True, block_size: int = BLOCK_SIZE,
@@ -349,7 +292,7 @@ class Replay:
             raise ReplayError(f"block of {len(hashes)} transactions mined {len(receipts)} of them, or out of order")
         for receipt, (tx, label, on_receipt, (contract, fn, args)) in zip(receipts, pending):
             if receipt["status"] != "0x1":
-                from perpvault.fuzz.rpc import decode_revert
+                from perpvault.chain.rpc import decode_revert
 
                 reason = decode_revert(self.rpc.revert_data(receipt["transactionHash"]))
                 raise ReplayError(f"{label}: the chain reverted with {reason!r}, the model passed it (t={self.model.now})")
@@ -375,9 +318,11 @@ class Replay:
     # -- set-up --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        from perpvault.fuzz.logs import LogDecoder
-        from perpvault.fuzz.rpc import start_anvil
-        from perpvault.fuzz.system import deploy_raw, dev_accounts
+        from perpvault.chain.deploy import deploy
+        from perpvault.chain.driver import dev_accounts
+        from perpvault.chain.logs import LogDecoder
+        from perpvault.chain.raw import raw_deployer
+        from perpvault.chain.rpc import start_anvil
 
         t0 = time.perf_counter()
         n = FIRST_TRADER + len(self.sc.traders)
@@ -394,7 +339,7 @@ class Replay:
         if self.record is not None:
             self._record_deploy(rpc)
         dev = dev_accounts(10)
-        self.system = deploy_raw(rpc, dev[OWNER].address, dev[UPDATER].address, keys=dev, markets=self.sc.markets)
+        self.system = deploy(dev[OWNER].address, dev[UPDATER].address, via=raw_deployer(rpc, keys=dev), markets=self.sc.markets)
         self.rpc = rpc
         self.rpc.call("anvil_autoImpersonateAccount", [True])
         # From here on every block is mined by _flush: many transactions per block.
@@ -412,10 +357,10 @@ class Replay:
         self.timings["deploy"] = time.perf_counter() - t0
 
     def _record_deploy(self, rpc: Any) -> None:
-        """Record the deployment's transactions too (deploy_raw sends them itself)."""
+        """Record the deployment's transactions too (the raw deployer sends them itself)."""
         from eth_utils import to_checksum_address
 
-        from perpvault.fuzz.abi import load_artifacts
+        from perpvault.chain.abi import load_artifacts
 
         send = rpc.send_transaction
         by_selector = {f.selector: (art.name, f) for art in load_artifacts().values()
@@ -451,7 +396,7 @@ class Replay:
             self.addr = list(given["accounts"])
             contracts = given["contracts"]
         else:
-            from perpvault.fuzz.system import dev_accounts
+            from perpvault.chain.driver import dev_accounts
 
             self.addr = [a.address for a in dev_accounts(10)[:FIRST_TRADER]] + traders
             contracts = Addresses()
@@ -465,44 +410,27 @@ class Replay:
         self.system = SimpleNamespace(vault=contracts.vault, oracle_updater=self.addr[UPDATER], clearinghouse=None)
         self.names = {}
     def read(self) -> Any:
-        """The whole chain state pinned to one block. StateReader's one-call read stops at 32
-        accounts, so this is the batched view read, its JSON-RPC batches cut into chunks (Anvil
-        answers a 30,000-request batch, 5,000 traders, with an error instead of results)."""
-        from dataclasses import replace
+        """The whole chain state at one block: StateReader.vy's read (perpvault.chain.state), the
+        one the fuzz machine and the lockstep tests use, a page of 32 accounts per eth_call."""
+        from perpvault.chain.state import StateReader
 
-        from perpvault.fuzz.state import read_state_batch
-
-        if getattr(self, "_fast_calls", None) is None:
-            self._fast_calls = _FastCalls(self.system.calls)
-        system = replace(self.system, rpc=_ChunkedBatches(self.rpc), calls=self._fast_calls)
-        return read_state_batch(system, extra=[self.addr[OWNER], self.addr[KEEPER], self.addr[LP]])
+        if getattr(self, "_reader", None) is None:
+            self._reader = StateReader(self.rpc, self.system,
+                                       extra=[self.addr[OWNER], self.addr[KEEPER], self.addr[LP]])
+        return self._reader.read()
 
     def _view(self, contract: str, to: str, name: str, *args: Any) -> Any:
         fn = self.system.abis[contract].fn(name)
         return fn.decode(self.rpc.eth_call(to, fn.encode(*args)))
 
     def _model_from_chain(self) -> Exchange:
+        from perpvault.chain.compare import model_from_chain
+
         s = self.system
-        n = len(self.sc.markets)
-        markets = [(MarketParams.of(self._view("Clearinghouse", s.clearinghouse, "params", m)),
-                    self._view("PriceFeed", s.feed, "latest", m)[0]) for m in range(n)]
-        state = self.read()
-        ex = FastExchange(
-            s.owner, s.oracle_updater, markets=markets,
-            risk=RiskParams.of(self._view("Clearinghouse", s.clearinghouse, "risk")), now=state.timestamp,
-            addresses=Addresses(token=s.usdc.lower(), feed=s.feed.lower(), fund=s.fund.lower(),
-                                clearinghouse=s.clearinghouse.lower(), vault=s.vault.lower(),
-                                order_book=s.order_book.lower()),
-            oracle_max_age=self._view("PriceFeed", s.feed, "max_age"),
-            oracle_max_jump=self._view("PriceFeed", s.feed, "max_jump"),
-            vault_spread=self._view("LiquidityVault", s.vault, "spread"),
-        )
-        for m in range(n):
-            p, t = self._view("PriceFeed", s.feed, "latest", m)
-            ex.w.feed.rounds[m] = Round(price=p, updated_at=t)
-            ms, st_ = state.markets[m], ex.w.ch.markets[m]
-            st_.last_funding_time, st_.mark_ema = ms.last_funding_time, ms.mark_ema
-        return ex
+        def view(contract: str, fn: str, *args: Any) -> Any:
+            return self._view(contract, s.contracts[contract], fn, *args)
+
+        return model_from_chain(self.read(), view, s, model=FastExchange)
 
     def seed(self) -> None:
         """LP capital into the vault, the fund's donation, every trader's margin."""
@@ -735,8 +663,8 @@ class Replay:
         self._flush()
 
     def walk(self) -> None:
-        from perpvault.fuzz.machine import diff_state
-        from perpvault.fuzz.state import check_invariants
+        from perpvault.chain.compare import diff
+        from perpvault.chain.invariants import check_invariants
 
         t0 = time.perf_counter()
         sc = self.sc
@@ -774,7 +702,7 @@ class Replay:
                 for v in check_invariants(state):
                     self._check("I1/I2/I5 on chain", False, f"step {k}: {v}")
                 self._check("I1/I2/I5 on chain", True)
-                diffs = diff_state(self.model, state)
+                diffs = diff(self.model, state)
                 self._check("model == chain (every balance, position, market)", not diffs,
                             f"step {k}: " + "; ".join(diffs[:5]))
                 neg = [a.address for a in state.known() if a.equity is not None and a.equity < 0]
@@ -825,7 +753,7 @@ def run(scenario: Scenario, out: Path | str | None = "out", *, progress: bool = 
         rp.seed()
         opened = rp.open_positions()
         if chain:
-            from perpvault.fuzz.state import check_invariants
+            from perpvault.chain.invariants import check_invariants
 
             for v in check_invariants(rp.read()):
                 rp._check("I1/I2/I5 on chain", False, f"after opening: {v}")

@@ -9,6 +9,7 @@ import secrets
 
 from perpvault.chain.orders import Order, sign_order
 
+
 def fund_account(system, account, amount: int, *, deposit: bool = True) -> None:
     """Mint `amount` atoms of collateral to `account`, approve the clearinghouse, and deposit it."""
     system.usdc.mint(account, amount, sender=system.owner)
@@ -17,8 +18,17 @@ def fund_account(system, account, amount: int, *, deposit: bool = True) -> None:
         system.clearinghouse.deposit(amount, sender=account)
 
 
-def signed(system, account, market: int, size: int, limit_price: int, *, chain, nonce: int | None = None,
-           expiry: int | None = None) -> tuple[tuple, bytes]:
+def signed(
+    system,
+    account,
+    market: int,
+    size: int,
+    limit_price: int,
+    *,
+    chain,
+    nonce: int | None = None,
+    expiry: int | None = None,
+) -> tuple[tuple, bytes]:
     """An order of `account` and its signature, ready for OrderBook.match_orders."""
     order = Order(
         account=account.address,
@@ -28,12 +38,14 @@ def signed(system, account, market: int, size: int, limit_price: int, *, chain, 
         nonce=secrets.randbits(64) if nonce is None else nonce,
         expiry=chain.pending_timestamp + 3600 if expiry is None else expiry,
     )
-    sig = sign_order(account.private_key, order, chain_id=chain.chain_id, order_book=system.order_book.address)
+    sig = sign_order(
+        account.private_key, order, chain_id=chain.chain_id, order_book=system.order_book.address
+    )
     return order.as_tuple(), sig
 
 
 def trade(system, maker, taker, market: int, taker_size: int, price: int, *, chain, sender=None):
-    """Match a maker order at `price` with a taker order for `taker_size` (signed: > 0 taker buys)."""
+    """Match a maker order at `price` with a taker order for `taker_size` (> 0: the taker buys)."""
     maker_order, maker_sig = signed(system, maker, market, -taker_size, price, chain=chain)
     taker_order, taker_sig = signed(system, taker, market, taker_size, price, chain=chain)
     return system.order_book.match_orders(

@@ -1,141 +1,227 @@
-"""The one deployment of perpvault, used by tests, scripts, the demo and the CLI."""
+"""The one deployment of perpvault: which contracts, with which constructor arguments, which
+one-time bindings and which markets, in which order.
+
+:data:`DEPLOYMENT` is that sequence as a table, and :func:`deploy` runs it through a
+:class:`Deployer`: ape's contract containers (:class:`ApeDeployer`, the default: tests,
+scripts, the demo) or raw JSON-RPC (:class:`perpvault.chain.raw.RawDeployer`: the fuzzer,
+the replay, the gas bench). Both send the same transactions in the same order, so on a fresh
+chain with the same owner every contract lands at the same address either way.
+
+Adding a contract is one row: ``Contract(name, contract, source, args)``, where each
+argument names a contract deployed earlier, a role (``owner``, ``oracle_updater``) or a
+parameter of :func:`deploy` (``risk``, ``vault_spread``, ``oracle_max_age``,
+``oracle_max_jump``); a one-time binding is a ``Call``; ``each_market`` repeats a call per
+market with ``market``, ``initial_price`` and ``market_params`` bound.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
-from perpvault.units import PPM, WAD, price
-
-# ---------------------------------------------------------------------------------------------
-# Parameters (ppm unless noted). These are the defaults the demo and the tests start from; the
-# hard bounds live in the contracts (Clearinghouse._check_params / _set_risk).
+from perpvault.params import (
+    DEFAULT_MARKETS,
+    DEFAULT_RISK,
+    ORACLE_MAX_AGE,
+    ORACLE_MAX_JUMP,
+    VAULT_SPREAD,
+    MarketSpec,
+)
 
 
 @dataclass(frozen=True)
-class MarketSpec:
+class Contract:
+    """Deploy `contract` (``contracts/<source>``) as ``System.<name>``, from the owner."""
+
     name: str
-    initial_price: int  # 18 decimals
-    imr: int = 100_000  # 10% -> 10x max leverage
-    mmr: int = 50_000  # 5%
-    maker_fee: int = 200  # 2 bp
-    taker_fee: int = 500  # 5 bp
-    liquidation_penalty: int = 10_000  # 1%
-    price_band: int = 50_000  # fills within 5% of the oracle
-    vault_max_notional: int = 10**15  # atoms: 1e9 USDC
-    max_funding_rate: int = WAD // 3600 // 1000  # 0.1% an hour, WAD per second
-    ema_weight: int = 200_000  # each fill moves the traded-price EMA 20% of the way
-
-    def params(self) -> tuple:
-        """The MarketParams struct, in declaration order."""
-        return (
-            self.imr,
-            self.mmr,
-            self.maker_fee,
-            self.taker_fee,
-            self.liquidation_penalty,
-            self.price_band,
-            self.vault_max_notional,
-            self.max_funding_rate,
-            self.ema_weight,
-        )
+    contract: str
+    source: str
+    args: tuple[str, ...] = ()
 
 
-DEFAULT_MARKETS: tuple[MarketSpec, ...] = (
-    MarketSpec("BTC-PERP", price(60_000)),
-    MarketSpec("ETH-PERP", price(3_000), imr=125_000, mmr=62_500),
+@dataclass(frozen=True)
+class Call:
+    """`sender` calls ``<target>.<fn>(*args)`` (once, or once per market)."""
+
+    sender: str
+    target: str
+    fn: str
+    args: tuple[str, ...] = ()
+    each_market: bool = False
+
+
+DEPLOYMENT: tuple[Contract | Call, ...] = (
+    Contract("usdc", "MockUSDC", "mocks/MockUSDC.vy"),
+    Contract(
+        "feed",
+        "PriceFeed",
+        "oracle/PriceFeed.vy",
+        ("oracle_updater", "oracle_max_age", "oracle_max_jump"),
+    ),
+    Call("oracle_updater", "feed", "set_price", ("market", "initial_price"), each_market=True),
+    Contract("fund", "InsuranceFund", "InsuranceFund.vy", ("usdc",)),
+    Contract("liquidator", "Liquidator", "Liquidator.vy", ("usdc", "fund")),
+    Contract(
+        "clearinghouse", "Clearinghouse", "Clearinghouse.vy", ("usdc", "fund", "liquidator", "risk")
+    ),
+    Contract(
+        "vault", "LiquidityVault", "LiquidityVault.vy", ("usdc", "clearinghouse", "vault_spread")
+    ),
+    Contract("order_book", "OrderBook", "OrderBook.vy", ("clearinghouse",)),
+    Contract("lens", "RiskLens", "RiskLens.vy", ("clearinghouse",)),
+    Call("owner", "fund", "set_clearinghouse", ("clearinghouse",)),
+    Call("owner", "clearinghouse", "set_vault", ("vault",)),
+    Call("owner", "clearinghouse", "set_order_book", ("order_book",)),
+    Call("owner", "clearinghouse", "add_market", ("feed", "market_params"), each_market=True),
 )
 
-# RiskParams: liquidation_buffer, keeper_share, fund_fee_share, vault_max_drawdown, vault_window
-DEFAULT_RISK: tuple = (200_000, 200_000, 500_000, 200_000, 86_400)
+CONTRACTS: tuple[Contract, ...] = tuple(s for s in DEPLOYMENT if isinstance(s, Contract))
 
-VAULT_SPREAD = 1_000  # 10 bp
-ORACLE_MAX_AGE = 3_600
-ORACLE_MAX_JUMP = 300_000  # 30% per update
+H = TypeVar("H")  # how a deployer holds a deployed contract: an ape contract object, an address
 
 
 @dataclass
-class System:
-    """Handles on every deployed contract, plus the markets they were listed with."""
+class System(Generic[H]):
+    """The deployed system: each contract by its :data:`DEPLOYMENT` name
+    (``system.clearinghouse``), the two roles and the listed markets."""
 
-    usdc: Any
-    feed: Any
-    fund: Any
-    liquidator: Any
-    clearinghouse: Any
-    vault: Any
-    order_book: Any
-    lens: Any
+    handles: dict[str, H]  # by DEPLOYMENT name, in deployment order
     owner: Any
     oracle_updater: Any
-    markets: tuple[MarketSpec, ...] = field(default_factory=tuple)
+    markets: tuple[MarketSpec, ...] = ()
+
+    def __getattr__(self, name: str) -> H:
+        if name.startswith("_") or name == "handles":  # not set yet (copy, unpickle)
+            raise AttributeError(name)
+        try:
+            return self.handles[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no contract {name!r}") from None
 
     @property
-    def contracts(self) -> dict[str, Any]:
-        return {
-            "MockUSDC": self.usdc,
-            "PriceFeed": self.feed,
-            "InsuranceFund": self.fund,
-            "Liquidator": self.liquidator,
-            "Clearinghouse": self.clearinghouse,
-            "LiquidityVault": self.vault,
-            "OrderBook": self.order_book,
-            "RiskLens": self.lens,
-        }
+    def contracts(self) -> dict[str, H]:
+        """The contracts by contract name (``"Clearinghouse"``), in deployment order."""
+        return {s.contract: self.handles[s.name] for s in CONTRACTS if s.name in self.handles}
+
+
+class Deployer(Protocol[H]):
+    """How one driver sends the deployment's transactions."""
+
+    def create(self, step: Contract, sender: Any, args: list[Any]) -> H: ...
+
+    def at(self, step: Contract, address: str) -> H: ...
+
+    def call(
+        self, sender: Any, contract: Contract, target: H, fn: str, args: list[Any]
+    ) -> None: ...
+
+    def system(
+        self,
+        handles: dict[str, H],
+        owner: Any,
+        oracle_updater: Any,
+        markets: tuple[MarketSpec, ...],
+    ) -> System[H]: ...
 
 
 def deploy(
     owner: Any,
     oracle_updater: Any,
     *,
+    via: Deployer | None = None,
     project: Any = None,
-    markets: tuple[MarketSpec, ...] = DEFAULT_MARKETS,
+    markets: Sequence[MarketSpec] = DEFAULT_MARKETS,
     risk: tuple = DEFAULT_RISK,
-    collateral: Any = None,
+    collateral: str | None = None,
     oracle_max_age: int = ORACLE_MAX_AGE,
     oracle_max_jump: int = ORACLE_MAX_JUMP,
     vault_spread: int = VAULT_SPREAD,
-) -> System:
-    """Deploy and wire the whole system.
+) -> System[Any]:
+    """Deploy and wire the whole system: every step of :data:`DEPLOYMENT`, in order.
 
-    Order: collateral (MockUSDC unless an address is given), price feed with the initial
-    prices, insurance fund, liquidator (the waterfall engine), clearinghouse, liquidity vault, order book, lens; then the
-    one-time bindings (fund -> clearinghouse, clearinghouse -> vault and order book) and the
-    markets.
+    `via`: the driver's :class:`Deployer` (default: ape's, on `project` or ape's own).
+    `collateral`: an existing token to use instead of deploying a MockUSDC. Returns the
+    deployer's :class:`System`.
     """
-    if project is None:
-        from ape import project as ape_project
+    if via is None:
+        if project is None:
+            from ape import project
+        via = ApeDeployer(project)
+    markets = tuple(markets)
+    known: dict[str, Any] = {
+        "owner": owner,
+        "oracle_updater": oracle_updater,
+        "risk": tuple(risk),
+        "oracle_max_age": oracle_max_age,
+        "oracle_max_jump": oracle_max_jump,
+        "vault_spread": vault_spread,
+    }
+    existing = {"usdc": collateral} if collateral is not None else {}
+    steps = {s.name: s for s in CONTRACTS}
+    handles: dict[str, Any] = {}
+    for step in DEPLOYMENT:
+        if isinstance(step, Contract):
+            if step.name in existing:
+                handles[step.name] = via.at(step, existing[step.name])
+            else:
+                handles[step.name] = via.create(step, owner, [known[a] for a in step.args])
+            known[step.name] = handles[step.name]
+            continue
+        target, sender = steps[step.target], known[step.sender]
+        for market_id, spec in enumerate(markets) if step.each_market else [(None, None)]:
+            bound = (
+                known
+                if spec is None
+                else {
+                    **known,
+                    "market": market_id,
+                    "initial_price": spec.initial_price,
+                    "market_params": spec.params(),
+                }
+            )
+            via.call(sender, target, handles[step.target], step.fn, [bound[a] for a in step.args])
+    return via.system(handles, owner, oracle_updater, markets)
 
-        project = ape_project
-    sender = {"sender": owner}
-    usdc = project.MockUSDC.deploy(**sender) if collateral is None else project.MockUSDC.at(collateral)
-    feed = project.PriceFeed.deploy(oracle_updater, oracle_max_age, oracle_max_jump, **sender)
-    for market_id, spec in enumerate(markets):
-        feed.set_price(market_id, spec.initial_price, sender=oracle_updater)
-    fund = project.InsuranceFund.deploy(usdc, **sender)
-    liquidator = project.Liquidator.deploy(usdc, fund, **sender)
-    clearinghouse = project.Clearinghouse.deploy(usdc, fund, liquidator, risk, **sender)
-    vault = project.LiquidityVault.deploy(usdc, clearinghouse, vault_spread, **sender)
-    order_book = project.OrderBook.deploy(clearinghouse, **sender)
-    lens = project.RiskLens.deploy(clearinghouse, **sender)
-    fund.set_clearinghouse(clearinghouse, **sender)
-    clearinghouse.set_vault(vault, **sender)
-    clearinghouse.set_order_book(order_book, **sender)
-    for spec in markets:
-        clearinghouse.add_market(feed, spec.params(), **sender)
-    return System(
-        usdc=usdc,
-        feed=feed,
-        fund=fund,
-        liquidator=liquidator,
-        clearinghouse=clearinghouse,
-        vault=vault,
-        order_book=order_book,
-        lens=lens,
-        owner=owner,
-        oracle_updater=oracle_updater,
-        markets=tuple(markets),
-    )
+
+@dataclass
+class ApeDeployer:
+    """Deploys through an ape project's contract containers."""
+
+    project: Any
+
+    def create(self, step: Contract, sender: Any, args: list[Any]) -> Any:
+        return getattr(self.project, step.contract).deploy(*args, sender=sender)
+
+    def at(self, step: Contract, address: str) -> Any:
+        return getattr(self.project, step.contract).at(address)
+
+    def call(self, sender: Any, contract: Contract, target: Any, fn: str, args: list[Any]) -> None:
+        getattr(target, fn)(*args, sender=sender)
+
+    def system(
+        self,
+        handles: dict[str, Any],
+        owner: Any,
+        oracle_updater: Any,
+        markets: tuple[MarketSpec, ...],
+    ) -> System[Any]:
+        return System(handles, owner, oracle_updater, markets)
 
 
-__all__ = ["DEFAULT_MARKETS", "DEFAULT_RISK", "MarketSpec", "System", "deploy", "PPM"]
+__all__ = [
+    "CONTRACTS",
+    "DEFAULT_MARKETS",
+    "DEFAULT_RISK",
+    "DEPLOYMENT",
+    "ORACLE_MAX_AGE",
+    "ORACLE_MAX_JUMP",
+    "VAULT_SPREAD",
+    "ApeDeployer",
+    "Call",
+    "Contract",
+    "Deployer",
+    "MarketSpec",
+    "System",
+    "deploy",
+]

@@ -1,52 +1,46 @@
-"""Invariant checks on the deployed system (SPEC section 7), shared by tests, the demo and scenarios."""
+"""The accounting invariants on one read of the chain (SPEC section 7): I1, I2 and I5.
+
+:func:`check_invariants` is the one check: the fuzz machine, the replay and the lockstep
+tests run it on a :class:`~perpvault.chain.state.ChainState`
+(:func:`perpvault.chain.ape_driver.assert_invariants` reads an ape-deployed system and
+asserts it: the unit tests, the demo).
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+from perpvault.chain.state import ChainState
 
 
-def known_accounts(system) -> list[str]:
-    ch = system.clearinghouse
-    return [ch.account_at(i) for i in range(ch.account_count())]
+def check_invariants(state: ChainState) -> list[str]:
+    """I1, I2 (exact) and I5 on one read; returns the violations (empty when all hold).
 
-
-def assert_zero_sum_positions(system) -> None:
-    """I1: in every market the sizes of all accounts sum to zero."""
-    ch = system.clearinghouse
-    accounts = known_accounts(system)
-    for market in range(ch.market_count()):
-        total = sum(ch.positions(a, market).size for a in accounts)
-        assert total == 0, f"I1 broken in market {market}: sum of sizes {total}"
-
-
-def assert_conservation(system) -> None:
-    """I2, exact: token balance == sum(margin) - sum(open_notional) + insurance_due + sum(funding_pool).
-
-    sum(-open_notional) is the PnL already realized by closers and still owed by open positions
-    (it equals the sum of unrealized PnL at any mark, because sizes sum to zero).
+    I1: in every market the sizes of all known accounts sum to zero.
+    I2: token balance == sum(margin) - sum(open_notional) + insurance_due + sum(funding_pool).
+        sum(-open_notional) is the PnL already realized by closers and still owed by open
+        positions (it equals the sum of unrealized PnL at any mark: sizes sum to zero).
+    I5: the fund's token balance == total_in - total_out.
     """
-    ch = system.clearinghouse
-    accounts = known_accounts(system)
-    margins = sum(ch.margin(a) for a in accounts)
-    basis = sum(ch.positions(a, m).open_notional for a in accounts for m in range(ch.market_count()))
-    pools = sum(ch.markets(m).funding_pool for m in range(ch.market_count()))
-    balance = system.usdc.balanceOf(ch)
-    expected = margins - basis + ch.insurance_due() + pools
-    assert balance == expected, f"I2 broken: balance {balance} != books {expected} (diff {balance - expected})"
+    violations: list[str] = []
+    known = state.known()
+    for m in range(len(state.markets)):
+        total = sum(a.positions[m].size for a in known)
+        if total != 0:
+            violations.append(f"I1 market {m}: sizes sum to {total}")
+    margins = sum(a.margin for a in known)
+    basis = sum(p.open_notional for a in known for p in a.positions)
+    pools = sum(s.funding_pool for s in state.markets)
+    books = margins - basis + state.insurance_due + pools
+    if state.clearinghouse_balance != books:
+        violations.append(
+            f"I2: balance {state.clearinghouse_balance} != books {books} "
+            f"(diff {state.clearinghouse_balance - books})"
+        )
+    if state.fund_balance != state.fund_total_in - state.fund_total_out:
+        violations.append(
+            f"I5: fund balance {state.fund_balance} != in - out "
+            f"{state.fund_total_in - state.fund_total_out}"
+        )
+    return violations
 
 
-def assert_fund_accounting(system) -> None:
-    """I5: the fund's balance is exactly what came in minus what it paid."""
-    fund = system.fund
-    assert fund.available() == fund.total_in() - fund.total_out()
-    assert system.usdc.balanceOf(fund) == fund.total_in() - fund.total_out()
-
-
-def assert_invariants(system) -> None:
-    assert_zero_sum_positions(system)
-    assert_conservation(system)
-    assert_fund_accounting(system)
-
-
-def equities(system, accounts: Iterable) -> dict[str, int]:
-    return {str(a): system.clearinghouse.equity(a) for a in accounts}
+__all__ = ["check_invariants"]

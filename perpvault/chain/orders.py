@@ -1,4 +1,5 @@
-"""EIP-712 signed orders for the OrderBook (Order(account, market, size, limit_price, nonce, expiry))."""
+"""EIP-712 signed orders for the OrderBook: Order(account, market, size, limit_price, nonce,
+expiry)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,12 @@ class Order:
 
 
 def domain(chain_id: int, order_book: str) -> dict:
-    return {"name": "perpvault", "version": "1", "chainId": chain_id, "verifyingContract": order_book}
+    return {
+        "name": "perpvault",
+        "version": "1",
+        "chainId": chain_id,
+        "verifyingContract": order_book,
+    }
 
 
 def sign_order(private_key: str | bytes, order: Order, *, chain_id: int, order_book: str) -> bytes:
@@ -46,6 +52,8 @@ def sign_order(private_key: str | bytes, order: Order, *, chain_id: int, order_b
         "nonce": order.nonce,
         "expiry": order.expiry,
     }
-    signable = encode_typed_data(domain_data=domain(chain_id, order_book), message_types=ORDER_TYPES, message_data=message)
+    signable = encode_typed_data(
+        domain_data=domain(chain_id, order_book), message_types=ORDER_TYPES, message_data=message
+    )
     signed = Account.sign_message(signable, private_key)
     return signed.signature

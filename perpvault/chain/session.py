@@ -20,7 +20,9 @@ class ChainSession:
 
 
 @contextlib.contextmanager
-def open_chain(network: str = "ethereum:local:foundry", *, quiet: bool = True) -> Iterator[ChainSession]:
+def open_chain(
+    network: str = "ethereum:local:foundry", *, quiet: bool = True
+) -> Iterator[ChainSession]:
     """Connect ape to `network` (default: start a local Anvil) from the repository root.
 
     ape resolves the project from the working directory, so this changes into the repo root

@@ -1,28 +1,20 @@
-"""Fast chain driver for the differential fuzzer (issue 4).
+"""The differential fuzzer (issue 4): the contracts and the reference model in lockstep,
+every balance compared and I1-I10 checked after every step.
 
-ape is for deploying and for the unit tests: it sends about a dozen RPCs per transaction.
-The fuzzer's hot loop instead talks JSON-RPC to its own Anvil over one persistent HTTP
-connection, with pre-encoded calldata, Anvil's unlocked accounts and
-``eth_sendTransactionSync``, and reads the whole book in one ``eth_call``.
+Only the fuzzer lives here; the chain it drives is :mod:`perpvault.chain` (the raw JSON-RPC
+driver for speed, the ape driver as the bench's baseline; the one-call state read, the diff
+with the model and the invariant check are the ones the lockstep tests and the replay use).
 
 Modules:
 
-- :mod:`perpvault.fuzz.rpc`: ``start_anvil`` and the JSON-RPC client ``Rpc``.
-- :mod:`perpvault.fuzz.abi`: compiled artifacts (vyper CLI, cached) and calldata encoders.
-- :mod:`perpvault.fuzz.system`: raw deployment with the same wiring as ``perpvault.chain.deploy``.
-- :mod:`perpvault.fuzz.signing`: EIP-712 order signing without eth_account's slow path.
-- :mod:`perpvault.fuzz.state`: the one-call state read and the I1/I2/I5 checks on it.
-- :mod:`perpvault.fuzz.driver`: ``open_raw()`` and ``RawDriver``, one method per protocol action.
-- :mod:`perpvault.fuzz.logs`: receipt log decoding (the waterfall events the invariants read).
-- :mod:`perpvault.fuzz.machine`: ``PerpMachine``, the Hypothesis state machine driving chain and
-  model in lockstep (``diff_state``: the one comparison of a StateReader read with the model;
-  I1-I10 after every step), and ``Harness`` (one Anvil, post-setup snapshot).
+- :mod:`perpvault.fuzz.machine`: ``PerpMachine``, the Hypothesis state machine, and ``Harness``
+  (one Anvil, the system deployed and set up, the post-setup snapshot);
 - :mod:`perpvault.fuzz.campaign`: ``run_worker`` / ``run_campaign`` (one Anvil per worker process;
-  a worker whose Anvil dies starts a fresh one, redeploys and resumes).
-- :mod:`perpvault.fuzz.ape_side`: the same chain side through ape's contract objects (the
-  bench's baseline).
-- :mod:`perpvault.fuzz.mutants`: deliberately broken contracts the fuzzer must catch.
-- :mod:`perpvault.fuzz.cli`: ``perpvault fuzz --steps N --seed S [--workers W] [--json] [--mutant NAME]``.
+  a worker whose Anvil dies starts a fresh one, redeploys and resumes);
+- :mod:`perpvault.fuzz.mutants`: deliberately broken contracts the fuzzer must catch
+  (:class:`perpvault.mutants.Mutant`, the registry shape the formal checks share);
+- :mod:`perpvault.fuzz.cli`: ``perpvault fuzz --steps N --seed S [--workers W] [--json]
+  [--mutant NAME]``.
 
 Keep episodes short: revert to a post-setup snapshot every ~50 steps (one Hypothesis
 example). Anvil's per-transaction cost grows with the chain: measured here 440 steps/s

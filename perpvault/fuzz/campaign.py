@@ -6,7 +6,7 @@ results. A failing worker reports the violated invariants and Hypothesis' shrunk
 rendered as a regression test by :func:`perpvault.fuzz.machine.regression_test`.
 
 Fault tolerance: a worker's Anvil that dies (killed, crashed, or replaced on its port) makes
-the next JSON-RPC call raise :class:`~perpvault.fuzz.rpc.NodeUnreachable`. The worker then
+the next JSON-RPC call raise :class:`~perpvault.chain.rpc.NodeUnreachable`. The worker then
 says so on stderr, starts a fresh Anvil, redeploys, re-runs the set-up (a new
 :class:`~perpvault.fuzz.machine.Harness`) and carries on with the steps still to do; the
 interrupted example is dropped (its checked steps still count). After
@@ -20,8 +20,9 @@ import multiprocessing as mp
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 STEP_COUNT = 50  # Hypothesis stateful_step_count: steps per example (one evm_revert each)
 STEPS_PER_EXAMPLE = 40  # measured average (examples end early at random), to size max_examples
@@ -45,27 +46,36 @@ class Result:
     sequence: str = ""  # Hypothesis' shrunk falsifying example
     regression: str = ""
     error: str = ""
-    restarts: list[str] = field(default_factory=list)  # one line per Anvil that died and was replaced
+    restarts: list[str] = field(
+        default_factory=list
+    )  # one line per Anvil that died and was replaced
 
     @property
     def steps_per_s(self) -> float:
         return self.steps / self.seconds if self.seconds else 0.0
 
 
-def run_worker(steps: int, seed: int, mutant: str | None = None, *, shrink: bool = True,
-               on_progress: Callable[[int, int, set[str]], None] | None = None,
-               progress_every: int = 25, backend: str = "raw") -> Result:
+def run_worker(
+    steps: int,
+    seed: int,
+    mutant: str | None = None,
+    *,
+    shrink: bool = True,
+    on_progress: Callable[[int, int, set[str]], None] | None = None,
+    progress_every: int = 25,
+    backend: str = "raw",
+) -> Result:
     """One process, one Anvil: run about `steps` checked steps (or until the first failure).
 
     `backend` "ape" drives the same machine through ape's contract objects (the bench's
-    baseline; see perpvault.fuzz.ape_side).
+    baseline; see perpvault.chain.ape_driver).
     """
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis import seed as hseed
     from hypothesis.stateful import run_state_machine_as_test
 
+    from perpvault.chain.rpc import NodeUnreachable
     from perpvault.fuzz import machine as M
-    from perpvault.fuzz.rpc import NodeUnreachable
 
     result = Result(seed, mutant)
     harness = M.Harness(mutant, backend=backend)
@@ -83,25 +93,29 @@ def run_worker(steps: int, seed: int, mutant: str | None = None, *, shrink: bool
 
     def cfg(remaining: int) -> Any:
         return settings(
-        max_examples=max(1, math.ceil(remaining / STEPS_PER_EXAMPLE)),
-        stateful_step_count=STEP_COUNT,
-        deadline=None,
-        database=None,
-        phases=phases,
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-        report_multiple_bugs=False,
-    )
+            max_examples=max(1, math.ceil(remaining / STEPS_PER_EXAMPLE)),
+            stateful_step_count=STEP_COUNT,
+            deadline=None,
+            database=None,
+            phases=phases,
+            suppress_health_check=list(HealthCheck),
+            print_blob=False,
+            report_multiple_bugs=False,
+        )
+
     start = time.perf_counter()
     try:
         rounds = 0
         while M.STATS.steps < steps:  # Hypothesis ends examples early at random: top up to `steps`
             try:
-                run_state_machine_as_test(hseed(seed * 1_000 + rounds)(M.PerpMachine),
-                                          settings=cfg(steps - M.STATS.steps))
+                run_state_machine_as_test(
+                    hseed(seed * 1_000 + rounds)(M.PerpMachine), settings=cfg(steps - M.STATS.steps)
+                )
             except NodeUnreachable as e:
                 if len(result.restarts) >= MAX_RESTARTS:
-                    raise RuntimeError(f"anvil died {len(result.restarts) + 1} times; giving up: {e}") from None
+                    raise RuntimeError(
+                        f"anvil died {len(result.restarts) + 1} times; giving up: {e}"
+                    ) from None
                 harness = _restart(harness, mutant, backend, M.STATS.steps, e, result)
             rounds += 1
     except M.Violation as e:
@@ -115,17 +129,26 @@ def run_worker(steps: int, seed: int, mutant: str | None = None, *, shrink: bool
         result.seconds = time.perf_counter() - start
         s = M.STATS
         result.steps, result.checks, result.examples = s.steps, s.checks, s.examples
-        result.rules, result.outcomes, result.events = dict(s.rules), dict(s.outcomes), dict(s.events)
+        result.rules, result.outcomes, result.events = (
+            dict(s.rules),
+            dict(s.outcomes),
+            dict(s.events),
+        )
         harness.close()
         M.set_harness(None)
     result.steps_to_failure = M.STATS.first_failure
     if result.violations and result.sequence:
         result.regression = M.regression_test(
-            result.sequence, f"test_regression_seed_{seed}" + (f"_{mutant}" if mutant else ""), mutant)
+            result.sequence,
+            f"test_regression_seed_{seed}" + (f"_{mutant}" if mutant else ""),
+            mutant,
+        )
     return result
 
 
-def _restart(harness: Any, mutant: str | None, backend: str, step: int, error: BaseException, result: Result) -> Any:
+def _restart(
+    harness: Any, mutant: str | None, backend: str, step: int, error: BaseException, result: Result
+) -> Any:
     """Replace a harness whose node died: stop what is left of it, start a fresh Anvil,
     redeploy and re-run the set-up."""
     from perpvault.fuzz import machine as M
@@ -142,9 +165,13 @@ def _restart(harness: Any, mutant: str | None, backend: str, step: int, error: B
         pass
     fresh = M.Harness(mutant, backend=backend)
     M.set_harness(fresh)
-    line = (f"anvil on port {port} {how} at step {step}; restarted (port {fresh.anvil.port}), "
-            f"redeployed, resuming")
-    print("\n" + line, file=sys.stderr, flush=True)  # own line: a progress bar may be on the current one
+    line = (
+        f"anvil on port {port} {how} at step {step}; restarted (port {fresh.anvil.port}), "
+        f"redeployed, resuming"
+    )
+    print(
+        "\n" + line, file=sys.stderr, flush=True
+    )  # own line: a progress bar may be on the current one
     result.restarts.append(line)
     return fresh
 
@@ -162,8 +189,15 @@ def _worker(args: tuple) -> dict:
     return d
 
 
-def run_campaign(steps: int, seed: int, workers: int = 1, mutant: str | None = None, *, shrink: bool = True,
-                 on_progress: Callable[[int, int, set[str]], None] | None = None) -> list[dict]:
+def run_campaign(
+    steps: int,
+    seed: int,
+    workers: int = 1,
+    mutant: str | None = None,
+    *,
+    shrink: bool = True,
+    on_progress: Callable[[int, int, set[str]], None] | None = None,
+) -> list[dict]:
     """Split `steps` over `workers` processes (seeds seed, seed+1, ...); one result dict each."""
     if mutant:
         from perpvault.fuzz.mutants import mutant_artifacts
@@ -174,7 +208,9 @@ def run_campaign(steps: int, seed: int, workers: int = 1, mutant: str | None = N
     with ctx.Manager() as manager:
         queue = manager.Queue()
         with ctx.Pool(workers) as pool:
-            pending = pool.map_async(_worker, [(share[i], seed + i, mutant, shrink, queue) for i in range(workers)])
+            pending = pool.map_async(
+                _worker, [(share[i], seed + i, mutant, shrink, queue) for i in range(workers)]
+            )
             seen: dict[int, tuple[int, int, set[str]]] = {}
             while True:
                 done = pending.ready()
@@ -182,8 +218,11 @@ def run_campaign(steps: int, seed: int, workers: int = 1, mutant: str | None = N
                     s, n, c, rules = queue.get()
                     seen[s] = (n, c, set(rules))
                     if on_progress:
-                        on_progress(sum(v[0] for v in seen.values()), sum(v[1] for v in seen.values()),
-                                    set().union(*(v[2] for v in seen.values())))
+                        on_progress(
+                            sum(v[0] for v in seen.values()),
+                            sum(v[1] for v in seen.values()),
+                            set().union(*(v[2] for v in seen.values())),
+                        )
                 if done:
                     break
                 time.sleep(0.2)

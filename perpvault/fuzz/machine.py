@@ -1,16 +1,18 @@
 """The differential state machine of issue 4: the contracts on Anvil and the reference model
 side by side, every balance compared and I1-I10 checked after every step.
 
-One :class:`Harness` per process: one Anvil, the system deployed over raw JSON-RPC, the
+One :class:`Harness` per process: one Anvil, the system deployed by a
+:class:`perpvault.chain.driver.Driver` (raw JSON-RPC; ape for the bench's baseline), the
 set-up (traders funded, LP capital, a small insurance fund) done in lockstep on chain and
 in the model, then an ``evm_snapshot``. Every Hypothesis example starts by reverting to
 that snapshot and unpickling the model taken there.
 
 Speed (docs/fuzzing.md): each transaction is sent before the model runs its side and its
 receipt read after (``Rpc.start``), and the one-call state read likewise overlaps the
-model's views (:class:`ModelViews`: each account's health computed once per step, for the
-comparison and for I4). Nothing is compared less: :func:`diff_state` still checks every
-number of the read.
+model's views (:class:`~perpvault.chain.compare.ModelViews`: each account's health computed
+once per step, for the comparison and for I4). Nothing is compared less:
+:func:`perpvault.chain.compare.diff` checks every number of the read (the one diff the
+lockstep tests and the replay run too).
 
 Time is explicit: every transaction is stamped ``model.now + 1`` (plus any time the
 ``time_passes`` rule added) with ``evm_setNextBlockTimestamp``, so the chain's block times
@@ -26,27 +28,29 @@ import copy
 import os
 import pickle
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import event as _h_event
 from hypothesis import note as _h_note
-from hypothesis.errors import InvalidArgument
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from perpvault.chain.compare import ModelViews, diff, model_from_chain
+from perpvault.chain.driver import FAR_EXPIRY, Driver
+from perpvault.chain.invariants import check_invariants
+from perpvault.chain.logs import LogDecoder
 from perpvault.chain.orders import Order as ChainOrder
-from perpvault.fuzz.driver import FAR_EXPIRY, RawDriver, open_raw
-from perpvault.fuzz.logs import LogDecoder
-from perpvault.fuzz.rpc import AnvilProcess, TxReverted
-from perpvault.fuzz.state import ChainState, check_invariants
+from perpvault.chain.raw import open_raw
+from perpvault.chain.rpc import AnvilProcess, TxReverted
+from perpvault.chain.state import ChainState
 from perpvault.keeper import plan_liquidation, snapshot_from_model
 from perpvault.model import Exchange, Order, Revert
-from perpvault.model.exchange import Addresses
 from perpvault.model.maths import fee as requirement
 from perpvault.model.maths import ahead as pm_ahead
-from perpvault.model.maths import to_int
-from perpvault.model.state import Health, MarketParams, RiskParams, Round
+from perpvault.model.state import MarketParams, RiskParams
 
 PPM = 1_000_000
 USDC = 10**6
@@ -110,13 +114,15 @@ STATS = Stats()
 class Harness:
     """One chain with the system deployed and set up, and the model of it; see the module docstring.
 
-    `backend` "raw" (the fuzzer: perpvault.fuzz.driver over JSON-RPC, its own Anvil) or "ape"
-    (the same chain side through ape's contract objects, perpvault.fuzz.ape_side: the bench's
+    `backend` "raw" (the fuzzer: perpvault.chain.raw over JSON-RPC, its own Anvil) or "ape"
+    (the same chain side through ape's contract objects, perpvault.chain.ape_driver: the bench's
     baseline). The raw client is strict: if the node dies, the next call raises
-    :class:`~perpvault.fuzz.rpc.NodeUnreachable` and the campaign restarts the harness.
+    :class:`~perpvault.chain.rpc.NodeUnreachable` and the campaign restarts the harness.
     """
 
-    def __init__(self, mutant: str | None = None, anvil: AnvilProcess | None = None, backend: str = "raw"):
+    def __init__(
+        self, mutant: str | None = None, anvil: AnvilProcess | None = None, backend: str = "raw"
+    ):
         artifacts = None
         if mutant:
             from perpvault.fuzz.mutants import mutant_artifacts
@@ -127,7 +133,7 @@ class Harness:
         if backend == "raw":
             self.driver, self.anvil = open_raw(anvil, artifacts=artifacts, strict=True)
         elif backend == "ape":
-            from perpvault.fuzz.ape_side import open_ape
+            from perpvault.chain.ape_driver import open_ape
 
             self.driver, self.anvil = open_ape(anvil, artifacts=artifacts)
         else:
@@ -148,11 +154,13 @@ class Harness:
         # Every block is stamped exactly one second after the previous one (also after evm_revert):
         # chain and model clocks advance together without an RPC per transaction.
         d.set_block_interval(1)
-        self.model = _model_from_raw(self)
+        # The model of the freshly deployed system: same addresses, parameters and clocks.
+        self.model = model_from_chain(d.read(), d.view, self.system, model=FastExchange)
         self.minted = 0
         self._setup()
         self.base_state = self.driver.read()
-        # The model at the snapshot, pickled once: every example unpickles it (~5x cheaper than deepcopy).
+        # The model at the snapshot, pickled once: every example unpickles it (~5x cheaper than
+        # deepcopy).
         self._base_model = pickle.dumps(self.model, pickle.HIGHEST_PROTOCOL)
         self.base_minted = self.minted
         self.snapshot = d.snapshot()
@@ -178,10 +186,16 @@ class Harness:
             self._both(lambda i=i: d.mint(a[i], WALLET), lambda m, i=i: m.mint(a[i], WALLET))
             self.minted += WALLET
             for spender in (s.clearinghouse, s.vault, s.fund):
-                self._both(lambda i=i, sp=spender: d.approve(a[i], sp), lambda m, i=i, sp=spender: m.approve(a[i], sp))
+                self._both(
+                    lambda i=i, sp=spender: d.approve(a[i], sp),
+                    lambda m, i=i, sp=spender: m.approve(a[i], sp),
+                )
         for i in TRADERS:
             self._both(lambda i=i: d.deposit(a[i], MARGIN), lambda m, i=i: m.deposit(a[i], MARGIN))
-        self._both(lambda: d.vault_deposit(a[LPS[0]], LP_CAPITAL), lambda m: m.vault_deposit(a[LPS[0]], LP_CAPITAL))
+        self._both(
+            lambda: d.vault_deposit(a[LPS[0]], LP_CAPITAL),
+            lambda m: m.vault_deposit(a[LPS[0]], LP_CAPITAL),
+        )
         self._both(lambda: d.donate(a[OWNER], DONATION), lambda m: m.donate(a[OWNER], DONATION))
 
     def reset(self) -> Exchange:
@@ -216,138 +230,6 @@ class FastExchange(Exchange):
         return result
 
 
-def _view(h: Harness, contract: str, name: str, *args: Any) -> Any:
-    fn = h.system.abis[contract].fn(name)
-    to = getattr(h.system, {"Clearinghouse": "clearinghouse", "PriceFeed": "feed", "LiquidityVault": "vault",
-                            "InsuranceFund": "fund", "MockUSDC": "usdc"}[contract])
-    return fn.decode(h.driver.eth_call(to, fn.encode(*args)))
-
-
-def _model_from_raw(h: Harness) -> Exchange:
-    """The model of a freshly deployed raw system: same addresses, parameters and clocks."""
-    s = h.system
-    n = _view(h, "Clearinghouse", "market_count")
-    markets = [(MarketParams.of(_view(h, "Clearinghouse", "params", m)), _view(h, "PriceFeed", "latest", m)[0])
-               for m in range(n)]
-    state = h.driver.read()
-    ex = FastExchange(
-        s.owner, s.oracle_updater, markets=markets, risk=RiskParams.of(_view(h, "Clearinghouse", "risk")),
-        now=state.timestamp,
-        addresses=Addresses(token=s.usdc.lower(), feed=s.feed.lower(), fund=s.fund.lower(),
-                            clearinghouse=s.clearinghouse.lower(), vault=s.vault.lower(),
-                            order_book=s.order_book.lower()),
-        oracle_max_age=_view(h, "PriceFeed", "max_age"), oracle_max_jump=_view(h, "PriceFeed", "max_jump"),
-        vault_spread=_view(h, "LiquidityVault", "spread"),
-    )
-    for m in range(n):
-        p, t = _view(h, "PriceFeed", "latest", m)
-        ex.w.feed.rounds[m] = Round(price=p, updated_at=t)
-        ms = state.markets[m]
-        st_ = ex.w.ch.markets[m]
-        st_.last_funding_time, st_.mark_ema = ms.last_funding_time, ms.mark_ema
-    return ex
-
-
-# --- one comparison of the one-call read against the model -----------------------------------
-
-
-_UNTOUCHED = Health(equity=0, initial=0, maintenance=0, notional=0)  # an account with no storage
-
-
-@dataclass
-class ModelViews:
-    """The model's views after a step, computed once and shared by the comparison and I4:
-    each account's health (None where it reverts: stale oracle) and the vault's totalAssets."""
-
-    health: dict[str, Health | None]
-    total_assets: int | None
-
-    @classmethod
-    def of(cls, model: Exchange, extra: list[str]) -> "ModelViews":
-        """The accounts StateReader returns: the known ones in registration order, then `extra`."""
-        ch = model.w.ch
-        health: dict[str, Health | None] = {}
-        for a in [*ch.known, *(x.lower() for x in extra)]:
-            if a not in health:
-                health[a] = _health_of(ch, a)
-        return cls(health, _safe(model.w.vault.total_assets))
-
-    def of_account(self, model: Exchange, a: str) -> Health | None:
-        if a not in self.health:
-            self.health[a] = _health_of(model.w.ch, a)
-        return self.health[a]
-
-    def any_liquidatable(self, model: Exchange) -> bool:
-        """``is_liquidatable`` of any known account (True when one cannot be evaluated)."""
-        for a in model.w.ch.known:
-            h = self.of_account(model, a)
-            if h is None or (h.maintenance != 0 and h.equity < to_int(h.maintenance)):
-                return True
-        return False
-
-
-def _health_of(ch: Any, a: str) -> Health | None:
-    if a not in ch.accounts:  # never touched: margin 0, no positions (and no storage created)
-        return _UNTOUCHED
-    try:
-        return ch.health(a)
-    except Revert:
-        return None
-
-
-def diff_state(model: Exchange, state: ChainState, views: ModelViews | None = None) -> list[str]:
-    """Every number of `state` (StateReader's one-call read) that the model disagrees with.
-
-    `views`: the model's views for this state if already computed (:class:`ModelViews`).
-    """
-    out: list[str] = []
-    w = model.w
-    ch = w.ch
-    if views is None:
-        views = ModelViews.of(model, [])
-    if state.timestamp != w.now:
-        out.append(f"MODEL clock: chain {state.timestamp} != model {w.now}")
-    known = [a for a in state.accounts.values() if a.known]
-    if [a.address.lower() for a in known] != ch.known:
-        out.append(f"MODEL known accounts: chain {[a.address for a in known]} != model {ch.known}")
-    token = w.token
-    for acct in state.accounts.values():
-        a = acct.address.lower()
-        h = views.of_account(model, a)
-        eq = None if h is None else h.equity
-        m_acct = ch.accounts.get(a)
-        margin = m_acct.margin if m_acct else 0
-        if acct.margin != margin:
-            out.append(f"MODEL margin({a}): chain {acct.margin} != model {margin}")
-        if acct.equity != eq:
-            out.append(f"MODEL equity({a}): chain {acct.equity} != model {eq}")
-        wallet = token.balance_of(a)
-        if acct.wallet != wallet:
-            out.append(f"MODEL wallet({a}): chain {acct.wallet} != model {wallet}")
-        for mk, p in enumerate(acct.positions):
-            mp = m_acct.positions.get(mk) if m_acct else None
-            mt = (mp.size, mp.open_notional, mp.funding_index) if mp else (0, 0, 0)
-            if (p.size, p.open_notional, p.funding_index) != mt:
-                out.append(f"MODEL position({a},{mk}): chain {(p.size, p.open_notional, p.funding_index)} != model {mt}")
-    for mk, ms in enumerate(state.markets):
-        mm = ch.markets[mk]
-        c = (ms.funding_index, ms.last_funding_time, ms.mark_ema, ms.funding_pool, ms.funding_weight, ms.open_interest)
-        m = (mm.funding_index, mm.last_funding_time, mm.mark_ema, mm.funding_pool, mm.funding_weight, mm.open_interest)
-        if c != m:
-            out.append(f"MODEL market({mk}): chain {c} != model {m}")
-    pairs = [
-        ("insurance_due", state.insurance_due, ch.insurance_due),
-        ("clearinghouse balance", state.clearinghouse_balance, token.balance_of(ch.address)),
-        ("fund balance", state.fund_balance, token.balance_of(w.fund.address)),
-        ("fund total_in", state.fund_total_in, w.fund.total_in),
-        ("fund total_out", state.fund_total_out, w.fund.total_out),
-        ("vault totalSupply", state.vault_total_supply, w.vault.total_supply),
-        ("vault totalAssets", state.vault_total_assets, views.total_assets),
-    ]
-    out += [f"MODEL {what}: chain {c} != model {m}" for what, c, m in pairs if c != m]
-    return out
-
-
 def _drain(finish: Callable[[], Any]) -> None:
     """Collect the reply of a request in flight when the step failed before reading it, so the
     connection is ready for the next one; its own errors are secondary to the one being raised."""
@@ -364,7 +246,8 @@ def peek(fn: Callable[[], Any]) -> Any:
 
 
 def maintenance_of(model: Exchange, positions: Any) -> int:
-    """MMR of a chain-read account at the model's prices and parameters (chain numbers, model prices)."""
+    """MMR of a chain-read account at the model's prices and parameters (chain numbers, model
+    prices)."""
     ch = model.w.ch
     total = 0
     for m, p in enumerate(positions):
@@ -396,9 +279,19 @@ markets = st.integers(0, 1)
 usdc = lambda lo, hi: st.integers(lo, hi).map(lambda x: x * USDC)  # noqa: E731
 
 INVALID = (
-    "deposit_zero", "withdraw_zero", "withdraw_too_much", "self_match", "outside_band", "liquidate_healthy",
-    "params_not_owner", "params_out_of_bounds", "price_not_updater", "price_jump", "vault_zero_size",
-    "redeem_too_much", "risk_out_of_bounds",
+    "deposit_zero",
+    "withdraw_zero",
+    "withdraw_too_much",
+    "self_match",
+    "outside_band",
+    "liquidate_healthy",
+    "params_not_owner",
+    "params_out_of_bounds",
+    "price_not_updater",
+    "price_jump",
+    "vault_zero_size",
+    "redeem_too_much",
+    "risk_out_of_bounds",
 )
 
 
@@ -409,7 +302,7 @@ class PerpMachine(RuleBasedStateMachine):
         super().__init__()
         self.h = get_harness()
         self.model = self.h.reset()
-        self.d: RawDriver = self.h.driver
+        self.d: Driver = self.h.driver
         self.a = self.h.addr
         self.low = self.h.low
         self.pending = 0
@@ -435,8 +328,14 @@ class PerpMachine(RuleBasedStateMachine):
         self.model.at(t)
         return t
 
-    def _send(self, label: str, tx: tuple[str, str, bytes], model: Callable[[Exchange], Any],
-              *, tick: bool = True) -> tuple[bool, str | None, list]:
+    def _send(
+        self,
+        label: str,
+        tx: tuple[str, str, bytes],
+        model: Callable[[Exchange], Any],
+        *,
+        tick: bool = True,
+    ) -> tuple[bool, str | None, list]:
         """One transaction (sender, to, calldata) on both sides; their outcomes (ok / revert
         reason) must agree. The model runs while the node mines (Rpc.start)."""
         if tick:
@@ -471,7 +370,8 @@ class PerpMachine(RuleBasedStateMachine):
         note(f"{label}: {c_err or 'ok'}")
         if c_err != m_err:
             self.ctx.setdefault("violations", []).append(
-                f"MODEL outcome of {label}: chain {c_err or 'ok'} != model {m_err or 'ok'}")
+                f"MODEL outcome of {label}: chain {c_err or 'ok'} != model {m_err or 'ok'}"
+            )
         if "expect_revert" in self.ctx and c_err is None:
             self.ctx.setdefault("violations", []).append(f"INVALID {label} was accepted on chain")
         self.ctx.setdefault("logs", []).extend(logs)
@@ -489,43 +389,86 @@ class PerpMachine(RuleBasedStateMachine):
 
     # -- rules ---------------------------------------------------------------------------------
 
-    @initialize(lev=st.lists(st.integers(1, 9), min_size=3, max_size=3), market=markets, long_first=st.booleans())
+    @initialize(
+        lev=st.lists(st.integers(1, 9), min_size=3, max_size=3),
+        market=markets,
+        long_first=st.booleans(),
+    )
     def open_book(self, lev: list[int], market: int, long_first: bool) -> None:
         """Every example starts with three leveraged pairs (1x-9x of the margin), so price moves
         reach liquidation, bad debt and ADL within a short example."""
         for pair, x in enumerate(lev):
-            self.fill(maker=2 * pair, taker=2 * pair + 1, market=(market + pair) % 2, notional=MARGIN * x,
-                      buy=(pair % 2 == 0) == long_first, offset=0, partial=PPM)
+            self.fill(
+                maker=2 * pair,
+                taker=2 * pair + 1,
+                market=(market + pair) % 2,
+                notional=MARGIN * x,
+                buy=(pair % 2 == 0) == long_first,
+                offset=0,
+                partial=PPM,
+            )
 
     @rule(who=traders, amount=usdc(1, 20_000))
     def deposit(self, who: int, amount: int) -> None:
         self._count("deposit")
         a, s = self.a[TRADERS[who]], self._s()
-        self._send("deposit", (a, s.clearinghouse, s.calls.deposit(amount)),
-                   lambda m: m.deposit(a, amount))
+        self._send(
+            "deposit", (a, s.clearinghouse, s.calls.deposit(amount)), lambda m: m.deposit(a, amount)
+        )
 
     @rule(who=traders, amount=usdc(1, 60_000))
     def withdraw(self, who: int, amount: int) -> None:
         self._count("withdraw")
         a, s = self.a[TRADERS[who]], self._s()
-        self._send("withdraw", (a, s.clearinghouse, s.calls.withdraw(amount)),
-                   lambda m: m.withdraw(a, amount))
+        self._send(
+            "withdraw",
+            (a, s.clearinghouse, s.calls.withdraw(amount)),
+            lambda m: m.withdraw(a, amount),
+        )
 
-    def _match(self, label: str, maker_o: ChainOrder, taker_o: ChainOrder, fill_size: int, sender: str) -> bool:
+    def _match(
+        self, label: str, maker_o: ChainOrder, taker_o: ChainOrder, fill_size: int, sender: str
+    ) -> bool:
         s = self._s()
-        data = s.calls.match_orders(maker_o.as_tuple(), s.signer.sign(maker_o), taker_o.as_tuple(),
-                                    s.signer.sign(taker_o), fill_size)
+        data = s.calls.match_orders(
+            maker_o.as_tuple(),
+            s.signer.sign(maker_o),
+            taker_o.as_tuple(),
+            s.signer.sign(taker_o),
+            fill_size,
+        )
         self._begin_trade([maker_o.account, taker_o.account])
-        ok, _, _ = self._send(label, (sender, s.order_book, data),
-                              lambda m: m.match_orders(sender, Order.of(maker_o.as_tuple()),
-                                                       Order.of(taker_o.as_tuple()), fill_size),
-                              tick=False)
+        ok, _, _ = self._send(
+            label,
+            (sender, s.order_book, data),
+            lambda m: m.match_orders(
+                sender, Order.of(maker_o.as_tuple()), Order.of(taker_o.as_tuple()), fill_size
+            ),
+            tick=False,
+        )
         return ok
 
-    @rule(maker=traders, taker=traders, market=markets, notional=usdc(100, 400_000), buy=st.booleans(),
-          offset=st.integers(-900, 900), partial=st.integers(200_000, 1_000_000))
-    def fill(self, maker: int, taker: int, market: int, notional: int, buy: bool, offset: int, partial: int) -> None:
-        """Signed orders at a price within the band (offset: thousandths of the band), partially filled."""
+    @rule(
+        maker=traders,
+        taker=traders,
+        market=markets,
+        notional=usdc(100, 400_000),
+        buy=st.booleans(),
+        offset=st.integers(-900, 900),
+        partial=st.integers(200_000, 1_000_000),
+    )
+    def fill(
+        self,
+        maker: int,
+        taker: int,
+        market: int,
+        notional: int,
+        buy: bool,
+        offset: int,
+        partial: int,
+    ) -> None:
+        """Signed orders at a price within the band (offset: thousandths of the band), partially
+        filled."""
         self._count("fill")
         if maker == taker:
             taker = (taker + 1) % len(TRADERS)
@@ -544,7 +487,8 @@ class PerpMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.open_orders)
     @rule(k=st.integers(0, 7), partial=st.integers(100_000, 1_000_000))
     def fill_again(self, k: int, partial: int) -> None:
-        """Fill more of a partially filled pair (may overfill: then both sides must reject it alike)."""
+        """Fill more of a partially filled pair (may overfill: then both sides must reject it
+        alike)."""
         self._count("fill_again")
         mo, to = self.open_orders[k % len(self.open_orders)]
         self._tick()
@@ -560,8 +504,12 @@ class PerpMachine(RuleBasedStateMachine):
         limit = oracle * 105 // 100 if buy else oracle * 95 // 100
         s = self._s()
         self._begin_trade([a, s.vault])
-        self._send("vault_trade", (a, s.vault, s.calls.vault_trade(market, size, limit)),
-                   lambda m: m.vault_trade(a, market, size, limit), tick=False)
+        self._send(
+            "vault_trade",
+            (a, s.vault, s.calls.vault_trade(market, size, limit)),
+            lambda m: m.vault_trade(a, market, size, limit),
+            tick=False,
+        )
 
     @rule(lp=st.integers(0, len(LPS) - 1), amount=usdc(1, 200_000))
     def lp_deposit(self, lp: int, amount: int) -> None:
@@ -570,8 +518,12 @@ class PerpMachine(RuleBasedStateMachine):
         s = self._s()
         self._tick()
         self._begin_vault()
-        self._send("lp_deposit", (a, s.vault, s.calls.vault_deposit(amount, a)),
-                   lambda m: m.vault_deposit(a, amount), tick=False)
+        self._send(
+            "lp_deposit",
+            (a, s.vault, s.calls.vault_deposit(amount, a)),
+            lambda m: m.vault_deposit(a, amount),
+            tick=False,
+        )
 
     @rule(lp=st.integers(0, len(LPS) - 1), frac=st.integers(1, 1_000_000))
     def lp_redeem(self, lp: int, frac: int) -> None:
@@ -581,8 +533,12 @@ class PerpMachine(RuleBasedStateMachine):
         s = self._s()
         self._tick()
         self._begin_vault()
-        self._send("lp_redeem", (a, s.vault, s.calls.vault_redeem(shares, a, a)),
-                   lambda m: m.vault_redeem(a, shares), tick=False)
+        self._send(
+            "lp_redeem",
+            (a, s.vault, s.calls.vault_redeem(shares, a, a)),
+            lambda m: m.vault_redeem(a, shares),
+            tick=False,
+        )
 
     @rule(who=traders, amount=usdc(1, 5_000))
     def donate(self, who: int, amount: int) -> None:
@@ -594,8 +550,11 @@ class PerpMachine(RuleBasedStateMachine):
     def _set_price(self, label: str, market: int, price: int, sender: str | None = None) -> bool:
         s = self._s()
         sender = sender or s.oracle_updater
-        ok, _, _ = self._send(label, (sender, s.feed, s.calls.set_price(market, price)),
-                              lambda m: m.set_price(sender, market, price))
+        ok, _, _ = self._send(
+            label,
+            (sender, s.feed, s.calls.set_price(market, price)),
+            lambda m: m.set_price(sender, market, price),
+        )
         return ok
 
     @rule(market=markets, move=st.integers(-20_000, 20_000))
@@ -611,7 +570,9 @@ class PerpMachine(RuleBasedStateMachine):
         target = start * (100 + pct if up else 100 - pct) // 100
         while self._price(market) != target:
             p = self._price(market)
-            step = max(min(target, p * (PPM + MAX_JUMP_STEP) // PPM), p * (PPM - MAX_JUMP_STEP) // PPM)
+            step = max(
+                min(target, p * (PPM + MAX_JUMP_STEP) // PPM), p * (PPM - MAX_JUMP_STEP) // PPM
+            )
             if not self._set_price("oracle_crash", market, step):
                 break
 
@@ -630,27 +591,39 @@ class PerpMachine(RuleBasedStateMachine):
         self._count("settle_funding")
         a, k = self.a[TRADERS[who]], self.a[KEEPER]
         s = self._s()
-        self._send("settle_funding", (k, s.clearinghouse, s.calls.settle_funding(a)),
-                   lambda m: m.settle_funding(k, a))
+        self._send(
+            "settle_funding",
+            (k, s.clearinghouse, s.calls.settle_funding(a)),
+            lambda m: m.settle_funding(k, a),
+        )
 
     @rule()
     def sweep(self) -> None:
         self._count("sweep")
         k = self.a[KEEPER]
         s = self._s()
-        self._send("sweep", (k, s.clearinghouse, s.calls.sweep_to_insurance),
-                   lambda m: m.sweep_to_insurance(k))
+        self._send(
+            "sweep",
+            (k, s.clearinghouse, s.calls.sweep_to_insurance),
+            lambda m: m.sweep_to_insurance(k),
+        )
 
     def _liquidatable(self) -> list[str]:
         ch = self.model.w.ch
         return peek(lambda: [a for a in ch.known if ch.is_liquidatable(a)])
 
-    def _liquidate(self, label: str, account: str, cps: list[str], keeper: str) -> tuple[bool, str | None]:
+    def _liquidate(
+        self, label: str, account: str, cps: list[str], keeper: str
+    ) -> tuple[bool, str | None]:
         s = self._s()
         self.ctx["liquidated"] = account
         self.ctx["cps"] = list(cps)
-        ok, reason, _ = self._send(label, (keeper, s.clearinghouse, s.calls.liquidate(account, cps)),
-                                   lambda m: m.liquidate(keeper, account, cps), tick=False)
+        ok, reason, _ = self._send(
+            label,
+            (keeper, s.clearinghouse, s.calls.liquidate(account, cps)),
+            lambda m: m.liquidate(keeper, account, cps),
+            tick=False,
+        )
         return ok, reason
 
     @rule(k=st.integers(0, 15), self_liquidate=st.booleans(), probe_same_side=st.booleans())
@@ -666,17 +639,28 @@ class PerpMachine(RuleBasedStateMachine):
         keeper = account if self_liquidate and account in self.low else self.a[KEEPER].lower()
         event(f"liquidate: {'liquidatable' if targets else 'healthy'} target")
         try:
-            cps = plan_liquidation(snapshot_from_model(self.model), account, keeper).counterparties if targets else []
+            cps = (
+                plan_liquidation(snapshot_from_model(self.model), account, keeper).counterparties
+                if targets
+                else []
+            )
         except (RuntimeError, KeyError, ZeroDivisionError, ValueError) as e:
             note(f"keeper plan failed: {e}")
             event("liquidate: no plan")
             cps = []
         if cps and probe_same_side:
             ch = self.model.w.ch
-            market = next(m for m in range(ch.market_count) if ch.positions_of(account, m).size != 0)
+            market = next(
+                m for m in range(ch.market_count) if ch.positions_of(account, m).size != 0
+            )
             side = ch.positions_of(account, market).size > 0
-            same = [a for a in known if a != account and ch.positions_of(a, market).size != 0
-                    and (ch.positions_of(a, market).size > 0) == side]
+            same = [
+                a
+                for a in known
+                if a != account
+                and ch.positions_of(a, market).size != 0
+                and (ch.positions_of(a, market).size > 0) == side
+            ]
             if same:
                 event("liquidate: same-side probe")
                 self._liquidate("liquidate_same_side", account, [same[0]] + cps, keeper)
@@ -686,9 +670,14 @@ class PerpMachine(RuleBasedStateMachine):
             event("liquidate: with ADL list")
         self.ctx["pre_liquidation"] = self._pre_equities()
         ch = self.model.w.ch
-        self.ctx["pre_scores"] = peek(lambda: {
-            (a, m): ch.adl_score(a, m) for a in ch.known for m in range(ch.market_count)
-            if ch.positions_of(a, m).size != 0})
+        self.ctx["pre_scores"] = peek(
+            lambda: {
+                (a, m): ch.adl_score(a, m)
+                for a in ch.known
+                for m in range(ch.market_count)
+                if ch.positions_of(a, m).size != 0
+            }
+        )
         self._liquidate("liquidate", account, cps, keeper)
 
     def _pre_equities(self) -> dict[str, int | None]:
@@ -699,10 +688,14 @@ class PerpMachine(RuleBasedStateMachine):
                 return ch.equity(a)
             except Revert:
                 return None
+
         return peek(lambda: {a: eq(a) for a in ch.known})
 
-    @rule(market=markets, which=st.sampled_from(["mmr", "imr", "fees", "penalty", "band", "funding", "ema"]),
-          x=st.integers(0, 1_000_000))
+    @rule(
+        market=markets,
+        which=st.sampled_from(["mmr", "imr", "fees", "penalty", "band", "funding", "ema"]),
+        x=st.integers(0, 1_000_000),
+    )
     def set_market_params(self, market: int, which: str, x: int) -> None:
         """A parameter change inside the hard bounds (x picks the value)."""
         self._count("set_market_params")
@@ -726,11 +719,19 @@ class PerpMachine(RuleBasedStateMachine):
     def _params(self, market: int, p: MarketParams, sender: str | None = None) -> None:
         s = self._s()
         sender = sender or s.owner
-        data = s.abis["Clearinghouse"].fn("set_market_params").encode(market, tuple(vars(p).values()))
-        self._send("set_market_params", (sender, s.clearinghouse, data),
-                   lambda m: m.set_market_params(sender, market, p))
+        data = (
+            s.abis["Clearinghouse"].fn("set_market_params").encode(market, tuple(vars(p).values()))
+        )
+        self._send(
+            "set_market_params",
+            (sender, s.clearinghouse, data),
+            lambda m: m.set_market_params(sender, market, p),
+        )
 
-    @rule(which=st.sampled_from(["buffer", "keeper", "fee_share", "drawdown", "window"]), x=st.integers(0, 1_000_000))
+    @rule(
+        which=st.sampled_from(["buffer", "keeper", "fee_share", "drawdown", "window"]),
+        x=st.integers(0, 1_000_000),
+    )
     def set_risk_params(self, which: str, x: int) -> None:
         self._count("set_risk_params")
         r = copy.copy(self.model.w.ch.risk)
@@ -750,8 +751,11 @@ class PerpMachine(RuleBasedStateMachine):
         s = self._s()
         sender = sender or s.owner
         data = s.abis["Clearinghouse"].fn("set_risk_params").encode(tuple(vars(r).values()))
-        self._send("set_risk_params", (sender, s.clearinghouse, data),
-                   lambda m: m.set_risk_params(sender, r))
+        self._send(
+            "set_risk_params",
+            (sender, s.clearinghouse, data),
+            lambda m: m.set_risk_params(sender, r),
+        )
 
     @precondition(lambda self: not self.model.w.ch.paused)
     @rule()
@@ -768,7 +772,8 @@ class PerpMachine(RuleBasedStateMachine):
 
     @rule(kind=st.sampled_from(INVALID), who=traders, market=markets)
     def invalid(self, kind: str, who: int, market: int) -> None:
-        """A deliberately invalid action: must revert on chain and in the model, for the same reason."""
+        """A deliberately invalid action: must revert on chain and in the model, for the same
+        reason."""
         self._count("invalid")
         event(f"invalid: {kind}")
         s, a = self._s(), self.a[TRADERS[who]]
@@ -778,10 +783,15 @@ class PerpMachine(RuleBasedStateMachine):
         elif kind == "withdraw_zero":
             self._send(kind, (a, s.clearinghouse, s.calls.withdraw(0)), lambda m: m.withdraw(a, 0))
         elif kind == "withdraw_too_much":
-            self._tick()  # more than the whole equity (unrealized profit counts) at the withdrawal's time
+            # more than the whole equity (unrealized profit counts) at the withdrawal's time
+            self._tick()
             amount = max(_safe(lambda: self.model.equity(a)) or 0, 0) + 1
-            self._send(kind, (a, s.clearinghouse, s.calls.withdraw(amount)), lambda m: m.withdraw(a, amount),
-                       tick=False)
+            self._send(
+                kind,
+                (a, s.clearinghouse, s.calls.withdraw(amount)),
+                lambda m: m.withdraw(a, amount),
+                tick=False,
+            )
         elif kind in ("self_match", "outside_band"):
             self._tick()
             oracle = self._price(market)
@@ -817,12 +827,18 @@ class PerpMachine(RuleBasedStateMachine):
         elif kind == "price_jump":
             self._set_price(kind, market, self._price(market) * 14 // 10)
         elif kind == "vault_zero_size":
-            self._send(kind, (a, s.vault, s.calls.vault_trade(market, 0, 0)),
-                       lambda m: m.vault_trade(a, market, 0, 0))
+            self._send(
+                kind,
+                (a, s.vault, s.calls.vault_trade(market, 0, 0)),
+                lambda m: m.vault_trade(a, market, 0, 0),
+            )
         elif kind == "redeem_too_much":
             shares = self.model.w.vault.balance_of(a.lower()) + 10**12
-            self._send(kind, (a, s.vault, s.calls.vault_redeem(shares, a, a)),
-                       lambda m: m.vault_redeem(a, shares))
+            self._send(
+                kind,
+                (a, s.vault, s.calls.vault_redeem(shares, a, a)),
+                lambda m: m.vault_redeem(a, shares),
+            )
 
     # -- context for the invariants --------------------------------------------------------------
 
@@ -830,7 +846,12 @@ class PerpMachine(RuleBasedStateMachine):
         """I8: each party's health at the trade's timestamp, before it."""
         ch = self.model.w.ch
         self.ctx["pre_health"] = peek(
-            lambda: {p.lower(): _safe(lambda p=p: ch.health(p.lower())) for p in parties if p.lower() in ch.accounts})
+            lambda: {
+                p.lower(): _safe(lambda p=p: ch.health(p.lower()))
+                for p in parties
+                if p.lower() in ch.accounts
+            }
+        )
 
     def _begin_vault(self) -> None:
         """I9: the vault's assets and supply at the LP action's timestamp, before it."""
@@ -851,9 +872,14 @@ class PerpMachine(RuleBasedStateMachine):
             raise
         state = d.finish_read()
         bad = list(ctx.get("violations", []))
-        bad += diff_state(self.model, state, views)
+        bad += diff(self.model, state, views)
         bad += check_invariants(state)  # I1, I2, I5
-        bad += self._i3(state) + self._i4_i6_i7(state, ctx) + self._i8(state, ctx) + self._i9(state, ctx)
+        bad += (
+            self._i3(state)
+            + self._i4_i6_i7(state, ctx)
+            + self._i8(state, ctx)
+            + self._i9(state, ctx)
+        )
         bad += self._i10(state) + self._i4_solvency(state, views)
         STATS.steps += 1
         STATS.checks += 1
@@ -870,10 +896,17 @@ class PerpMachine(RuleBasedStateMachine):
         their net deposits) equals minus what went to fees, dust and funding pools, minus what
         was swept to the fund, plus what the fund covered."""
         gained = _books(state) - self.base_books - self.net_deposits
-        held = (state.insurance_due - self.h.base_state.insurance_due
-                + sum(m.funding_pool for m in state.markets) - sum(m.funding_pool for m in self.h.base_state.markets))
+        held = (
+            state.insurance_due
+            - self.h.base_state.insurance_due
+            + sum(m.funding_pool for m in state.markets)
+            - sum(m.funding_pool for m in self.h.base_state.markets)
+        )
         if gained != -held - self.swept + self.covered:
-            return [f"I3: accounts gained {gained} != -(held {held}) - swept {self.swept} + covered {self.covered}"]
+            return [
+                f"I3: accounts gained {gained} != -(held {held}) - swept {self.swept} "
+                f"+ covered {self.covered}"
+            ]
         return []
 
     def _i4_i6_i7(self, state: ChainState, ctx: dict) -> list[str]:
@@ -896,20 +929,27 @@ class PerpMachine(RuleBasedStateMachine):
         if haircuts != shortfall:
             out.append(f"I6: haircuts {haircuts} != shortfall socialized {shortfall}")
         if shortfall and state.fund_balance != 0:
-            out.append(f"I6: shortfall {shortfall} socialized while the fund still holds {state.fund_balance}")
+            out.append(
+                f"I6: shortfall {shortfall} socialized while the fund still holds "
+                f"{state.fund_balance}"
+            )
         if shortfall and eq != 0:
             out.append(f"I6: bankrupt {account} ends at equity {eq} != 0 after ADL")
         cps = [f["counterparty"] for n, f in logs if n == "Deleveraged"]
-        if cps != ctx.get("cps", [])[:len(cps)]:
+        if cps != ctx.get("cps", [])[: len(cps)]:
             out.append(f"I7: deleveraged {cps} not the keeper's list in order {ctx.get('cps')}")
         dl = [f for n, f in logs if n == "Deleveraged"]
         first = [f["counterparty"] for f in dl if f["market"] == dl[0]["market"]] if dl else []
         scores = ctx.get("pre_scores", {})
-        # Order (scores at the transaction's time; later markets may see scores an earlier ADL moved).
-        for a, b in zip(first, first[1:]):
+        # Order (scores at the transaction's time; later markets may see scores an earlier ADL
+        # moved).
+        for a, b in zip(first, first[1:], strict=False):
             sa, sb = scores.get((a, dl[0]["market"])), scores.get((b, dl[0]["market"]))
             if sa is None or sb is None or not pm_ahead(sa, a, sb, b):
-                out.append(f"I7: {a} (score {sa}) deleveraged before {b} (score {sb}) in market {dl[0]['market']}")
+                out.append(
+                    f"I7: {a} (score {sa}) deleveraged before {b} (score {sb}) in market "
+                    f"{dl[0]['market']}"
+                )
         for n, f in logs:
             if n != "Deleveraged":
                 continue
@@ -918,19 +958,29 @@ class PerpMachine(RuleBasedStateMachine):
             q1 = by[cp].positions[mk].size
             qb = before[account].positions[mk].size
             if q0 == 0 or qb == 0 or (q0 > 0) == (qb > 0):
-                out.append(f"I7: counterparty {cp} in market {mk} was {q0} against bankrupt {qb} (same side or flat)")
+                out.append(
+                    f"I7: counterparty {cp} in market {mk} was {q0} against bankrupt {qb} "
+                    "(same side or flat)"
+                )
             if abs(q1) > abs(q0) or (q1 != 0 and (q1 > 0) != (q0 > 0)):
-                out.append(f"I7: counterparty {cp} in market {mk} went {q0} -> {q1} (increased or flipped)")
+                out.append(
+                    f"I7: counterparty {cp} in market {mk} went {q0} -> {q1} (increased or flipped)"
+                )
         return out
 
     def _i4_solvency(self, state: ChainState, views: ModelViews) -> list[str]:
         """I4, second half: with no liquidatable account left, the positive equities are covered
         by the clearinghouse's balance."""
-        if any(a.equity is None for a in state.accounts.values()) or views.any_liquidatable(self.model):
+        if any(a.equity is None for a in state.accounts.values()) or views.any_liquidatable(
+            self.model
+        ):
             return []
         positive = sum(max(a.equity, 0) for a in state.accounts.values() if a.known)
         if positive > state.clearinghouse_balance:
-            return [f"I4: positive equities {positive} > clearinghouse balance {state.clearinghouse_balance}"]
+            return [
+                f"I4: positive equities {positive} > clearinghouse balance "
+                f"{state.clearinghouse_balance}"
+            ]
         return []
 
     def _i8(self, state: ChainState, ctx: dict) -> list[str]:
@@ -945,11 +995,19 @@ class PerpMachine(RuleBasedStateMachine):
                 continue
             after = by.get(a)
             before = prev.get(a)
-            if after is None or before is None or after.positions == before.positions or after.equity is None:
+            if (
+                after is None
+                or before is None
+                or [p.stored for p in after.positions] == [p.stored for p in before.positions]
+                or after.equity is None
+            ):
                 continue
             m1 = maintenance_of(self.model, after.positions)
             if m1 > h.maintenance or after.equity * h.maintenance < h.equity * m1:
-                out.append(f"I8: {a} below maintenance (E {h.equity}, MMR {h.maintenance}) traded to E {after.equity}, MMR {m1}")
+                out.append(
+                    f"I8: {a} below maintenance (E {h.equity}, MMR {h.maintenance}) traded to "
+                    f"E {after.equity}, MMR {m1}"
+                )
         return out
 
     def _i9(self, state: ChainState, ctx: dict) -> list[str]:
@@ -970,7 +1028,11 @@ class PerpMachine(RuleBasedStateMachine):
 
 
 def _books(state: ChainState) -> int:
-    return sum(a.margin - sum(p.open_notional for p in a.positions) for a in state.accounts.values() if a.known)
+    return sum(
+        a.margin - sum(p.open_notional for p in a.positions)
+        for a in state.accounts.values()
+        if a.known
+    )
 
 
 def _safe(fn: Callable[[], Any]) -> Any:
@@ -999,16 +1061,31 @@ def regression_test(steps: str, name: str = "test_regression", mutant: str | Non
         if ln.startswith("state.teardown()"):
             break
     if mutant is None:
-        out = [f"def {name}(fuzz_harness):", "    from perpvault.fuzz.machine import PerpMachine", ""]
+        out = [
+            f"def {name}(fuzz_harness):",
+            "    from perpvault.fuzz.machine import PerpMachine",
+            "",
+        ]
         out += [f"    {ln}" for ln in body]
     else:  # a mutant's sequence proves detection: it must fail on the mutant
-        out = [f'@pytest.mark.parametrize("mutant_harness", [{mutant!r}], indirect=True)',
-               f"def {name}(mutant_harness):",
-               "    from perpvault.fuzz.machine import PerpMachine, Violation", "",
-               "    with pytest.raises(Violation):"]
+        out = [
+            f'@pytest.mark.parametrize("mutant_harness", [{mutant!r}], indirect=True)',
+            f"def {name}(mutant_harness):",
+            "    from perpvault.fuzz.machine import PerpMachine, Violation",
+            "",
+            "    with pytest.raises(Violation):",
+        ]
         out += [f"        {ln}" for ln in body]
     return "\n".join(out) + "\n"
 
 
-__all__ = ["Harness", "PerpMachine", "STATS", "Stats", "Violation", "diff_state", "get_harness",
-           "regression_test", "set_harness"]
+__all__ = [
+    "Harness",
+    "PerpMachine",
+    "STATS",
+    "Stats",
+    "Violation",
+    "get_harness",
+    "regression_test",
+    "set_harness",
+]

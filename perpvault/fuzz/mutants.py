@@ -1,9 +1,8 @@
-"""Deliberately broken variants of the contracts: proof that the fuzzer can fail.
+"""The fuzzer's mutants: deliberately broken contracts it must catch (proof that it can fail).
 
-Each mutant is a text patch of one contract in a temporary copy of contracts/ (the raw
-driver compiles any contracts directory, see :func:`perpvault.fuzz.abi.load_artifacts`).
-The patch must match exactly once, so a mutant that no longer applies fails loudly
-instead of silently testing the unmodified contracts.
+Each is a :class:`perpvault.mutants.Mutant` whose ``caught_by`` names the invariant ids that
+should catch it (any of them). The raw driver compiles any contracts directory (see
+:func:`perpvault.chain.abi.load_artifacts`), so only the patched contract is recompiled.
 
 ``perpvault fuzz --mutant NAME`` runs a campaign on one; ``tests/fuzz/test_mutants.py``
 asserts each is caught with a fixed seed.
@@ -11,91 +10,55 @@ asserts each is caught with a fixed seed.
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from perpvault.chain.abi import CONTRACT_FILES, Artifact, load_artifacts
+from perpvault.mutants import Mutant, patched_contracts, registry
 from perpvault.paths import repo_root
 
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    file: str  # under contracts/
-    old: str
-    new: str
-    what: str
-    expect: tuple[str, ...]  # invariant ids that should catch it (any of them)
-
-
-MUTANTS: dict[str, Mutant] = {
-    m.name: m
-    for m in (
-        Mutant(
-            "adl_overshoot",
-            "modules/adl.vy",
-            "        cp_haircut: int256 = haircut_left\n",
-            "        cp_haircut: int256 = haircut_left + 1\n",
-            "ADL takes more than the shortfall: one atom more from the last counterparty of each close",
-            ("I6",),
-        ),
-        Mutant(
-            "rounding_favours_account",
-            "modules/trading.vy",
-            "    pays: uint256 = perp_math._notional(size, price)\n",
-            "    pays: uint256 = convert(perp_math._value(size, price), uint256)\n",
-            "a rounding direction flipped: the buyer pays the trade's value rounded down, not up",
-            ("MODEL",),
-        ),
-        Mutant(
-            "adl_same_side",
-            "modules/adl.vy",
-            '        assert (cq > 0) == (close > 0), "ch: adl counterparty same side"\n',
-            "",
-            "ADL accepts a counterparty on the bankrupt's own side",
-            ("MODEL", "I7"),
-        ),
-        Mutant(
-            "liquidation_skips_fund",
-            "modules/waterfall.vy",
-            "    covered: uint256 = extcall ledger.insurance_fund.cover(need)\n",
-            "    covered: uint256 = 0\n",
-            "liquidation skips the insurance fund: bad debt goes straight to ADL",
-            ("I6",),
-        ),
-        Mutant(
-            "withdraw_skips_funding",
-            "Clearinghouse.vy",
-            "    ledger._check_amount(amount)\n    funding._settle_all(msg.sender, constants.MAX_MARKETS)\n"
-            "    ledger.margin[msg.sender] -= convert(amount, int256)\n",
-            "    ledger._check_amount(amount)\n"
-            "    ledger.margin[msg.sender] -= convert(amount, int256)\n",
-            "funding not settled on withdraw",
-            ("MODEL",),
-        ),
-    )
-}
-
-
-def contracts_dir() -> Path:
-    return repo_root() / "contracts"
-
-
-def patched_contracts(patch: Any, dest: Path, label: str) -> Path:
-    """A fresh copy of contracts/ at `dest` with `patch` (anything with ``file``, ``old`` and
-    ``new``: a :class:`Mutant` here, or ``perpvault.prove.formal``'s bytecode mutants)
-    applied exactly once; returns `dest`."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(contracts_dir(), dest)
-    target = dest / patch.file
-    text = target.read_text()
-    count = text.count(patch.old)
-    if count != 1:
-        raise ValueError(f"mutant {label}: the patch matches {count} times in {patch.file} (must be exactly once)")
-    target.write_text(text.replace(patch.old, patch.new))
-    return dest
+MUTANTS: dict[str, Mutant] = registry(
+    Mutant(
+        "adl_overshoot",
+        "modules/adl.vy",
+        "        cp_haircut: int256 = haircut_left\n",
+        "        cp_haircut: int256 = haircut_left + 1\n",
+        "ADL takes more than the shortfall: one atom more from the last counterparty of each close",
+        ("I6",),
+    ),
+    Mutant(
+        "rounding_favours_account",
+        "modules/trading.vy",
+        "    pays: uint256 = perp_math._notional(size, price)\n",
+        "    pays: uint256 = convert(perp_math._value(size, price), uint256)\n",
+        "a rounding direction flipped: the buyer pays the trade's value rounded down, not up",
+        ("MODEL",),
+    ),
+    Mutant(
+        "adl_same_side",
+        "modules/adl.vy",
+        '        assert (cq > 0) == (close > 0), "ch: adl counterparty same side"\n',
+        "",
+        "ADL accepts a counterparty on the bankrupt's own side",
+        ("MODEL", "I7"),
+    ),
+    Mutant(
+        "liquidation_skips_fund",
+        "modules/waterfall.vy",
+        "    covered: uint256 = extcall ledger.insurance_fund.cover(need)\n",
+        "    covered: uint256 = 0\n",
+        "liquidation skips the insurance fund: bad debt goes straight to ADL",
+        ("I6",),
+    ),
+    Mutant(
+        "withdraw_skips_funding",
+        "Clearinghouse.vy",
+        "    ledger._check_amount(amount)\n    funding._settle_all(msg.sender, constants.MAX_MARKETS)\n"
+        "    ledger.margin[msg.sender] -= convert(amount, int256)\n",
+        "    ledger._check_amount(amount)\n    ledger.margin[msg.sender] -= convert(amount, int256)\n",
+        "funding not settled on withdraw",
+        ("MODEL",),
+    ),
+)
 
 
 def make_mutant(name: str, into: Path | None = None) -> Path:
@@ -104,14 +67,12 @@ def make_mutant(name: str, into: Path | None = None) -> Path:
     By default under ``.build/fuzz/mutants/NAME`` (a stable path, so compiles are cached).
     """
     dest = (into or repo_root() / ".build" / "fuzz" / "mutants" / name) / "contracts"
-    return patched_contracts(MUTANTS[name], dest, name)
+    return patched_contracts(MUTANTS[name], dest)
 
 
-def mutant_artifacts(name: str) -> dict:
+def mutant_artifacts(name: str) -> dict[str, Artifact]:
     """The compiled system with mutant `name`: only the contracts built from the patched
     file are recompiled (a module under ``modules/`` may be in any of them)."""
-    from perpvault.fuzz.abi import CONTRACT_FILES, load_artifacts
-
     m = MUTANTS[name]
     base = load_artifacts()
     mutated = tuple(n for n, f in CONTRACT_FILES.items() if f == m.file) or tuple(CONTRACT_FILES)
@@ -119,4 +80,4 @@ def mutant_artifacts(name: str) -> dict:
     return base
 
 
-__all__ = ["MUTANTS", "Mutant", "make_mutant", "mutant_artifacts", "patched_contracts"]
+__all__ = ["MUTANTS", "make_mutant", "mutant_artifacts"]

@@ -11,10 +11,12 @@ every step. One module per contract, read beside it:
 - `exchange`       `Exchange`: the whole system, one transaction per method (a revert
                    restores every contract's state), `at(t)` sets block.timestamp,
                    `last_events` holds the last transaction's events
-- `compare`        `model_from_chain(system, chain, accounts)` and
-                   `diff_against_chain(model, system, accounts[, chain]) -> list[str]`
+- `compare`        `model_events(model, names)`: the last transaction's events by name
 
-    ex = Exchange.with_defaults(owner, updater)        # or model_from_chain(system, chain)
+It imports nothing of ape or the chain: loading the model from a chain and diffing the two is
+`perpvault.chain.compare` (`model_from_chain`, `diff`).
+
+    ex = Exchange.with_defaults(owner, updater)        # or perpvault.chain.compare.model_from_chain
     ex.mint(trader, 10**12); ex.approve(trader, ex.ch.address); ex.deposit(trader, 10**10)
     ex.at(t).liquidate(keeper, account, counterparties)
 """

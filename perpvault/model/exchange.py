@@ -95,8 +95,9 @@ class Exchange:
 
     @classmethod
     def with_defaults(cls, owner: Any, oracle_updater: Any, **kwargs: Any) -> Exchange:
-        """The model of `perpvault.chain.deploy(owner, oracle_updater)` with its defaults."""
-        from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK
+        """The model of `perpvault.chain.deploy(owner, oracle_updater)` with its defaults
+        (perpvault.params)."""
+        from perpvault.params import DEFAULT_MARKETS, DEFAULT_RISK
 
         markets = [(MarketParams.of(m.params()), m.initial_price) for m in DEFAULT_MARKETS]
         kwargs.setdefault("markets", markets)

@@ -23,10 +23,9 @@ import sys
 import sysconfig
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from perpvault.fuzz.mutants import patched_contracts
+from perpvault.mutants import Mutant, patched_contracts, registry
 from perpvault.paths import bitwuzla_command, forge_bin, halmos_bin, repo_root, venv_bin
 
 # The halmos harnesses (formal/test/<name>.vy) and which of their checks run: one check per
@@ -72,24 +71,10 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 # --- planted bugs ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FormalMutant:
-    """One text patch of one contract; must match exactly once (else it fails loudly)."""
-
-    name: str
-    file: str  # under contracts/
-    old: str
-    new: str
-    what: str
-    caught_by: tuple[str, ...]  # rows that must report it: "halmos: <check>" or CAMPAIGN
-
-
-def _registry(*mutants: FormalMutant) -> dict[str, FormalMutant]:
-    return {m.name: m for m in mutants}
-
-
-MUTANTS: dict[str, FormalMutant] = _registry(
-    FormalMutant(
+# Each planted bug is a perpvault.mutants.Mutant whose `caught_by` lists the rows that must
+# report it: "halmos: <check>" or CAMPAIGN.
+MUTANTS: dict[str, Mutant] = registry(
+    Mutant(
         "fee_share_lost",
         "modules/trading.vy",
         "    ledger.insurance_due += to_fund + pays - gets\n",
@@ -97,7 +82,7 @@ MUTANTS: dict[str, FormalMutant] = _registry(
         "the fund's share of trading fees is taken from the traders but booked nowhere",
         (CAMPAIGN,),
     ),
-    FormalMutant(
+    Mutant(
         "cover_skips_total_out",
         "InsuranceFund.vy",
         "        self.total_out += paid\n",
@@ -105,7 +90,7 @@ MUTANTS: dict[str, FormalMutant] = _registry(
         "the fund pays cover without booking it in total_out",
         ("halmos: check_fund_cover", CAMPAIGN),
     ),
-    FormalMutant(
+    Mutant(
         "withdraw_debits_less",
         "Clearinghouse.vy",
         "    ledger.margin[msg.sender] -= convert(amount, int256)\n",
@@ -113,7 +98,7 @@ MUTANTS: dict[str, FormalMutant] = _registry(
         "a withdrawal debits one atom less per whole USDC than it sends",
         ("halmos: check_ch_withdraw_open", CAMPAIGN),
     ),
-    FormalMutant(
+    Mutant(
         "vault_burn_skips_allowance",
         "LiquidityVault.vy",
         "        erc20._spend_allowance(owner, msg.sender, shares)\n",
@@ -121,7 +106,7 @@ MUTANTS: dict[str, FormalMutant] = _registry(
         "a vault withdraw/redeem by a spender burns the owner's shares without spending its allowance",
         ("halmos: check_vault_redeem",),
     ),
-    FormalMutant(
+    Mutant(
         "vault_deposit_under_water",
         "LiquidityVault.vy",
         '    assert not self._under_water(), "vault: under water"\n',
@@ -129,7 +114,7 @@ MUTANTS: dict[str, FormalMutant] = _registry(
         "the vault takes deposits while its equity is negative: they fill the hole (I9)",
         ("halmos: check_vault_deposit",),
     ),
-    FormalMutant(
+    Mutant(
         "vault_withdraw_rounds_down",
         "LiquidityVault.vy",
         "    shares: uint256 = self._to_shares(assets, True)\n",
@@ -137,7 +122,7 @@ MUTANTS: dict[str, FormalMutant] = _registry(
         "a vault withdraw burns floor(assets*S/A) shares, not the ceiling (I9)",
         ("halmos: check_vault_withdraw_rounds_up",),
     ),
-    FormalMutant(
+    Mutant(
         "deposit_credits_extra",
         "Clearinghouse.vy",
         "    ledger.margin[msg.sender] += convert(amount, int256)\n",
@@ -145,7 +130,7 @@ MUTANTS: dict[str, FormalMutant] = _registry(
         "a deposit credits one extra atom per whole USDC",
         ("halmos: check_ch_deposit", CAMPAIGN),
     ),
-    FormalMutant(
+    Mutant(
         "buyer_fee_not_debited",
         "modules/trading.vy",
         "    ledger.margin[buyer] -= convert(bf, int256)\n",
@@ -153,7 +138,7 @@ MUTANTS: dict[str, FormalMutant] = _registry(
         "a trade's buyer fee is booked to the fund and the vault but never taken from the buyer (I2)",
         ("halmos: check_ch_fill_both_reduce",),
     ),
-    FormalMutant(
+    Mutant(
         "keeper_reward_twice",
         "modules/waterfall.vy",
         "        ledger.insurance_due += fee + penalty - reward\n",
@@ -171,7 +156,7 @@ _NOT_DEPLOYED = ("OrderBook.vy", "RiskLens.vy", "ChainlinkAdapter.vy", "FeeOnTra
 def mutant_project(name: str) -> Path:
     """``formal/build/<name>``: a forge project over a patched copy of contracts/."""
     root = formal_dir() / "build" / name
-    patched_contracts({**MUTANTS, **DEEP_MUTANTS}[name], root / "contracts", name)
+    patched_contracts({**MUTANTS, **DEEP_MUTANTS}[name], root / "contracts")
     toml = (formal_dir() / "foundry.toml").read_text()
     toml = toml.replace('src = "../contracts"', 'src = "contracts"')
     toml = toml.replace('path = "../.venv/bin/vyper"', f"path = {json.dumps(str(venv_bin() / 'vyper'))}")
@@ -364,8 +349,8 @@ DEEP_TIMEOUT = 1800.0
 # Planted bugs caught by a DEEP check (flat fills never reduce a position; the in-debt and
 # solvent liquidations run only there): run_deep runs them after the checks, and each must
 # come back as a counterexample.
-DEEP_MUTANTS: dict[str, FormalMutant] = _registry(
-    FormalMutant(
+DEEP_MUTANTS: dict[str, Mutant] = registry(
+    Mutant(
         "reduce_credits_an_atom",
         "modules/ledger.vy",
         "    self.margin[account] += on_new - pos.open_notional - cash\n",
@@ -373,7 +358,7 @@ DEEP_MUTANTS: dict[str, FormalMutant] = _registry(
         "a trade that shrinks or flips a position credits its owner one atom from nowhere (I2)",
         ("halmos: check_ch_fill_open",),
     ),
-    FormalMutant(
+    Mutant(
         "bankrupt_keeps_an_atom",
         "modules/adl.vy",
         "        cp_haircut: int256 = haircut_left\n",
@@ -381,7 +366,7 @@ DEEP_MUTANTS: dict[str, FormalMutant] = _registry(
         "ADL takes one atom more than the shortfall from the last counterparty: the bankrupt account ends at +1, not 0 (I6)",
         ("halmos: check_ch_liquidate_bankrupt",),
     ),
-    FormalMutant(
+    Mutant(
         "liquidation_charges_nobody",
         "modules/waterfall.vy",
         "    ledger.margin[account] -= convert(charged, int256)\n",

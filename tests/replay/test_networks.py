@@ -14,15 +14,16 @@ import subprocess
 
 import pytest
 
-from perpvault.fuzz.rpc import start_anvil
-from perpvault.fuzz.system import dev_accounts
+from perpvault.chain.deploy import CONTRACTS as DEPLOYED
+from perpvault.chain.driver import dev_accounts
+from perpvault.chain.rpc import start_anvil
 from perpvault.paths import repo_root, venv_bin
 from perpvault.replay import FIRST_TRADER, trader_keys
 from perpvault.scenarios import build
 
 STAGING = "ethereum:staging:node"
 STAGING_PORT = 18545  # ape-config.yaml: node.ethereum.staging.uri
-CONTRACTS = ("MockUSDC", "PriceFeed", "InsuranceFund", "Liquidator", "Clearinghouse", "LiquidityVault", "OrderBook", "RiskLens")
+CONTRACTS = tuple(c.contract for c in DEPLOYED)  # every contract of perpvault.chain.deploy's table
 
 
 def _env() -> dict:
@@ -32,12 +33,25 @@ def _env() -> dict:
 
 
 def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=repo_root(), env=_env(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        args, cwd=repo_root(), env=_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _dry_run(out) -> subprocess.CompletedProcess:
-    return _run(str(venv_bin() / "perpvault"), "demo", "--scenario", "whale", "--network", STAGING,
-                "--dry-run", "--out", str(out), "--no-plot", "--quiet")
+    return _run(
+        str(venv_bin() / "perpvault"),
+        "demo",
+        "--scenario",
+        "whale",
+        "--network",
+        STAGING,
+        "--dry-run",
+        "--out",
+        str(out),
+        "--no-plot",
+        "--quiet",
+    )
 
 
 def _transaction_lines(stdout: str) -> list[str]:
@@ -71,8 +85,16 @@ def test_dry_run_without_a_reachable_node_plans_on_the_model(tmp_path):
 
 def test_deploy_script_deploys_to_the_staging_network(staging):
     block = staging.block_number()
-    done = _run(str(venv_bin() / "ape"), "run", "deploy", "--network", STAGING, "--account", "TEST::0",
-                "--mock-collateral")
+    done = _run(
+        str(venv_bin() / "ape"),
+        "run",
+        "deploy",
+        "--network",
+        STAGING,
+        "--account",
+        "TEST::0",
+        "--mock-collateral",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ethereum:staging:node" in done.stdout
     addresses = dict(re.findall(r"^(\w+)\s+(0x[0-9a-fA-F]{40})$", done.stdout, re.M))
@@ -104,10 +126,19 @@ def test_dry_run_prints_the_plan_and_sends_the_network_nothing(staging, tmp_path
     assert f"would send {len(planned)} transactions" in done.stdout
     for line, tx in zip(lines, planned, strict=True):
         assert f"from {tx['from']}" in line and f"to {tx['contract']} {tx['to']}" in line
-        assert f" {tx['function']}(" in line and line.endswith(f"gas {tx['gas']:,}") and tx["gas"] > 0
+        assert (
+            f" {tx['function']}(" in line and line.endswith(f"gas {tx['gas']:,}") and tx["gas"] > 0
+        )
     functions = [t["function"] for t in planned]
     assert functions.count("constructor") == len(CONTRACTS)
-    assert {"liquidate", "match_orders", "set_price", "sweep_to_insurance", "deposit", "mint"} <= set(functions)
+    assert {
+        "liquidate",
+        "match_orders",
+        "set_price",
+        "sweep_to_insurance",
+        "deposit",
+        "mint",
+    } <= set(functions)
     # The fork ran it all: the model agreed with it after every step.
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["invariants"]["all_hold"] and report["fork"]["block"] == block

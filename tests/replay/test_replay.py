@@ -22,7 +22,9 @@ COMPARED = ("layers", "insurance_fund", "adl", "naive_comparison", "opening")
 def _play(name: str, tmp_path, **kwargs) -> tuple[dict, dict]:
     kept: list = []
     chain = replay.run(build(name, **kwargs), tmp_path, progress=False, keep=kept)
-    model = replay.run(build(name, **kwargs), None, progress=False, chain=False, addresses=kept[0].addresses())
+    model = replay.run(
+        build(name, **kwargs), None, progress=False, chain=False, addresses=kept[0].addresses()
+    )
     return chain, model
 
 
@@ -30,7 +32,15 @@ def _agree(chain: dict, model: dict) -> None:
     for key in COMPARED:
         assert chain[key] == model[key], f"{key}: chain {chain[key]} != model {model[key]}"
     for c, m in zip(chain["steps"], model["steps"], strict=True):
-        for k in ("step", "prices", "fund", "vault_equity", "liquidations", "deleveraged", "fund_low"):
+        for k in (
+            "step",
+            "prices",
+            "fund",
+            "vault_equity",
+            "liquidations",
+            "deleveraged",
+            "fund_low",
+        ):
             assert c[k] == m[k], f"step {c['step']} {k}: chain {c[k]} != model {m[k]}"
 
 
@@ -91,21 +101,6 @@ def test_small_oct10_on_chain_matches_the_model(tmp_path):
     assert all(f"{label} {timings[key]:.1f} s" in md for key, label in replay.PHASES)
 
 
-def test_the_state_read_cuts_big_batches_into_chunks():
-    class Node:
-        def __init__(self):
-            self.sizes = []
-
-        def batch(self, requests, raise_errors=True):
-            self.sizes.append(len(requests))
-            return [r[1][0] for r in requests]
-
-    node = Node()
-    requests = [("eth_call", [i]) for i in range(4_500)]
-    assert replay._ChunkedBatches(node, size=2_000).batch(requests) == list(range(4_500))
-    assert node.sizes == [2_000, 2_000, 500]
-
-
 @pytest.mark.parametrize(
     "queue, expected_cut, expected_touched",
     [
@@ -126,27 +121,6 @@ def test_naive_adl_overshoot(queue, expected_cut, expected_touched):
     assert len(naive.touched) == expected_touched
 
 
-def test_the_fast_state_decoders_agree_with_eth_abi():
-    import random
-
-    from eth_abi import encode
-
-    from perpvault.fuzz.abi import Calls, load_artifacts
-
-    calls = Calls({name: art.functions for name, art in load_artifacts().items()})
-    fast = replay._FastCalls(calls)
-    rng = random.Random(6)
-    for name in fast.DECODERS:
-        fn = getattr(calls, name)
-        types = fn.outputs[0].strip("()").split(",")
-        for _ in range(200):
-            values = [rng.randbytes(20).hex().join(("0x", "")) if t == "address"
-                      else rng.randrange(2**256) if t.startswith("uint") else rng.randrange(-2**255, 2**255)
-                      for t in types]
-            data = encode(list(fn.outputs), [tuple(values)] if fn.outputs[0].startswith("(") else values)
-            assert getattr(fast, name).decode(data) == fn.decode(data), name
-
-
 def test_demo_traders_option_scales_oct10_and_prints_the_phase_times(tmp_path, capsys):
     from perpvault.cli import main
 
@@ -155,5 +129,8 @@ def test_demo_traders_option_scales_oct10_and_prints_the_phase_times(tmp_path, c
     assert report["scenario"]["traders"] == 40 and report["invariants"]["all_hold"]
     printed = capsys.readouterr().out
     timings = report["timings_s"]
-    assert "time: " + ", ".join(f"{label} {timings[key]:.1f} s" for key, label in replay.PHASES) in printed
+    assert (
+        "time: " + ", ".join(f"{label} {timings[key]:.1f} s" for key, label in replay.PHASES)
+        in printed
+    )
     assert f"wall time {timings['wall']:.1f} s" in printed

@@ -22,38 +22,73 @@ def books(system, roles: dict, extra: dict) -> list:
     and vault shares; the markets, parameters, risk, pause flag, account list, insurance due;
     the fund's totals; the vault's supply, assets and spread; the oracle's rounds and bounds;
     and any contract a setup deployed. A revert (a stale oracle's equity) is kept as its error."""
-    from perpvault.fuzz.rpc import Rpc
+    from perpvault.chain.rpc import Rpc
 
-    ch, feed, vault, fund, usdc = system.clearinghouse, system.feed, system.vault, system.fund, system.usdc
+    ch, feed, vault, fund, usdc = (
+        system.clearinghouse,
+        system.feed,
+        system.vault,
+        system.fund,
+        system.usdc,
+    )
     accounts = [*roles.values(), vault, ch, fund]
     n_markets, n_accounts = ch.market_count(), ch.account_count()
-    views = [(ch, "market_count", ()), (ch, "account_count", ()), (ch, "insurance_due", ()), (ch, "risk", ()),
-             (ch, "paused", ()), (fund, "total_in", ()), (fund, "total_out", ()), (fund, "clearinghouse", ()),
-             (vault, "totalSupply", ()), (vault, "totalAssets", ()), (vault, "spread", ()),
-             (feed, "updater", ()), (feed, "max_age", ()), (feed, "max_jump", ())]
+    views = [
+        (ch, "market_count", ()),
+        (ch, "account_count", ()),
+        (ch, "insurance_due", ()),
+        (ch, "risk", ()),
+        (ch, "paused", ()),
+        (fund, "total_in", ()),
+        (fund, "total_out", ()),
+        (fund, "clearinghouse", ()),
+        (vault, "totalSupply", ()),
+        (vault, "totalAssets", ()),
+        (vault, "spread", ()),
+        (feed, "updater", ()),
+        (feed, "max_age", ()),
+        (feed, "max_jump", ()),
+    ]
     views += [(ch, "account_at", (i,)) for i in range(n_accounts)]
     for m in range(n_markets):
         views += [(ch, "markets", (m,)), (ch, "params", (m,)), (feed, "rounds", (m,))]
     for a in accounts:
-        views += [(usdc, "balanceOf", (a,)), (ch, "margin", (a,)), (ch, "equity", (a,)), (vault, "balanceOf", (a,))]
+        views += [
+            (usdc, "balanceOf", (a,)),
+            (ch, "margin", (a,)),
+            (ch, "equity", (a,)),
+            (vault, "balanceOf", (a,)),
+        ]
         views += [(ch, "positions", (a, m)) for m in range(n_markets)]
     if "adapter" in extra:
         views.append((extra["adapter"], "feeds", (0,)))
     rpc = Rpc(system.clearinghouse.provider.web3.provider.endpoint_uri)
     try:
         requests = [
-            ("eth_call", [{"to": c.address, "data": "0x" + bytes(getattr(c, fn).encode_input(*args)).hex()}, "latest"])
+            (
+                "eth_call",
+                [
+                    {
+                        "to": c.address,
+                        "data": "0x" + bytes(getattr(c, fn).encode_input(*args)).hex(),
+                    },
+                    "latest",
+                ],
+            )
             for c, fn, args in views
         ]
         out = rpc.batch(requests, raise_errors=False)
     finally:
         rpc.close()
-    return [(f"{fn}{args}", r if isinstance(r, str) else f"reverted: {r.message} {r.data}")
-            for (_, fn, args), r in zip(views, out)]
+    return [
+        (f"{fn}{args}", r if isinstance(r, str) else f"reverted: {r.message} {r.data}")
+        for (_, fn, args), r in zip(views, out, strict=True)
+    ]
 
 
 def send_raw(contract, function: str, args: tuple, sender) -> dict:
-    """Send the call as a real transaction (fixed gas, straight to the node) and return its receipt."""
+    """Send the call as a real transaction (fixed gas, straight to the node) and return its
+    receipt."""
     web3 = contract.provider.web3
     data = getattr(contract, function).encode_input(*args)
     tx_hash = web3.eth.send_transaction(
@@ -75,9 +110,16 @@ def _target(c: Ctx, case: Case):
 
 def _params():
     for n, case in cases():
-        marks = [pytest.mark.xfail(strict=True, raises=AssertionError, reason=case.gap)] if case.gap else []
-        yield pytest.param(case, id=f"{n:02d}-{re.sub(r'[^a-z0-9]+', '_', case.title.lower()).strip('_')}",
-                           marks=marks)
+        marks = (
+            [pytest.mark.xfail(strict=True, raises=AssertionError, reason=case.gap)]
+            if case.gap
+            else []
+        )
+        yield pytest.param(
+            case,
+            id=f"{n:02d}-{re.sub(r'[^a-z0-9]+', '_', case.title.lower()).strip('_')}",
+            marks=marks,
+        )
 
 
 @pytest.mark.parametrize("case", _params())
@@ -121,8 +163,12 @@ def test_catalogue__at_least_30_classes_each_with_a_reason():
 def test_catalogue__tested_elsewhere__names_a_real_test(n, entry):
     path, _, name = entry.where.partition("::")
     source = (repo_root() / path).read_text()
-    assert re.search(rf"^def {re.escape(name)}\(", source, re.M), f"#{n}: {entry.where} does not exist"
-    assert entry.reason.split(",")[0].rstrip(" …") in source, f"#{n}: {path} never mentions {entry.reason!r}"
+    assert re.search(rf"^def {re.escape(name)}\(", source, re.M), (
+        f"#{n}: {entry.where} does not exist"
+    )
+    assert entry.reason.split(",")[0].rstrip(" …") in source, (
+        f"#{n}: {path} never mentions {entry.reason!r}"
+    )
 
 
 def test_security_doc__shows_the_catalogue_as_tested():

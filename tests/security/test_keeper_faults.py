@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from perpvault.fuzz.driver import open_raw
-from perpvault.fuzz.rpc import free_port, start_anvil
+from perpvault.chain.raw import open_raw
+from perpvault.chain.rpc import free_port, start_anvil
 from perpvault.keeper import ChainGone, KeeperBot, NodeLost
 from perpvault.units import price, size, usdc
 
@@ -87,7 +87,9 @@ def node(tmp_path):
     started = []
 
     def start(*, load: bool):
-        args = ("--dump-state", str(dump), "--state-interval", "1") + (("--load-state", str(dump)) if load else ())
+        args = ("--dump-state", str(dump), "--state-interval", "1") + (
+            ("--load-state", str(dump)) if load else ()
+        )
         anvil = start_anvil(port, extra_args=args)
         started.append(anvil)
         return anvil
@@ -114,12 +116,16 @@ def test_node_killed__restarted_from_its_state_dump__bot_reconnects_resumes_and_
     anvil, driver, keeper, taker = _deployed(start)
     s = driver.system
     lines: list[str] = []
-    bot = KeeperBot(anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=60)
+    bot = KeeperBot(
+        anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=60
+    )
     running = Running(bot)
     _wait(lambda: bot.rounds >= 1, what="a first round")
     assert bot.sent == []  # nothing to do yet
     mtime = dump.stat().st_mtime if dump.exists() else 0
-    _wait(lambda: dump.exists() and dump.stat().st_mtime > mtime, what="a state dump after the book")
+    _wait(
+        lambda: dump.exists() and dump.stat().st_mtime > mtime, what="a state dump after the book"
+    )
 
     _kill(anvil)
     _wait(lambda: any("unreachable" in line for line in lines), what="the bot to notice")
@@ -143,7 +149,9 @@ def test_node_killed__restarted_empty__bot_stops_saying_the_chain_is_gone(node):
     anvil, driver, keeper, _ = _deployed(start)
     s = driver.system
     lines: list[str] = []
-    bot = KeeperBot(anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=60)
+    bot = KeeperBot(
+        anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=60
+    )
     running = Running(bot)
     _wait(lambda: bot.rounds >= 1, what="a first round")
 
@@ -164,7 +172,9 @@ def test_node_killed__never_back__bot_gives_up_with_node_lost(node):
     anvil, driver, keeper, _ = _deployed(start)
     s = driver.system
     lines: list[str] = []
-    bot = KeeperBot(anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=1.5)
+    bot = KeeperBot(
+        anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=1.5
+    )
     running = Running(bot)
     _wait(lambda: bot.rounds >= 1, what="a first round")
 
@@ -192,14 +202,24 @@ def test_liquidation_reverting_on_chain__reported_with_its_decoded_reason(node):
     def price_recovers(account, counterparties):
         _set_price(rpc, s, price(60_000))
 
-    bot = KeeperBot(anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append,
-                    before_send=price_recovers)
+    bot = KeeperBot(
+        anvil.url,
+        s.clearinghouse,
+        s.fund,
+        keeper,
+        abis=s.abis,
+        say=lines.append,
+        before_send=price_recovers,
+    )
     assert bot.liquidatable_accounts() == [taker]
     (result,) = bot.round()
 
     assert result.reason == "ch: not liquidatable"
     assert bot.failures == [result] and bot.sent == []
-    assert any("reverted on chain: 'ch: not liquidatable'" in line and result.tx_hash in line for line in lines)
+    assert any(
+        "reverted on chain: 'ch: not liquidatable'" in line and result.tx_hash in line
+        for line in lines
+    )
     assert _position(rpc, s, taker) == size(1)
     assert bot.round() == []  # healthy again: nothing to do, no error
 
@@ -229,11 +249,15 @@ def test_node_killed__restarted_from_an_older_dump__bot_says_the_chain_went_back
     anvil, driver, keeper, _ = _deployed(start)
     s = driver.system
     mtime = dump.stat().st_mtime if dump.exists() else 0
-    _wait(lambda: dump.exists() and dump.stat().st_mtime > mtime, what="a state dump after the book")
+    _wait(
+        lambda: dump.exists() and dump.stat().st_mtime > mtime, what="a state dump after the book"
+    )
     older = tmp_path / "older.json"
     older.write_bytes(dump.read_bytes())
     lines: list[str] = []
-    bot = KeeperBot(anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=60)
+    bot = KeeperBot(
+        anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=60
+    )
     rpc = anvil.rpc()
     rpc.mine(5)
     seen = rpc.block_number()
@@ -258,20 +282,37 @@ def test_keeper_command__liquidates_then_exits_3_when_the_chain_is_gone(node, ca
     that was restarted empty it refuses at once, exit 3, saying there is no Clearinghouse."""
     import argparse
 
-    import perpvault.fuzz.abi
+    import perpvault.chain.abi
     from perpvault.keeper import register, run_bot
 
     start, _ = node
     anvil, driver, keeper, taker = _deployed(start)
     s = driver.system
     # The ABIs the command loads: the ones just deployed (no second compile in the test).
-    monkeypatch.setattr(perpvault.fuzz.abi, "load_artifacts", lambda **_: s.artifacts)
+    monkeypatch.setattr(perpvault.chain.abi, "load_artifacts", lambda **_: s.artifacts)
     rpc = anvil.rpc()
     _set_price(rpc, s, CRASH)
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
-    args = parser.parse_args(["keeper", "--url", anvil.url, "--clearinghouse", s.clearinghouse, "--fund", s.fund,
-                              "--sender", keeper, "--rounds", "1", "--interval", "0", "--give-up-after", "20"])
+    args = parser.parse_args(
+        [
+            "keeper",
+            "--url",
+            anvil.url,
+            "--clearinghouse",
+            s.clearinghouse,
+            "--fund",
+            s.fund,
+            "--sender",
+            keeper,
+            "--rounds",
+            "1",
+            "--interval",
+            "0",
+            "--give-up-after",
+            "20",
+        ]
+    )
     assert args.func is run_bot
 
     assert run_bot(args) == 0

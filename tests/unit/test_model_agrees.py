@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from perpvault.chain.ape_driver import model_of
 from perpvault.chain.deploy import DEFAULT_MARKETS
 from perpvault.model import Exchange, addr
-from perpvault.model.compare import model_from_chain
 from perpvault.model.state import Round
 from perpvault.units import price, size, usdc
 from tests.utils.lockstep import Lockstep
@@ -280,7 +280,7 @@ def roles(keeper, lp, maker, taker, trader, accounts) -> dict[str, Any]:
 
 def test_model_agrees__scripted_waterfall__every_step(system, chain, roles):
     accounts = list(roles.values())
-    model = model_from_chain(system, chain, accounts)
+    model = model_of(system, accounts)
     r = Lockstep(system, chain, model, accounts)
     seen = run_scenario(r, roles)
     print(f"lockstep: {r.steps} steps, {r.compared} full diffs, model == chain after each")
@@ -345,7 +345,7 @@ def test_model_agrees__vault_refuses__adl_at_mark(deploy_system, chain, roles):
         risk=(200_000, 200_000, 500_000, 1_000, 86_400),
     )
     accounts = list(roles.values())
-    model = model_from_chain(system, chain, accounts)
+    model = model_of(system, accounts)
     r = Lockstep(system, chain, model, accounts)
     seen = run_vault_refuses(r, roles)
     print(f"lockstep: {r.steps} steps, {r.compared} full diffs, model == chain after each")

@@ -2,9 +2,11 @@
 
 `Lockstep(system, chain, model, accounts)` sends each action to the contracts, reads the
 timestamp of the block the transaction was mined in, applies the same action to the model at
-that time, and asserts `diff_against_chain` is empty (and, where asked, that the waterfall's
-events agree). With `system=None` it runs the model alone (one second per transaction), which
-is how a scenario's prices are tuned before it touches a chain.
+that time, reads the whole state in one call (perpvault.chain.ape_driver.read_state) and
+asserts that `perpvault.chain.compare.diff` finds nothing, that I1/I2/I5 hold on chain and in
+the model (and, where asked, that the waterfall's events agree): the same read, diff and
+check as the fuzz machine's and the replay's. With `system=None` it runs the model alone (one
+second per transaction), which is how a scenario's prices are tuned before it touches a chain.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from perpvault.chain.ape_driver import chain_events, read_state
+from perpvault.chain.compare import diff
+from perpvault.chain.invariants import check_invariants
 from perpvault.model import Exchange, Order, Revert, addr
-from perpvault.model.compare import chain_events, diff_against_chain, model_events
+from perpvault.model.compare import model_events
 
 # Every event the model records with the contract's fields (OrderFilled carries a digest the
 # model does not compute; ERC-20 Transfer/Approval are not modelled).
@@ -55,6 +60,24 @@ class Lockstep:
     log: list[str] = field(default_factory=list)
     _nonce: int = 1
 
+    # --- the comparison -----------------------------------------------------------------------
+
+    def disagreements(self) -> list[str]:
+        """Everything the chain and the model disagree on, and every invariant broken on either."""
+        state = read_state(self.system, extra=[*self.accounts, self.system.vault])
+        out = diff(self.model, state) + check_invariants(state)
+        m = self.model
+        out += [
+            f"model I1: sizes in market {k} sum to {m.sum_sizes(k)}"
+            for k in range(m.w.ch.market_count)
+            if m.sum_sizes(k) != 0
+        ]
+        if m.conservation_gap() != 0:
+            out.append(f"model I2: conservation gap {m.conservation_gap()}")
+        if m.fund_gap() != 0:
+            out.append(f"model I5: fund gap {m.fund_gap()}")
+        return out
+
     # --- the step -----------------------------------------------------------------------------
 
     def step(
@@ -77,7 +100,7 @@ class Lockstep:
         self.log.append(label)
         if self.system is not None and compare:
             self.compared += 1
-            diffs = diff_against_chain(self.model, self.system, self.accounts, self.chain)
+            diffs = self.disagreements()
             assert not diffs, (
                 f"step {self.steps} ({label}): model and chain disagree:\n" + "\n".join(diffs)
             )
@@ -116,7 +139,7 @@ class Lockstep:
         self.log.append(f"revert: {label}")
         if self.system is not None:
             self.compared += 1
-            diffs = diff_against_chain(self.model, self.system, self.accounts, self.chain)
+            diffs = self.disagreements()
             assert not diffs, f"step {self.steps} (revert {label}): disagree:\n" + "\n".join(diffs)
 
     def owner_call(
@@ -313,7 +336,7 @@ class Lockstep:
         self.steps += 1
         if self.system is not None:
             self.compared += 1
-            diffs = diff_against_chain(self.model, self.system, self.accounts, self.chain)
+            diffs = self.disagreements()
             assert not diffs, f"step {self.steps} (advance {seconds}s): disagree:\n" + "\n".join(
                 diffs
             )

@@ -15,8 +15,13 @@ from eth_hash.auto import keccak
 
 from perpvault.chain.orders import Order
 
-DOMAIN_TYPEHASH = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-ORDER_TYPEHASH = keccak(b"Order(address account,uint256 market,int256 size,uint256 limit_price,uint256 nonce,uint256 expiry)")
+DOMAIN_TYPEHASH = keccak(
+    b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+ORDER_TYPEHASH = keccak(
+    b"Order(address account,uint256 market,int256 size,uint256 limit_price,uint256 nonce,"
+    b"uint256 expiry)"
+)
 
 
 def _u(value: int) -> bytes:
@@ -31,8 +36,16 @@ def _addr(address: str) -> bytes:
     return bytes(12) + bytes.fromhex(address[2:])
 
 
-def domain_separator(chain_id: int, order_book: str, name: str = "perpvault", version: str = "1") -> bytes:
-    return keccak(DOMAIN_TYPEHASH + keccak(name.encode()) + keccak(version.encode()) + _u(chain_id) + _addr(order_book))
+def domain_separator(
+    chain_id: int, order_book: str, name: str = "perpvault", version: str = "1"
+) -> bytes:
+    return keccak(
+        DOMAIN_TYPEHASH
+        + keccak(name.encode())
+        + keccak(version.encode())
+        + _u(chain_id)
+        + _addr(order_book)
+    )
 
 
 @dataclass
@@ -47,7 +60,11 @@ class OrderSigner:
         self._keys: dict[str, PrivateKey] = {}
 
     def add_key(self, address: str, private_key: str | bytes) -> None:
-        raw = bytes.fromhex(private_key[2:] if private_key.startswith("0x") else private_key) if isinstance(private_key, str) else private_key
+        raw = (
+            bytes.fromhex(private_key[2:] if private_key.startswith("0x") else private_key)
+            if isinstance(private_key, str)
+            else private_key
+        )
         self._keys[address.lower()] = PrivateKey(raw)
 
     def digest(self, order: Order) -> bytes:

@@ -1,4 +1,5 @@
-"""The fast fuzz driver (perpvault.fuzz): deploy, reverts with reasons, snapshots, and the one-call read.
+"""The raw chain driver (perpvault.chain.raw): deploy, reverts with reasons, snapshots, and the
+one-call read.
 
 Two chains: our own Anvil (start_anvil, the fuzzer's setup) for the driver's mechanics,
 and ape's session Anvil, to which the raw client attaches, for agreement with ape's views.
@@ -8,16 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from perpvault.chain.ape_driver import read_state, read_state_ape
+from perpvault.chain.deploy import CONTRACTS, deploy
+from perpvault.chain.invariants import check_invariants
 from perpvault.chain.orders import Order, sign_order
-from perpvault.fuzz.driver import RawDriver, open_raw
-from perpvault.fuzz.rpc import CallReverted, Rpc, TxReverted, decode_revert
-from perpvault.fuzz.state import (
-    StateReader,
-    check_invariants,
-    read_state_ape,
-    read_state_batch,
-)
-from perpvault.fuzz.system import deploy_raw
+from perpvault.chain.raw import RawDriver, open_raw, raw_deployer
+from perpvault.chain.rpc import CallReverted, Rpc, TxReverted, decode_revert
+from perpvault.chain.state import StateReader, read_state_batch
 from perpvault.units import USDC, price, size
 
 TRADERS = range(4, 8)
@@ -25,7 +23,8 @@ MARGIN = 100_000 * USDC
 
 
 def _fund_and_trade(d: RawDriver) -> list[str]:
-    """Four traders with margin, a BTC fill between 4 and 5, an ETH fill between 6 and 7, a vault trade."""
+    """Four traders with margin, a BTC fill between 4 and 5, an ETH fill between 6 and 7, a
+    vault trade."""
     s, a = d.system, [x.address for x in d.accounts]
     for t in TRADERS:
         d.mint(a[t], 10 * MARGIN)
@@ -54,7 +53,11 @@ def test_deploy__wires_the_system_like_perpvault_chain_deploy(raw):
     ch_abi = s.abis["Clearinghouse"]
 
     def view(name: str) -> str:  # eth_abi returns addresses in lower case
-        return ch_abi.fn(name).decode(d.rpc.eth_call(s.clearinghouse, ch_abi.fn(name).encode())).lower()
+        return (
+            ch_abi.fn(name)
+            .decode(d.rpc.eth_call(s.clearinghouse, ch_abi.fn(name).encode()))
+            .lower()
+        )
 
     assert view("vault") == s.vault.lower()
     assert view("order_book") == s.order_book.lower()
@@ -64,14 +67,18 @@ def test_deploy__wires_the_system_like_perpvault_chain_deploy(raw):
 
 
 def test_deploy__same_addresses_as_ape_deploy_on_a_fresh_chain(raw):
-    """Same transaction order as perpvault.chain.deploy: the owner's nonces 0..7 create the contracts."""
+    """Same transactions as perpvault.chain.deploy's ape deployment: the owner's nonces 0, 1,
+    ... create the contracts of the deployment table, in its order."""
     import rlp
     from eth_hash.auto import keccak
     from eth_utils import to_checksum_address
 
     d, _ = raw
     owner = bytes.fromhex(d.system.owner[2:])
-    created = [to_checksum_address(keccak(rlp.encode([owner, nonce]))[12:]) for nonce in range(len(d.system.addresses))]
+    created = [
+        to_checksum_address(keccak(rlp.encode([owner, nonce]))[12:])
+        for nonce in range(len(CONTRACTS))
+    ]
     assert list(d.system.addresses.values()) == created
 
 
@@ -89,7 +96,9 @@ def test_match_orders__wrong_signature__raises_order_book_reason(raw):
     s = d.system
     maker = Order(a[4], 0, -size("0.1"), price(60_000), 77, 2**40)
     taker = Order(a[5], 0, size("0.1"), price(60_000), 78, 2**40)
-    data = s.calls.match_orders(maker.as_tuple(), s.signer.sign(taker), taker.as_tuple(), s.signer.sign(taker), size("0.1"))
+    data = s.calls.match_orders(
+        maker.as_tuple(), s.signer.sign(taker), taker.as_tuple(), s.signer.sign(taker), size("0.1")
+    )
     with pytest.raises(TxReverted, match="ob: invalid signature"):
         s.tx(a[5], s.order_book, data)
 
@@ -155,20 +164,28 @@ def test_read__remembered_account_decodes_follow_every_change(raw):
         second = d.read()
         assert second == d.reader.read_slow()
         assert second.accounts[a[4]].margin == first.accounts[a[4]].margin + 1
-        assert second.accounts[a[0]] is first.accounts[a[0]]  # unchanged bytes (a wallet only): the remembered decode
+        assert (
+            second.accounts[a[0]] is first.accounts[a[0]]
+        )  # unchanged bytes (a wallet only): the remembered decode
     finally:
         d.revert(snap)
 
 
 def test_state_reader__struct_layouts_match_the_clearinghouse_abi(raw):
-    """StateReader.vy re-declares Position and MarketState: they must match the contract's getters."""
+    """StateReader.vy re-declares Position, Health and MarketState: they must match the
+    contract's getters (each embedded in the reader's per-position, per-account and per-market
+    records)."""
     d, _ = raw
     ch = d.system.abis["Clearinghouse"]
     (book_type,) = d.reader._fn.outputs
     (position,) = ch.fn("positions").outputs
+    (health,) = ch.fn("health").outputs
     (market,) = ch.fn("markets").outputs
-    assert f"{position}[]" in book_type
-    assert f"{market}[]" in book_type
+    assert f"({position},uint256,int256,bool)[]" in book_type  # stored, entry price, adl score, ok
+    assert (
+        f"uint256,uint256,{health},bool,bytes32,(" in book_type
+    )  # wallet, shares, health, ok, reason
+    assert f"({market},int256,bool)[]" in book_type  # stored, funding_index(), ok
 
 
 def test_check_invariants__reports_a_broken_book(raw):
@@ -190,11 +207,11 @@ def test_attach_to_ape_chain__raw_read_agrees_with_ape_views(chain, accounts, pr
     """Deploy with the raw client on ape's own Anvil, then read the same book through ape."""
     rpc = Rpc(chain.provider.http_uri)
     owner, updater = accounts[0], accounts[1]
-    system = deploy_raw(rpc, owner.address, updater.address)
+    system = deploy(owner.address, updater.address, via=raw_deployer(rpc))
     keys = {acct.address: acct.private_key for acct in accounts}
     for addr, key in keys.items():
         system.signer.add_key(addr, key)
-    d = RawDriver(system, StateReader(system, extra=[x.address for x in accounts]), ())
+    d = RawDriver(system, StateReader(rpc, system, extra=[x.address for x in accounts]), ())
     a = [x.address for x in accounts]
     for t in TRADERS:
         d.mint(a[t], 10 * MARGIN)
@@ -217,7 +234,12 @@ def test_attach_to_ape_chain__raw_read_agrees_with_ape_views(chain, accounts, pr
         assert got.equity == ch.equity(a[t])
         for m in (0, 1):
             pos = ch.positions(a[t], m)
-            assert (got.positions[m].size, got.positions[m].open_notional, got.positions[m].funding_index) == tuple(pos)
+            assert (
+                got.positions[m].size,
+                got.positions[m].open_notional,
+                got.positions[m].funding_index,
+            ) == tuple(pos)
     assert read_state_ape(ApeSystem, extra=accounts).book() == raw_state.book()
+    assert read_state(ApeSystem, extra=accounts) == raw_state  # the ape driver's one-call read
     assert check_invariants(raw_state) == []
     rpc.close()

@@ -27,19 +27,11 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
+from perpvault.chain.deploy import CONTRACTS
 from perpvault.paths import repo_root, venv_bin
 
-# Deployable contracts and their source files under contracts/.
-CONTRACT_FILES: dict[str, str] = {
-    "MockUSDC": "mocks/MockUSDC.vy",
-    "PriceFeed": "oracle/PriceFeed.vy",
-    "InsuranceFund": "InsuranceFund.vy",
-    "Liquidator": "Liquidator.vy",
-    "Clearinghouse": "Clearinghouse.vy",
-    "LiquidityVault": "LiquidityVault.vy",
-    "OrderBook": "OrderBook.vy",
-    "RiskLens": "RiskLens.vy",
-}
+# Deployable contracts and their source files under contracts/ (perpvault.chain.deploy's table).
+CONTRACT_FILES: dict[str, str] = {c.contract: c.source for c in CONTRACTS}
 
 STATE_READER_FILE = Path(__file__).with_name("StateReader.vy")
 
@@ -54,7 +46,7 @@ class Artifact:
     bytecode: bytes  # init code (deploy) or runtime code, as requested
 
     @property
-    def functions(self) -> "ContractAbi":
+    def functions(self) -> ContractAbi:
         return ContractAbi.from_abi(self.name, self.abi)
 
 
@@ -110,7 +102,8 @@ def compile_file(
 
 
 def _from_ape_manifest(contracts_dir: Path, names: tuple[str, ...]) -> dict[str, Artifact] | None:
-    """The artifacts ape already compiled, if ``.build/__local__.json`` matches every source on disk.
+    """The artifacts ape already compiled, if ``.build/__local__.json`` matches every source
+    on disk.
 
     Saves a cold compile (~15 s) after ``ape compile`` or an ape test run. Any source that
     differs from the manifest's copy (or is missing from it) -> None.
@@ -128,7 +121,11 @@ def _from_ape_manifest(contracts_dir: Path, names: tuple[str, ...]) -> dict[str,
                 return None
         types = manifest["contractTypes"]
         return {
-            name: Artifact(name, types[name]["abi"], bytes.fromhex(types[name]["deploymentBytecode"]["bytecode"][2:]))
+            name: Artifact(
+                name,
+                types[name]["abi"],
+                bytes.fromhex(types[name]["deploymentBytecode"]["bytecode"][2:]),
+            )
             for name in names
         }
     except (KeyError, TypeError, ValueError, OSError):
@@ -141,7 +138,8 @@ def load_artifacts(
     *,
     use_ape_build: bool = True,
 ) -> dict[str, Artifact]:
-    """The deployable contracts: from ape's build if it is current, else compiled (cached, in parallel).
+    """The deployable contracts: from ape's build if it is current, else compiled (cached,
+    in parallel).
 
     `contracts_dir` defaults to the repository's ``contracts/``; a mutant run passes an
     edited copy (always compiled).
@@ -152,7 +150,12 @@ def load_artifacts(
     version = _vyper_version()
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {
-            name: pool.submit(compile_file, contracts_dir / CONTRACT_FILES[name], search_dir=contracts_dir, version=version)
+            name: pool.submit(
+                compile_file,
+                contracts_dir / CONTRACT_FILES[name],
+                search_dir=contracts_dir,
+                version=version,
+            )
             for name in names
         }
         return {name: fut.result() for name, fut in futures.items()}
@@ -171,7 +174,7 @@ def abi_type(entry: dict) -> str:
     t = entry["type"]
     if t.startswith("tuple"):
         inner = ",".join(abi_type(c) for c in entry["components"])
-        return f"({inner}){t[len('tuple'):]}"
+        return f"({inner}){t[len('tuple') :]}"
     return t
 
 
@@ -216,7 +219,9 @@ class Function:
         if len(args) != len(self.inputs):
             raise TypeError(f"{self.signature} takes {len(self.inputs)} arguments, got {len(args)}")
         if self._static:
-            return self.selector + b"".join(_word(t, a) for t, a in zip(self.inputs, args))
+            return self.selector + b"".join(
+                _word(t, a) for t, a in zip(self.inputs, args, strict=True)
+            )
         return self.selector + abi_encode(list(self.inputs), list(args))
 
     def decode(self, data: bytes) -> Any:
@@ -232,7 +237,7 @@ class ContractAbi:
     constructor_inputs: tuple[str, ...] = ()
 
     @classmethod
-    def from_abi(cls, name: str, abi: list[dict]) -> "ContractAbi":
+    def from_abi(cls, name: str, abi: list[dict]) -> ContractAbi:
         functions: dict[str, list[Function]] = {}
         ctor: tuple[str, ...] = ()
         for entry in abi:
@@ -264,7 +269,11 @@ class ContractAbi:
         raise KeyError(f"{self.name}.{name} has no overload with {n_args} arguments")
 
     def encode_constructor(self, *args: Any) -> bytes:
-        return abi_encode(list(self.constructor_inputs), list(args)) if self.constructor_inputs else b""
+        return (
+            abi_encode(list(self.constructor_inputs), list(args))
+            if self.constructor_inputs
+            else b""
+        )
 
 
 # --- the hot calls -------------------------------------------------------------------------
@@ -292,15 +301,25 @@ class Calls:
         self.position_fn = ch.fn("position")
         self.markets_fn = ch.fn("markets")
         self.account_at_fn = ch.fn("account_at")
+        self.health_fn = ch.fn("health")
+        self.market_mask_fn = ch.fn("market_mask")
+        self.funding_index_fn = ch.fn("funding_index")
+        self.adl_score_fn = ch.fn("adl_score")
         self.account_count: bytes = ch.fn("account_count").encode()
         self.market_count: bytes = ch.fn("market_count").encode()
         self.insurance_due: bytes = ch.fn("insurance_due").encode()
+        self.paused_fn = ch.fn("paused")
+        self.vault_peak_equity_fn = ch.fn("vault_peak_equity")
+        self.paused: bytes = self.paused_fn.encode()
+        self.vault_peak_equity: bytes = self.vault_peak_equity_fn.encode()
+        self.vault_peak_time: bytes = ch.fn("vault_peak_time").encode()
         # OrderBook
         self._match_orders = ob.fn("match_orders")
         # LiquidityVault
         self._vault_trade = vault.fn("trade")
         self._vault_deposit = vault.fn("deposit")
         self._vault_redeem = vault.fn("redeem")
+        self._vault_shares = vault.fn("balanceOf")
         self.vault_total_supply: bytes = vault.fn("totalSupply").encode()
         self.vault_total_assets: bytes = vault.fn("totalAssets").encode()
         # PriceFeed, MockUSDC, InsuranceFund
@@ -308,6 +327,7 @@ class Calls:
         self._mint = usdc.fn("mint")
         self._approve = usdc.fn("approve")
         self._balance_of = usdc.fn("balanceOf")
+        self.token_total_supply: bytes = usdc.fn("totalSupply").encode()
         self._donate = fund.fn("donate")
         self.fund_total_in: bytes = fund.fn("total_in").encode()
         self.fund_total_out: bytes = fund.fn("total_out").encode()
@@ -342,11 +362,26 @@ class Calls:
     def markets(self, market: int) -> bytes:
         return self.markets_fn.encode(market)
 
+    def health(self, account: str) -> bytes:
+        return self.health_fn.encode(account)
+
+    def market_mask(self, account: str) -> bytes:
+        return self.market_mask_fn.encode(account)
+
+    def funding_index(self, market: int) -> bytes:
+        """The view: the index as it would be after accrual now."""
+        return self.funding_index_fn.encode(market)
+
+    def adl_score(self, account: str, market: int) -> bytes:
+        return self.adl_score_fn.encode(account, market)
+
     def account_at(self, index: int) -> bytes:
         return self.account_at_fn.encode(index)
 
     # OrderBook
-    def match_orders(self, maker: tuple, maker_sig: bytes, taker: tuple, taker_sig: bytes, fill_size: int) -> bytes:
+    def match_orders(
+        self, maker: tuple, maker_sig: bytes, taker: tuple, taker_sig: bytes, fill_size: int
+    ) -> bytes:
         return self._match_orders.encode(maker, maker_sig, taker, taker_sig, fill_size)
 
     # LiquidityVault
@@ -358,6 +393,9 @@ class Calls:
 
     def vault_redeem(self, shares: int, receiver: str, owner: str) -> bytes:
         return self._vault_redeem.encode(shares, receiver, owner)
+
+    def vault_shares(self, account: str) -> bytes:
+        return self._vault_shares.encode(account)
 
     # PriceFeed, MockUSDC, InsuranceFund
     def set_price(self, market: int, price: int) -> bytes:

@@ -11,12 +11,13 @@ small transaction). Any other type falls back to eth_abi.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak
 
-from perpvault.fuzz.abi import abi_type
+from perpvault.chain.abi import abi_type
 
 
 def _word_decoder(t: str) -> Callable[[bytes], Any] | None:
@@ -69,7 +70,7 @@ class LogDecoder:
                         fields[field_name] = word(bytes.fromhex(topics[k][2:]))
                         k += 1
                     else:
-                        fields[field_name] = word(data[j:j + 32])
+                        fields[field_name] = word(data[j : j + 32])
                         j += 32
                 out.append((spec[0], fields))
             else:
@@ -77,7 +78,9 @@ class LogDecoder:
         return out
 
     @staticmethod
-    def _slow(spec: tuple[str, list[tuple[str, str, bool]]], topics: list[str], data_hex: str) -> dict[str, Any]:
+    def _slow(
+        spec: tuple[str, list[tuple[str, str, bool]]], topics: list[str], data_hex: str
+    ) -> dict[str, Any]:
         """eth_abi's decoding, for an event with a field wider than one word."""
         _, inputs = spec
         data = bytes.fromhex(data_hex[2:])

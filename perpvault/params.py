@@ -1,0 +1,65 @@
+"""The parameters perpvault is deployed with: the markets, the waterfall's risk parameters,
+the vault's spread and the oracle's bounds (ppm unless noted).
+
+These are the defaults the demo, the tests, the fuzzer and the reference model start from;
+the hard bounds live in the contracts (Clearinghouse._check_params / _set_risk). Plain data,
+importing nothing of the chain, so the model (perpvault.model) and the deployment
+(perpvault.chain.deploy) read the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perpvault.units import WAD, price
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    name: str
+    initial_price: int  # 18 decimals
+    imr: int = 100_000  # 10% -> 10x max leverage
+    mmr: int = 50_000  # 5%
+    maker_fee: int = 200  # 2 bp
+    taker_fee: int = 500  # 5 bp
+    liquidation_penalty: int = 10_000  # 1%
+    price_band: int = 50_000  # fills within 5% of the oracle
+    vault_max_notional: int = 10**15  # atoms: 1e9 USDC
+    max_funding_rate: int = WAD // 3600 // 1000  # 0.1% an hour, WAD per second
+    ema_weight: int = 200_000  # each fill moves the traded-price EMA 20% of the way
+
+    def params(self) -> tuple:
+        """The MarketParams struct, in declaration order."""
+        return (
+            self.imr,
+            self.mmr,
+            self.maker_fee,
+            self.taker_fee,
+            self.liquidation_penalty,
+            self.price_band,
+            self.vault_max_notional,
+            self.max_funding_rate,
+            self.ema_weight,
+        )
+
+
+DEFAULT_MARKETS: tuple[MarketSpec, ...] = (
+    MarketSpec("BTC-PERP", price(60_000)),
+    MarketSpec("ETH-PERP", price(3_000), imr=125_000, mmr=62_500),
+)
+
+# RiskParams: liquidation_buffer, keeper_share, fund_fee_share, vault_max_drawdown, vault_window
+DEFAULT_RISK: tuple = (200_000, 200_000, 500_000, 200_000, 86_400)
+
+VAULT_SPREAD = 1_000  # 10 bp
+ORACLE_MAX_AGE = 3_600
+ORACLE_MAX_JUMP = 300_000  # 30% per update
+
+__all__ = [
+    "DEFAULT_MARKETS",
+    "DEFAULT_RISK",
+    "ORACLE_MAX_AGE",
+    "ORACLE_MAX_JUMP",
+    "VAULT_SPREAD",
+    "MarketSpec",
+]

@@ -14,10 +14,11 @@ How it runs (issue 6):
 * the reference model (:mod:`perpvault.model`, exact to the atom) runs in lockstep: every
   transaction is applied to it at its block's timestamp, and after every price step the model
   is diffed against the chain's whole state (read in chunked JSON-RPC batches);
-* the keeper plans each liquidation on the model with :func:`perpvault.keeper.plan_liquidation`
-  (the same integer replay of the contract's waterfall the keeper uses on chain reads), so a
-  plan costs no RPC; the chain then executes it and must agree. After each step's liquidations
-  the keeper calls ``sweep_to_insurance``, so penalties reach the fund during the cascade.
+* the keeper plans each liquidation on the lockstep model with
+  :func:`perpvault.keeper.plan_liquidation` (the model's own ``liquidate`` in plan mode, on a
+  copy of the accounts it can reach), so a plan costs no RPC; the model and the chain then run
+  it and must agree. After each step's liquidations the keeper calls ``sweep_to_insurance``, so
+  penalties reach the fund during the cascade.
 
 Measured on this 2-core machine (shared with other jobs: load average 8-10 while measuring),
 ``time perpvault demo --traders N --no-plot`` (deploy / deposits / opening / walk):
@@ -48,7 +49,8 @@ from typing import Any, Callable
 from eth_abi import decode as abi_decode
 
 from perpvault.chain.orders import Order as ChainOrder
-from perpvault.keeper import Tally, WaterfallSnapshot, adl_key, plan_liquidation, snapshot_from_model
+from perpvault.keeper import NoPlan, Plan, Tally, adl_queue, model_waterfall_events, plan_liquidation
+from perpvault.keeper.tally import WATERFALL_EVENTS
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
 from perpvault.model.maths import notional as notional_of
@@ -66,13 +68,6 @@ BLOCK_SIZE = 1_000
 ANVIL_ARGS = ("--prune-history", "--order", "fifo", "--gas-limit", str(10**15))
 CONTRACT_ATTR = {"MockUSDC": "usdc", "PriceFeed": "feed", "InsuranceFund": "fund", "Clearinghouse": "clearinghouse",
                  "LiquidityVault": "vault", "OrderBook": "order_book"}
-WATERFALL = ("Liquidated", "BadDebtCovered", "ShortfallSocialized", "Deleveraged")
-EVENT_FIELDS = {  # Clearinghouse.vy's declaration order, as the model logs them
-    "Liquidated": ("account", "keeper", "market", "size", "price", "penalty", "keeper_reward", "to_vault"),
-    "BadDebtCovered": ("account", "amount"),
-    "ShortfallSocialized": ("account", "amount"),
-    "Deleveraged": ("bankrupt", "counterparty", "market", "size", "price", "haircut"),
-}
 # Roles by dev-account index; traders follow.
 OWNER, UPDATER, KEEPER, LP = 0, 1, 2, 3
 FIRST_TRADER = 4
@@ -598,34 +593,9 @@ class Replay:
         return self.model.w.ch.equity(self.system.vault.lower())
 
     def _queue(self, market: int, longs: bool, exclude: str) -> list[tuple[str, int]]:
+        """One side of `market` in ADL order, with each position's size: the quantiles and the naive policy."""
         ch = self.model.w.ch
-        side = []
-        for acct in ch.known:
-            if acct == exclude:
-                continue
-            q = ch.positions_of(acct, market).size
-            if q != 0 and (q > 0) == longs:
-                side.append((adl_key(ch.adl_score(acct, market), acct), acct, abs(q)))
-        side.sort()
-        return [(acct, q) for _, acct, q in side]
-
-    def _snapshot(self, account: str, keeper: str) -> WaterfallSnapshot:
-        """perpvault.keeper.snapshot_from_model restricted to the books `liquidate(account)` can
-        read: the account, the vault, the keeper, and every position opposite one of the
-        account's (the only ADL candidates). Exact for the plan, and O(opposite side) instead of
-        O(every account) equity evaluations: at 500+ traders the full snapshot was 85% of the run."""
-        ch = self.model.w.ch
-        n = ch.market_count
-        mine = {m: ch.positions_of(account, m).size for m in range(n)}
-        mine = {m: q for m, q in mine.items() if q}
-        wanted = {account, ch.vault, keeper}
-        for acct, a in ch.accounts.items():
-            for m, q in mine.items():
-                p = a.positions.get(m)
-                if p is not None and p.size != 0 and (p.size > 0) != (q > 0):
-                    wanted.add(acct)
-                    break
-        return snapshot_from_model(self.model, wanted)
+        return [(acct, abs(ch.positions_of(acct, market).size)) for acct in adl_queue(ch, market, longs, exclude)]
 
     def _liquidate(self, account: str, step: StepData) -> bool:
         """Plan on the model at the block's timestamp, send; the chain's events are tallied
@@ -635,8 +605,8 @@ class Replay:
         if not ch.is_liquidatable(account):
             return False
         try:
-            plan = plan_liquidation(self._snapshot(account, keeper), account, keeper)
-        except (RuntimeError, KeyError, ZeroDivisionError) as e:
+            plan = plan_liquidation(self.model, account, keeper)
+        except NoPlan as e:
             step.waiting += 1
             self._last_wait = str(e)
             return False
@@ -649,13 +619,13 @@ class Replay:
 
         def model_side(mdl: Exchange) -> None:
             mdl.liquidate(keeper, account, cps)
-            model_events.extend(e for e in mdl.last_events if e[0] in WATERFALL)
+            model_events.extend(e for e in mdl.last_events if e[0] in WATERFALL_EVENTS)
 
         def tally(receipt: dict) -> None:
             if self.chain:
-                events = [(n, f) for n, f in self.logs.decode(receipt) if n in WATERFALL]
+                events = [(n, f) for n, f in self.logs.decode(receipt) if n in WATERFALL_EVENTS]
             else:
-                events = [(e[0], dict(zip(EVENT_FIELDS[e[0]], e[1:]))) for e in model_events]
+                events = [(e.name, e.args) for e in model_waterfall_events(model_events)]
             self._tally(account, step, plan, queues, events, model_events, int(receipt["gasUsed"], 16))
 
         self._send("liquidate", self.addr[KEEPER], "Clearinghouse", "liquidate", (self.addr_of(account), cps),
@@ -673,7 +643,7 @@ class Replay:
 
         return to_checksum_address(account)
 
-    def _tally(self, account: str, step: StepData, plan: Any, queues: dict, events: list, model_events: list,
+    def _tally(self, account: str, step: StepData, plan: Plan, queues: dict, events: list, model_events: list,
                gas: int) -> None:
         step.gas += gas
         step.keeper_gas += gas

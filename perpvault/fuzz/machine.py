@@ -40,7 +40,7 @@ from perpvault.fuzz.driver import FAR_EXPIRY, RawDriver, open_raw
 from perpvault.fuzz.logs import LogDecoder
 from perpvault.fuzz.rpc import AnvilProcess, TxReverted
 from perpvault.fuzz.state import ChainState, check_invariants
-from perpvault.keeper import plan_liquidation, snapshot_from_model
+from perpvault.keeper import plan_liquidation
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
 from perpvault.model.maths import fee as requirement
@@ -666,7 +666,7 @@ class PerpMachine(RuleBasedStateMachine):
         keeper = account if self_liquidate and account in self.low else self.a[KEEPER].lower()
         event(f"liquidate: {'liquidatable' if targets else 'healthy'} target")
         try:
-            cps = plan_liquidation(snapshot_from_model(self.model), account, keeper).counterparties if targets else []
+            cps = plan_liquidation(self.model, account, keeper).counterparties if targets else []
         except (RuntimeError, KeyError, ZeroDivisionError, ValueError) as e:
             note(f"keeper plan failed: {e}")
             event("liquidate: no plan")

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from perpvault import replay
-from perpvault.replay import Naive, naive_adl
+from perpvault.replay import Naive, naive_adl, play
 from perpvault.scenarios import build
 
 WAD = 10**18
@@ -102,7 +102,7 @@ def test_the_state_read_cuts_big_batches_into_chunks():
 
     node = Node()
     requests = [("eth_call", [i]) for i in range(4_500)]
-    assert replay._ChunkedBatches(node, size=2_000).batch(requests) == list(range(4_500))
+    assert play._ChunkedBatches(node, size=2_000).batch(requests) == list(range(4_500))
     assert node.sizes == [2_000, 2_000, 500]
 
 
@@ -134,7 +134,7 @@ def test_the_fast_state_decoders_agree_with_eth_abi():
     from perpvault.fuzz.abi import Calls, load_artifacts
 
     calls = Calls({name: art.functions for name, art in load_artifacts().items()})
-    fast = replay._FastCalls(calls)
+    fast = play._FastCalls(calls)
     rng = random.Random(6)
     for name in fast.DECODERS:
         fn = getattr(calls, name)

@@ -688,15 +688,11 @@ class Bench:
             self.fund(cp, 1_000 + 97 * i)  # distinct leverage: distinct ADL scores
             self.fill(cp, v, size(0.1))
         self.set_price(BTC, self._price_for(v, size(0.1) * k, -0.02))
-        scores = [(self.call(self.f["adl_score"], cp, BTC), cp) for cp in cps]
-        order = [cp for _, cp in sorted(scores, key=lambda t: (-t[0], int(t[1], 16)))]
-        m, r = self.measure(
-            op,
-            self.keeper,
-            self.s.clearinghouse,
-            self.f["liquidate"].encode(v, order),
-            record=n is None,
-        )
+        from perpvault.keeper import adl_key
+
+        order = sorted(cps, key=lambda cp: adl_key(self.call(self.f["adl_score"], cp, BTC), cp))
+        m, r = self.measure(op, self.keeper, self.s.clearinghouse, self.f["liquidate"].encode(v, order),
+                            record=n is None)
         self._expect(r, liquidated=1, to_vault=False, covered=False, adl=k)
         self.revert(snap)
         return m

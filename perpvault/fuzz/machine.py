@@ -46,7 +46,7 @@ from perpvault.chain.orders import Order as ChainOrder
 from perpvault.chain.raw import open_raw
 from perpvault.chain.rpc import AnvilProcess, TxReverted
 from perpvault.chain.state import ChainState
-from perpvault.keeper import plan_liquidation, snapshot_from_model
+from perpvault.keeper import plan_liquidation
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.maths import fee as requirement
 from perpvault.model.maths import ahead as pm_ahead
@@ -639,11 +639,7 @@ class PerpMachine(RuleBasedStateMachine):
         keeper = account if self_liquidate and account in self.low else self.a[KEEPER].lower()
         event(f"liquidate: {'liquidatable' if targets else 'healthy'} target")
         try:
-            cps = (
-                plan_liquidation(snapshot_from_model(self.model), account, keeper).counterparties
-                if targets
-                else []
-            )
+            cps = plan_liquidation(self.model, account, keeper).counterparties if targets else []
         except (RuntimeError, KeyError, ZeroDivisionError, ValueError) as e:
             note(f"keeper plan failed: {e}")
             event("liquidate: no plan")

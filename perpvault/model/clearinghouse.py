@@ -7,7 +7,7 @@ is the `sender` argument; `block.timestamp` is `self.w.now`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from perpvault.model import maths as pm
 from perpvault.model.constants import (
@@ -61,6 +61,18 @@ if TYPE_CHECKING:
 OVERFLOW_ABI = "abi: too many counterparties"
 
 
+class AdlPlanner(Protocol):
+    """Plan mode, not in the contract (perpvault.keeper.plan): with a planner set, `_deleverage`
+    does not stop where the keeper's list ends but asks the planner to append the counterparty
+    to take next, so `liquidate` run on a copy of the model builds the list the contract accepts."""
+
+    def rank(self, ch: Clearinghouse, account: str, market: int, close: int, cursor: int) -> None:
+        """A `_deleverage` of `close` in `market` starts at list index `cursor`."""
+
+    def extend(self, ch: Clearinghouse, cps: list[str]) -> None:
+        """Append the next counterparty to `cps` (nothing when none is left)."""
+
+
 class Clearinghouse:
     def __init__(self, w: World, address: str, owner: str, risk: RiskParams) -> None:
         self.w = w
@@ -80,6 +92,8 @@ class Clearinghouse:
         self.vault_peak_equity = 0
         self.vault_peak_time = 0
         self._set_risk(risk)
+        # Not contract state: None except in the keeper's plan mode (see AdlPlanner).
+        self.planner: AdlPlanner | None = None
 
     # --- storage helpers (HashMaps read as zero) ------------------------------------------------
 
@@ -719,9 +733,13 @@ class Clearinghouse:
         prev = ZERO_ADDRESS
         maker_fee = self.params[market].maker_fee
         i = cursor
+        if self.planner is not None:  # plan mode (AdlPlanner), not in the contract
+            self.planner.rank(self, account, market, close, cursor)
         for _ in range(MAX_ADL):
             if left == 0:
                 break
+            if self.planner is not None and i == len(cps):  # plan mode: the list grows here
+                self.planner.extend(self, cps)
             require(i < len(cps), "ch: adl list too short")
             cp = cps[i]
             i += 1
@@ -796,4 +814,4 @@ class Clearinghouse:
         self.w.log("RiskParamsSet", r.keeper_share)
 
 
-__all__ = ["Clearinghouse", "Revert"]
+__all__ = ["AdlPlanner", "Clearinghouse", "Revert"]

@@ -31,7 +31,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK
-from perpvault.keeper import plan_liquidation, snapshot_from_model
+from perpvault.keeper import plan_liquidation
 from perpvault.model import Revert
 from perpvault.units import PPM, usdc
 from tests.security.model_world import B, KEEPER, UPDATER, exchange
@@ -66,7 +66,7 @@ def fund_holds(ex) -> int:
 def liquidate(ex, account: str, keeper: str = KEEPER) -> dict:
     """Run the waterfall on `account` (with the keeper's ADL list if the fund runs out); the
     model's events by name."""
-    cps = plan_liquidation(snapshot_from_model(ex), account, keeper).counterparties
+    cps = plan_liquidation(ex, account, keeper).counterparties
     ex.liquidate(keeper, account, cps)
     events: dict = {}
     for name, *fields in ex.last_events:

@@ -225,7 +225,7 @@ def test_liquidation_reverting_on_chain__reported_with_its_decoded_reason(node):
 
 
 def test_bankrupt_account__empty_fund__bot_plans_the_adl_list_from_its_own_reads(node):
-    """The bot's raw-RPC snapshot feeds plan_liquidation: with the fund empty, the taker's
+    """The bot's model, read over raw RPC, feeds plan_liquidation: with the fund empty, the taker's
     bankrupt long is socialized against the maker, the only short, in one transaction."""
     start, _ = node
     anvil, driver, keeper, taker = _deployed(start)

@@ -15,10 +15,11 @@ How it runs (issue 6):
   transaction is applied to it at its block's timestamp, and after every price step the model
   is diffed against the chain's whole state (:mod:`perpvault.chain`: StateReader.vy, 32
   accounts per eth_call, the read, diff and I1/I2/I5 check the fuzz machine runs);
-* the keeper plans each liquidation on the model with :func:`perpvault.keeper.plan_liquidation`
-  (the same integer replay of the contract's waterfall the keeper uses on chain reads), so a
-  plan costs no RPC; the chain then executes it and must agree. After each step's liquidations
-  the keeper calls ``sweep_to_insurance``, so penalties reach the fund during the cascade.
+* the keeper plans each liquidation on the lockstep model with
+  :func:`perpvault.keeper.plan_liquidation` (the model's own ``liquidate`` in plan mode, on a
+  copy of the accounts it can reach), so a plan costs no RPC; the model and the chain then run
+  it and must agree. After each step's liquidations the keeper calls ``sweep_to_insurance``, so
+  penalties reach the fund during the cascade.
 
 Measured on this 2-core machine (shared with other jobs: load average 8-10 while measuring),
 ``time perpvault demo --traders N --no-plot`` (deploy / deposits / opening / walk):
@@ -33,31 +34,30 @@ Measured on this 2-core machine (shared with other jobs: load average 8-10 while
 A dry run (:mod:`perpvault.demo` ``--dry-run``) records every transaction (`record=True`); with
 `fork_url` the local Anvil forks a remote node, which then only answers the fork's reads.
 
-The naive ADL comparison (:func:`naive_adl`) is computed on the model's state at every ADL
-event: the same bankrupt closes and shortfalls, but whole opposing positions closed in rank
-order at the bankruptcy price until the bankrupt size is covered.
+The naive ADL comparison (:mod:`perpvault.replay.naive`) is computed on the model's state at
+every ADL event; the report is :mod:`perpvault.replay.report`.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from eth_abi import decode as abi_decode
 
 from perpvault.chain.orders import Order as ChainOrder
-from perpvault.keeper import Tally, WaterfallSnapshot, adl_key, plan_liquidation, snapshot_from_model
+from perpvault.keeper import NoPlan, Plan, Tally, adl_queue, model_waterfall_events, plan_liquidation
+from perpvault.keeper.tally import WATERFALL_EVENTS
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
 from perpvault.model.maths import notional as notional_of
 from perpvault.model.state import MarketParams, RiskParams
+from perpvault.replay.naive import Naive, naive_adl
+from perpvault.replay.report import build_report, plot_waterfall, write_report
 from perpvault.scenarios import Scenario
-from perpvault.units import fmt_usdc
 
-PPM = 1_000_000
 FAR_EXPIRY = 2**40
 MAX_UINT = 2**256 - 1
 TX_GAS = 5_000_000  # every transaction's gas limit (fixed: no estimation round trip)
@@ -67,13 +67,6 @@ BLOCK_SIZE = 1_000
 ANVIL_ARGS = ("--prune-history", "--order", "fifo", "--gas-limit", str(10**15))
 CONTRACT_ATTR = {"MockUSDC": "usdc", "PriceFeed": "feed", "InsuranceFund": "fund", "Clearinghouse": "clearinghouse",
                  "LiquidityVault": "vault", "OrderBook": "order_book"}
-WATERFALL = ("Liquidated", "BadDebtCovered", "ShortfallSocialized", "Deleveraged")
-EVENT_FIELDS = {  # Clearinghouse.vy's declaration order, as the model logs them
-    "Liquidated": ("account", "keeper", "market", "size", "price", "penalty", "keeper_reward", "to_vault"),
-    "BadDebtCovered": ("account", "amount"),
-    "ShortfallSocialized": ("account", "amount"),
-    "Deleveraged": ("bankrupt", "counterparty", "market", "size", "price", "haircut"),
-}
 # Roles by dev-account index; traders follow.
 OWNER, UPDATER, KEEPER, LP = 0, 1, 2, 3
 FIRST_TRADER = 4
@@ -150,45 +143,6 @@ class Layers(Tally):
     deleveraged position was in at the time (5 = first in line)."""
 
     quantiles: dict = field(default_factory=lambda: {q: 0 for q in range(1, 6)})
-
-
-@dataclass
-class Naive:
-    """The naive policy's totals (see :func:`naive_adl`)."""
-
-    haircuts: int = 0
-    overshoot: int = 0
-    touched: set = field(default_factory=set)
-    closed_notional: int = 0
-    events: int = 0
-
-
-def naive_adl(queue: list[tuple[str, int]], close: int, shortfall: int, closed: set, naive: Naive,
-              price: int, market: int) -> None:
-    """Hyperliquid/CEX-style ADL for one bankrupt close of signed size `close` with shortfall
-    share `shortfall`: whole opposing positions `queue` [(account, |size|)] in rank order, each
-    closed at the bankruptcy price p = mark + shortfall/close, until |close| is covered. Each
-    closed position gives up |p - mark| on its whole size; what exceeds `shortfall` is the
-    overshoot. Positions it closed earlier (`closed`: (account, market)) are gone."""
-    need = abs(close)
-    taken = 0
-    for account, size in queue:
-        if taken >= need:
-            break
-        if (account, market) in closed:
-            continue
-        closed.add((account, market))
-        naive.touched.add(account)
-        taken += size
-        naive.closed_notional += notional_of(size, price)
-    if need == 0:
-        return
-    # Haircut per unit at the bankruptcy price, on the whole size closed (the uncovered tail, if
-    # the queue ran out, is priced the same way).
-    cut = shortfall * max(taken, need) // need
-    naive.haircuts += cut
-    naive.overshoot += cut - shortfall
-    naive.events += 1
 
 
 class Replay:
@@ -526,34 +480,9 @@ class Replay:
         return self.model.w.ch.equity(self.system.vault.lower())
 
     def _queue(self, market: int, longs: bool, exclude: str) -> list[tuple[str, int]]:
+        """One side of `market` in ADL order, with each position's size: the quantiles and the naive policy."""
         ch = self.model.w.ch
-        side = []
-        for acct in ch.known:
-            if acct == exclude:
-                continue
-            q = ch.positions_of(acct, market).size
-            if q != 0 and (q > 0) == longs:
-                side.append((adl_key(ch.adl_score(acct, market), acct), acct, abs(q)))
-        side.sort()
-        return [(acct, q) for _, acct, q in side]
-
-    def _snapshot(self, account: str, keeper: str) -> WaterfallSnapshot:
-        """perpvault.keeper.snapshot_from_model restricted to the books `liquidate(account)` can
-        read: the account, the vault, the keeper, and every position opposite one of the
-        account's (the only ADL candidates). Exact for the plan, and O(opposite side) instead of
-        O(every account) equity evaluations: at 500+ traders the full snapshot was 85% of the run."""
-        ch = self.model.w.ch
-        n = ch.market_count
-        mine = {m: ch.positions_of(account, m).size for m in range(n)}
-        mine = {m: q for m, q in mine.items() if q}
-        wanted = {account, ch.vault, keeper}
-        for acct, a in ch.accounts.items():
-            for m, q in mine.items():
-                p = a.positions.get(m)
-                if p is not None and p.size != 0 and (p.size > 0) != (q > 0):
-                    wanted.add(acct)
-                    break
-        return snapshot_from_model(self.model, wanted)
+        return [(acct, abs(ch.positions_of(acct, market).size)) for acct in adl_queue(ch, market, longs, exclude)]
 
     def _liquidate(self, account: str, step: StepData) -> bool:
         """Plan on the model at the block's timestamp, send; the chain's events are tallied
@@ -563,10 +492,9 @@ class Replay:
         if not ch.is_liquidatable(account):
             return False
         try:
-            plan = plan_liquidation(self._snapshot(account, keeper), account, keeper)
-        except (RuntimeError, KeyError, ZeroDivisionError) as e:
+            plan = plan_liquidation(self.model, account, keeper)
+        except NoPlan:
             step.waiting += 1
-            self._last_wait = str(e)
             return False
         queues: dict[int, list[tuple[str, int]]] = {}
         for m, to_vault in sorted(plan.to_vault.items()):
@@ -577,13 +505,13 @@ class Replay:
 
         def model_side(mdl: Exchange) -> None:
             mdl.liquidate(keeper, account, cps)
-            model_events.extend(e for e in mdl.last_events if e[0] in WATERFALL)
+            model_events.extend(e for e in mdl.last_events if e[0] in WATERFALL_EVENTS)
 
         def tally(receipt: dict) -> None:
             if self.chain:
-                events = [(n, f) for n, f in self.logs.decode(receipt) if n in WATERFALL]
+                events = [(n, f) for n, f in self.logs.decode(receipt) if n in WATERFALL_EVENTS]
             else:
-                events = [(e[0], dict(zip(EVENT_FIELDS[e[0]], e[1:]))) for e in model_events]
+                events = [(e.name, e.args) for e in model_waterfall_events(model_events)]
             self._tally(account, step, plan, queues, events, model_events, int(receipt["gasUsed"], 16))
 
         self._send("liquidate", self.addr[KEEPER], "Clearinghouse", "liquidate", (self.addr_of(account), cps),
@@ -601,7 +529,7 @@ class Replay:
 
         return to_checksum_address(account)
 
-    def _tally(self, account: str, step: StepData, plan: Any, queues: dict, events: list, model_events: list,
+    def _tally(self, account: str, step: StepData, plan: Plan, queues: dict, events: list, model_events: list,
                gas: int) -> None:
         step.gas += gas
         step.keeper_gas += gas
@@ -730,11 +658,7 @@ class Replay:
             self.anvil = None
 
 
-# --- the report --------------------------------------------------------------------------------
-
-
-PHASES = (("deploy", "deploy"), ("seed", "margin and LP/fund deposits"), ("open", "opening positions"),
-          ("walk", "price walk"), ("report", "report"))
+# --- end to end ------------------------------------------------------------------------------
 
 
 def run(scenario: Scenario, out: Path | str | None = "out", *, progress: bool = True, plot: bool = True,
@@ -778,201 +702,4 @@ def run(scenario: Scenario, out: Path | str | None = "out", *, progress: bool = 
     return report
 
 
-def build_report(rp: Replay, opened: dict, vault0: int, wall: float) -> dict[str, Any]:
-    sc, L, N = rp.sc, rp.layers, rp.naive
-    last = rp.steps[-1]
-    oi = sc.open_interest()
-    ours_touched = len(L.deleveraged)
-    return {
-        "scenario": {"name": sc.name, "seed": sc.seed, "description": sc.description, "traders": len(sc.traders),
-                     "steps": sc.steps, "seconds_per_step": sc.seconds_per_step,
-                     "markets": [m.name for m in sc.markets],
-                     "price_change_at_low": [min(p[m] for p in sc.prices) / sc.prices[0][m] - 1
-                                             for m in range(len(sc.markets))],
-                     "open_interest_long_short": {sc.markets[m].name: list(v) for m, v in oi.items()},
-                     "vault_deposit": sc.vault_deposit, "fund_donation": sc.fund_donation},
-        "opening": opened,
-        "layers": {
-            "liquidations": L.liquidations,
-            "accounts_liquidated": len(L.liquidated_accounts),
-            "liquidated_at_mark_into_vault_notional": L.to_vault_notional,
-            "closed_against_adl_notional": L.to_adl_notional,
-            "penalties": L.penalties,
-            "keeper_rewards": L.keeper_rewards,
-            "insurance_fund_cover": L.fund_cover,
-            "adl_haircuts": L.haircuts,
-            "vault_equity_start": vault0,
-            "vault_equity_end": last.vault_equity,
-            "vault_pnl": last.vault_equity - vault0,
-        },
-        "insurance_fund": {"start": rp.steps[0].fund, "low": rp.fund_low[0], "low_step": rp.fund_low[1],
-                           "end": last.fund, "swept_in": rp.swept, "swept_by_keeper": rp.sweep},
-        "adl": {"traders_deleveraged": ours_touched, "deleverage_events": L.deleverage_events,
-                "quantile_counts": {str(q): n for q, n in L.quantiles.items()},
-                "socialized_loss": L.socialized, "uncovered_shortfall": L.socialized,
-                "haircuts": L.haircuts, "overshoot": L.haircuts - L.socialized},
-        "naive_comparison": {
-            "policy": "close whole opposing positions in ADL rank order at the bankruptcy price until the "
-                      "bankrupt size is covered (Hyperliquid / CEX style)",
-            "shortfall": L.socialized, "haircuts": N.haircuts, "overshoot": N.overshoot,
-            "traders_touched": len(N.touched), "extra_traders_touched": len(N.touched) - ours_touched,
-            "notional_closed": N.closed_notional, "ours_notional_closed": L.to_adl_notional,
-        },
-        "gas": {"setup_fills_and_vault_trades": rp.setup_gas,
-                "per_step": [s.gas for s in rp.steps[1:]],
-                "keeper_per_step": [s.keeper_gas for s in rp.steps[1:]],
-                "total_walk": sum(s.gas for s in rp.steps)},
-        "steps": [asdict(s) for s in rp.steps],
-        "invariants": {"checks": rp.checks, "violations": rp.violations, "all_hold": not rp.violations},
-        "timings_s": {k: round(v, 2) for k, v in rp.timings.items()} | {"wall": round(wall, 2)},
-        "transactions": rp.model.tx_count,
-        "blocks": rp.blocks,
-        "fork": {"url": rp.fork_url, "block": rp.fork_block} if rp.fork_url else None,
-        "transactions_by_kind": dict(rp.sent),
-        "on_chain": rp.chain,
-    }
-
-
-def _u(x: int) -> str:
-    return fmt_usdc(x)
-
-
-def write_report(report: dict, rp: Replay | None, out: Path, *, plot: bool = True) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out / "report.md").write_text(render_md(report))
-    if plot:
-        plot_waterfall(report, out / "waterfall.png", rp.adl_marks if rp else [])
-
-
-def render_md(r: dict) -> str:
-    sc, L, F, A, N, I = r["scenario"], r["layers"], r["insurance_fund"], r["adl"], r["naive_comparison"], r["invariants"]
-    lows = ", ".join(f"{n} {c:+.1%}" for n, c in zip(sc["markets"], sc["price_change_at_low"]))
-    lines = [
-        f"# perpvault replay: `{sc['name']}`",
-        "",
-        f"{sc['description']}. Seed {sc['seed']}, {sc['traders']} traders, {sc['steps']} price steps of "
-        f"{sc['seconds_per_step']} s (lows: {lows}); {r['transactions']} transactions"
-        + (f" in {r['blocks']} blocks" if r.get("blocks") else "") + ".",
-        "",
-        f"Wall time **{r['timings_s']['wall']:.1f} s**: "
-        + ", ".join(f"{label} {r['timings_s'][k]:.1f} s" for k, label in PHASES if k in r["timings_s"]) + ".",
-        "",
-        *([] if r.get("on_chain", True) else
-          ["**Dry run: played on the reference model alone; nothing was sent, so there is no gas and no "
-           "chain-side check.**", ""]),
-        *([f"**Dry run on a local fork of {r['fork']['url']} at block {r['fork']['block']}: every transaction ran "
-           "on the fork, nothing was sent to that node.**", ""] if r.get("fork") else []),
-        f"Opening: {r['opening']['fills']} signed-order fills ({_u(r['opening']['fill_notional'])} USDC), "
-        f"{r['opening']['vault_trades']} vault trades ({_u(r['opening']['vault_notional'])} USDC) for the imbalance.",
-        "",
-        "## What each layer absorbed (USDC)",
-        "",
-        "| layer | notional | loss absorbed |",
-        "| --- | ---: | ---: |",
-        f"| 1. liquidations at mark into the LiquidityVault | {_u(L['liquidated_at_mark_into_vault_notional'])} | "
-        f"vault equity {_u(L['vault_equity_start'])} → {_u(L['vault_equity_end'])} "
-        f"({'+' if L['vault_pnl'] >= 0 else '−'}{_u(abs(L['vault_pnl']))}, incl. its opening position's PnL) |",
-        f"| 2. penalties (keepers {_u(L['keeper_rewards'])}) | | {_u(L['penalties'])} paid by the liquidated |",
-        f"| 3. insurance fund cover | | {_u(L['insurance_fund_cover'])} |",
-        f"| 4. closes against ADL (haircuts) | {_u(L['closed_against_adl_notional'])} | {_u(L['adl_haircuts'])} |",
-        "",
-        f"{L['liquidations']} liquidations of {L['accounts_liquidated']} accounts. Insurance fund: start "
-        f"{_u(F['start'])}, **low {_u(F['low'])}** (step {F['low_step']}), end {_u(F['end'])}; "
-        + (f"the keeper swept {_u(F['swept_in'])} of penalties, fee shares and dust into it with "
-           "`sweep_to_insurance` after each step's liquidations, so its curve includes them."
-           if F.get("swept_by_keeper", False) else
-           "penalties stay in the clearinghouse (`sweep_to_insurance` was not called)."),
-        "",
-        "## ADL",
-        "",
-        f"* traders deleveraged: **{A['traders_deleveraged']}** ({A['deleverage_events']} Deleveraged events)",
-        "* ADL quantile at the time (5 = first in line): "
-        + ", ".join(f"q{q}: {n}" for q, n in sorted(A["quantile_counts"].items(), reverse=True)),
-        f"* uncovered shortfall (ShortfallSocialized) **{_u(A['uncovered_shortfall'])}** = socialized loss "
-        f"(sum of haircuts) **{_u(A['haircuts'])}**: overshoot **{_u(A['overshoot'])}**",
-        "",
-        "## Beside a naive ADL",
-        "",
-        f"Naive policy: {N['policy']}; computed on the reference model's state at each of our ADL events "
-        "(same bankrupt closes and shortfalls; positions it already closed are gone).",
-        "",
-        "| | perpvault | naive |",
-        "| --- | ---: | ---: |",
-        f"| shortfall to socialize | {_u(N['shortfall'])} | {_u(N['shortfall'])} |",
-        f"| taken from counterparties | {_u(A['haircuts'])} | {_u(N['haircuts'])} |",
-        f"| overshoot (taken beyond the shortfall) | {_u(A['overshoot'])} | **{_u(N['overshoot'])}** |",
-        f"| traders touched | {A['traders_deleveraged']} | {N['traders_touched']} (+{N['extra_traders_touched']}) |",
-        f"| notional force-closed | {_u(N['ours_notional_closed'])} | {_u(N['notional_closed'])} |",
-        "",
-        "## Invariants",
-        "",
-        "| check | times run |",
-        "| --- | ---: |",
-    ]
-    lines += [f"| {k} | {v} |" for k, v in I["checks"].items()]
-    lines += ["", "**All hold.**" if I["all_hold"] else "**VIOLATIONS:**\n\n" + "\n".join(f"* {v}" for v in I["violations"])]
-    g = r["gas"]
-    lines += ["", "## Gas per step", "", f"Opening: {g['setup_fills_and_vault_trades']:,} gas. Walk: {g['total_walk']:,} gas.", "",
-              "| step | prices | liquidations | ADL'd | gas | keeper gas | swept to fund | fund | vault equity |",
-              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for s in r["steps"][1:]:
-        prices = " / ".join(f"{p / 1e18:,.2f}" for p in s["prices"])
-        lines.append(f"| {s['step']} | {prices} | {s['liquidations']} | {s['deleveraged']} | {s['gas']:,} | "
-                     f"{s['keeper_gas']:,} | {_u(s.get('swept', 0))} | {_u(s['fund'])} | {_u(s['vault_equity'])} |")
-    return "\n".join(lines) + "\n"
-
-
-def plot_waterfall(r: dict, path: Path, adl_marks: list[tuple[int, int, str]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = r["steps"]
-    xs = [s["step"] for s in steps]
-    names = r["scenario"]["markets"]
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(11, 10), sharex=True,
-                                        gridspec_kw={"height_ratios": [3, 2, 1.3]})
-    colors = ["#f7931a", "#627eea", "#2ca02c", "#9467bd"]
-    adl_steps = sorted({k for k, _, _ in adl_marks})
-    for m, name in enumerate(names):
-        base = steps[0]["prices"][m]
-        ax1.plot(xs, [100 * (s["prices"][m] / base - 1) for s in steps], color=colors[m % 4], lw=2, label=name)
-    for k in adl_steps:
-        for ax in (ax1, ax2, ax3):
-            ax.axvline(k, color="red", alpha=0.25, lw=3)
-    ax1.set_ylabel("price change, %")
-    ax1.axhline(0, color="grey", lw=0.5)
-    ax1.legend(loc="lower left")
-    a, n = r["adl"], r["naive_comparison"]
-    ax1.set_title(f"{r['scenario']['name']}, {r['scenario']['traders']} traders. Red bands: steps with ADL\n"
-                  f"ADL: {a['traders_deleveraged']} traders gave up {a['haircuts'] / 1e6:,.0f} USDC = the shortfall "
-                  f"(overshoot {a['overshoot'] / 1e6:,.0f}); naive whole-position ADL: {n['traders_touched']} traders, "
-                  f"overshoot {n['overshoot'] / 1e6:,.0f} USDC", fontsize=11)
-    fund = [s["fund"] / 1e6 for s in steps]
-    vault = [s["vault_equity"] / 1e6 for s in steps]
-    ax2.plot(xs, fund, color="#d62728", lw=2, label="insurance fund (USDC)")
-    ax2.set_ylabel("insurance fund, USDC")
-    ax2.set_ylim(bottom=0)
-    ax2b = ax2.twinx()
-    ax2b.plot(xs, vault, color="#1f77b4", lw=2, label="LP vault equity (USDC)")
-    ax2b.set_ylabel("vault equity, USDC")
-    h1, l1 = ax2.get_legend_handles_labels()
-    h2, l2 = ax2b.get_legend_handles_labels()
-    ax2.legend(h1 + h2, l1 + l2, loc="center right")
-    for ax in (ax2, ax2b):
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    liq = [s["liquidations"] for s in steps]
-    dl = [s["deleveraged"] for s in steps]
-    ax3.bar([x - 0.2 for x in xs], liq, width=0.4, color="grey", label="liquidations")
-    ax3.bar([x + 0.2 for x in xs], dl, width=0.4, color="red", label="ADL counterparties")
-    ax3.set_ylabel("count")
-    ax3.set_xlabel("price step")
-    ax3.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-__all__ = ["Replay", "ReplayError", "naive_adl", "run", "build_report", "write_report", "render_md", "plot_waterfall"]
+__all__ = ["FIRST_TRADER", "Replay", "ReplayError", "StepData", "run", "trader_keys"]

@@ -1,0 +1,219 @@
+"""The replay's report: the numbers (`build_report`, report.json), the markdown (`render_md`,
+report.md) and the picture (`plot_waterfall`, waterfall.png): what each layer of the waterfall
+absorbed, ADL beside the naive policy, the invariant checks, gas and time per phase."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from perpvault.units import fmt_usdc
+
+if TYPE_CHECKING:
+    from perpvault.replay.play import Replay
+
+PHASES = (("deploy", "deploy"), ("seed", "margin and LP/fund deposits"), ("open", "opening positions"),
+          ("walk", "price walk"), ("report", "report"))
+
+
+def build_report(rp: Replay, opened: dict, vault0: int, wall: float) -> dict[str, Any]:
+    sc, L, N = rp.sc, rp.layers, rp.naive
+    last = rp.steps[-1]
+    oi = sc.open_interest()
+    ours_touched = len(L.deleveraged)
+    return {
+        "scenario": {"name": sc.name, "seed": sc.seed, "description": sc.description, "traders": len(sc.traders),
+                     "steps": sc.steps, "seconds_per_step": sc.seconds_per_step,
+                     "markets": [m.name for m in sc.markets],
+                     "price_change_at_low": [min(p[m] for p in sc.prices) / sc.prices[0][m] - 1
+                                             for m in range(len(sc.markets))],
+                     "open_interest_long_short": {sc.markets[m].name: list(v) for m, v in oi.items()},
+                     "vault_deposit": sc.vault_deposit, "fund_donation": sc.fund_donation},
+        "opening": opened,
+        "layers": {
+            "liquidations": L.liquidations,
+            "accounts_liquidated": len(L.liquidated_accounts),
+            "liquidated_at_mark_into_vault_notional": L.to_vault_notional,
+            "closed_against_adl_notional": L.to_adl_notional,
+            "penalties": L.penalties,
+            "keeper_rewards": L.keeper_rewards,
+            "insurance_fund_cover": L.fund_cover,
+            "adl_haircuts": L.haircuts,
+            "vault_equity_start": vault0,
+            "vault_equity_end": last.vault_equity,
+            "vault_pnl": last.vault_equity - vault0,
+        },
+        "insurance_fund": {"start": rp.steps[0].fund, "low": rp.fund_low[0], "low_step": rp.fund_low[1],
+                           "end": last.fund, "swept_in": rp.swept, "swept_by_keeper": rp.sweep},
+        "adl": {"traders_deleveraged": ours_touched, "deleverage_events": L.deleverage_events,
+                "quantile_counts": {str(q): n for q, n in L.quantiles.items()},
+                "socialized_loss": L.socialized, "uncovered_shortfall": L.socialized,
+                "haircuts": L.haircuts, "overshoot": L.haircuts - L.socialized},
+        "naive_comparison": {
+            "policy": "close whole opposing positions in ADL rank order at the bankruptcy price until the "
+                      "bankrupt size is covered (Hyperliquid / CEX style)",
+            "shortfall": L.socialized, "haircuts": N.haircuts, "overshoot": N.overshoot,
+            "traders_touched": len(N.touched), "extra_traders_touched": len(N.touched) - ours_touched,
+            "notional_closed": N.closed_notional, "ours_notional_closed": L.to_adl_notional,
+        },
+        "gas": {"setup_fills_and_vault_trades": rp.setup_gas,
+                "per_step": [s.gas for s in rp.steps[1:]],
+                "keeper_per_step": [s.keeper_gas for s in rp.steps[1:]],
+                "total_walk": sum(s.gas for s in rp.steps)},
+        "steps": [asdict(s) for s in rp.steps],
+        "invariants": {"checks": rp.checks, "violations": rp.violations, "all_hold": not rp.violations},
+        "timings_s": {k: round(v, 2) for k, v in rp.timings.items()} | {"wall": round(wall, 2)},
+        "transactions": rp.model.tx_count,
+        "blocks": rp.blocks,
+        "fork": {"url": rp.fork_url, "block": rp.fork_block} if rp.fork_url else None,
+        "transactions_by_kind": dict(rp.sent),
+        "on_chain": rp.chain,
+    }
+
+
+def _u(x: int) -> str:
+    return fmt_usdc(x)
+
+
+def write_report(report: dict, rp: Replay | None, out: Path, *, plot: bool = True) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "report.md").write_text(render_md(report))
+    if plot:
+        plot_waterfall(report, out / "waterfall.png", rp.adl_marks if rp else [])
+
+
+def render_md(r: dict) -> str:
+    sc, L, F, A, N, I = r["scenario"], r["layers"], r["insurance_fund"], r["adl"], r["naive_comparison"], r["invariants"]
+    lows = ", ".join(f"{n} {c:+.1%}" for n, c in zip(sc["markets"], sc["price_change_at_low"]))
+    lines = [
+        f"# perpvault replay: `{sc['name']}`",
+        "",
+        f"{sc['description']}. Seed {sc['seed']}, {sc['traders']} traders, {sc['steps']} price steps of "
+        f"{sc['seconds_per_step']} s (lows: {lows}); {r['transactions']} transactions"
+        + (f" in {r['blocks']} blocks" if r.get("blocks") else "") + ".",
+        "",
+        f"Wall time **{r['timings_s']['wall']:.1f} s**: "
+        + ", ".join(f"{label} {r['timings_s'][k]:.1f} s" for k, label in PHASES if k in r["timings_s"]) + ".",
+        "",
+        *([] if r.get("on_chain", True) else
+          ["**Dry run: played on the reference model alone; nothing was sent, so there is no gas and no "
+           "chain-side check.**", ""]),
+        *([f"**Dry run on a local fork of {r['fork']['url']} at block {r['fork']['block']}: every transaction ran "
+           "on the fork, nothing was sent to that node.**", ""] if r.get("fork") else []),
+        f"Opening: {r['opening']['fills']} signed-order fills ({_u(r['opening']['fill_notional'])} USDC), "
+        f"{r['opening']['vault_trades']} vault trades ({_u(r['opening']['vault_notional'])} USDC) for the imbalance.",
+        "",
+        "## What each layer absorbed (USDC)",
+        "",
+        "| layer | notional | loss absorbed |",
+        "| --- | ---: | ---: |",
+        f"| 1. liquidations at mark into the LiquidityVault | {_u(L['liquidated_at_mark_into_vault_notional'])} | "
+        f"vault equity {_u(L['vault_equity_start'])} → {_u(L['vault_equity_end'])} "
+        f"({'+' if L['vault_pnl'] >= 0 else '−'}{_u(abs(L['vault_pnl']))}, incl. its opening position's PnL) |",
+        f"| 2. penalties (keepers {_u(L['keeper_rewards'])}) | | {_u(L['penalties'])} paid by the liquidated |",
+        f"| 3. insurance fund cover | | {_u(L['insurance_fund_cover'])} |",
+        f"| 4. closes against ADL (haircuts) | {_u(L['closed_against_adl_notional'])} | {_u(L['adl_haircuts'])} |",
+        "",
+        f"{L['liquidations']} liquidations of {L['accounts_liquidated']} accounts. Insurance fund: start "
+        f"{_u(F['start'])}, **low {_u(F['low'])}** (step {F['low_step']}), end {_u(F['end'])}; "
+        + (f"the keeper swept {_u(F['swept_in'])} of penalties, fee shares and dust into it with "
+           "`sweep_to_insurance` after each step's liquidations, so its curve includes them."
+           if F.get("swept_by_keeper", False) else
+           "penalties stay in the clearinghouse (`sweep_to_insurance` was not called)."),
+        "",
+        "## ADL",
+        "",
+        f"* traders deleveraged: **{A['traders_deleveraged']}** ({A['deleverage_events']} Deleveraged events)",
+        "* ADL quantile at the time (5 = first in line): "
+        + ", ".join(f"q{q}: {n}" for q, n in sorted(A["quantile_counts"].items(), reverse=True)),
+        f"* uncovered shortfall (ShortfallSocialized) **{_u(A['uncovered_shortfall'])}** = socialized loss "
+        f"(sum of haircuts) **{_u(A['haircuts'])}**: overshoot **{_u(A['overshoot'])}**",
+        "",
+        "## Beside a naive ADL",
+        "",
+        f"Naive policy: {N['policy']}; computed on the reference model's state at each of our ADL events "
+        "(same bankrupt closes and shortfalls; positions it already closed are gone).",
+        "",
+        "| | perpvault | naive |",
+        "| --- | ---: | ---: |",
+        f"| shortfall to socialize | {_u(N['shortfall'])} | {_u(N['shortfall'])} |",
+        f"| taken from counterparties | {_u(A['haircuts'])} | {_u(N['haircuts'])} |",
+        f"| overshoot (taken beyond the shortfall) | {_u(A['overshoot'])} | **{_u(N['overshoot'])}** |",
+        f"| traders touched | {A['traders_deleveraged']} | {N['traders_touched']} (+{N['extra_traders_touched']}) |",
+        f"| notional force-closed | {_u(N['ours_notional_closed'])} | {_u(N['notional_closed'])} |",
+        "",
+        "## Invariants",
+        "",
+        "| check | times run |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in I["checks"].items()]
+    lines += ["", "**All hold.**" if I["all_hold"] else "**VIOLATIONS:**\n\n" + "\n".join(f"* {v}" for v in I["violations"])]
+    g = r["gas"]
+    lines += ["", "## Gas per step", "", f"Opening: {g['setup_fills_and_vault_trades']:,} gas. Walk: {g['total_walk']:,} gas.", "",
+              "| step | prices | liquidations | ADL'd | gas | keeper gas | swept to fund | fund | vault equity |",
+              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for s in r["steps"][1:]:
+        prices = " / ".join(f"{p / 1e18:,.2f}" for p in s["prices"])
+        lines.append(f"| {s['step']} | {prices} | {s['liquidations']} | {s['deleveraged']} | {s['gas']:,} | "
+                     f"{s['keeper_gas']:,} | {_u(s.get('swept', 0))} | {_u(s['fund'])} | {_u(s['vault_equity'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_waterfall(r: dict, path: Path, adl_marks: list[tuple[int, int, str]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = r["steps"]
+    xs = [s["step"] for s in steps]
+    names = r["scenario"]["markets"]
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(11, 10), sharex=True,
+                                        gridspec_kw={"height_ratios": [3, 2, 1.3]})
+    colors = ["#f7931a", "#627eea", "#2ca02c", "#9467bd"]
+    adl_steps = sorted({k for k, _, _ in adl_marks})
+    for m, name in enumerate(names):
+        base = steps[0]["prices"][m]
+        ax1.plot(xs, [100 * (s["prices"][m] / base - 1) for s in steps], color=colors[m % 4], lw=2, label=name)
+    for k in adl_steps:
+        for ax in (ax1, ax2, ax3):
+            ax.axvline(k, color="red", alpha=0.25, lw=3)
+    ax1.set_ylabel("price change, %")
+    ax1.axhline(0, color="grey", lw=0.5)
+    ax1.legend(loc="lower left")
+    a, n = r["adl"], r["naive_comparison"]
+    ax1.set_title(f"{r['scenario']['name']}, {r['scenario']['traders']} traders. Red bands: steps with ADL\n"
+                  f"ADL: {a['traders_deleveraged']} traders gave up {a['haircuts'] / 1e6:,.0f} USDC = the shortfall "
+                  f"(overshoot {a['overshoot'] / 1e6:,.0f}); naive whole-position ADL: {n['traders_touched']} traders, "
+                  f"overshoot {n['overshoot'] / 1e6:,.0f} USDC", fontsize=11)
+    fund = [s["fund"] / 1e6 for s in steps]
+    vault = [s["vault_equity"] / 1e6 for s in steps]
+    ax2.plot(xs, fund, color="#d62728", lw=2, label="insurance fund (USDC)")
+    ax2.set_ylabel("insurance fund, USDC")
+    ax2.set_ylim(bottom=0)
+    ax2b = ax2.twinx()
+    ax2b.plot(xs, vault, color="#1f77b4", lw=2, label="LP vault equity (USDC)")
+    ax2b.set_ylabel("vault equity, USDC")
+    h1, l1 = ax2.get_legend_handles_labels()
+    h2, l2 = ax2b.get_legend_handles_labels()
+    ax2.legend(h1 + h2, l1 + l2, loc="center right")
+    for ax in (ax2, ax2b):
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    liq = [s["liquidations"] for s in steps]
+    dl = [s["deleveraged"] for s in steps]
+    ax3.bar([x - 0.2 for x in xs], liq, width=0.4, color="grey", label="liquidations")
+    ax3.bar([x + 0.2 for x in xs], dl, width=0.4, color="red", label="ADL counterparties")
+    ax3.set_ylabel("count")
+    ax3.set_xlabel("price step")
+    ax3.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+
+__all__ = ["PHASES", "build_report", "plot_waterfall", "render_md", "write_report"]

@@ -236,17 +236,21 @@ def wealth_pro_rata(budget: int, winners: Sequence[int]) -> list[int]:
     1. floors ``x_i = floor(B * u_i / U)``: every share is at most ``lambda``; the remainder
        ``R = B - sum(x_i)`` is less than the number of winners;
     2. the ``R`` remainder atoms go one at a time to the winner whose share after the atom,
-       ``(x_i + 1) / u_i``, is smallest (ties: earlier in ``winners``, i.e. first in line when
-       the caller passes them in rank order). A large winner can take two before a small one
-       takes one.
+       ``(x_i + 1) / u_i``, is smallest; ties to the smaller winner (smaller ``u_i``), then to
+       the earlier one in ``winners``. A large winner can take two before a small one takes
+       one.
 
-    So ``sum(x_i) = B`` exactly, ``0 <= x_i <= u_i``, and the allocation takes the ``B``
-    smallest of all the shares ``k / u_i`` (``1 <= k <= u_i``): its largest share is the
-    smallest any integer allocation of ``B`` can have (any allocation with largest share ``z``
-    has ``x_i <= floor(z * u_i)``, so ``B <= sum(floor(z * u_i))``). It lies in
+    So ``sum(x_i) = B`` exactly, ``0 <= x_i <= u_i``, and the allocation is the ``B`` smallest
+    of all the shares ``k / u_i`` (``1 <= k <= u_i``). Its largest share ``m*`` is therefore
+    the smallest any integer allocation of ``B`` can have (one with largest share ``z`` has
+    ``x_i <= floor(z * u_i)``, so ``B <= sum(floor(z * u_i))``), and lies in
     ``[lambda, lambda + 1 / min(u_i)]``. Largest-remainder rounding is not min-max: for
-    ``u = (5, 3, 3)``, ``B = 5`` it gives ``(2, 2, 1)`` (largest share 2/3), this gives
-    ``(3, 1, 1)`` (3/5).
+    ``u = (5, 3, 3)``, ``B = 5`` it gives ``(2, 2, 1)`` (largest share 2/3), this ``(3, 1, 1)``
+    (3/5).
+
+    No order inversions (:func:`order_inversions`): for ``u_i > u_j``, ``x_j`` has every
+    share below ``m*`` and ``x_i`` none above, so ``r_i - r_j >= (1 - m*)(u_i - u_j) - 1 > -1``
+    when ``m* < 1``; at ``m* = 1`` the smaller winner's last atom goes first.
     """
     if budget < 0 or any(u < 0 for u in winners):
         raise ValueError("budget and positive PnL are >= 0")
@@ -255,18 +259,18 @@ def wealth_pro_rata(budget: int, winners: Sequence[int]) -> list[int]:
         return list(winners)
     taken = [budget * u // capacity for u in winners]
     remainder = budget - sum(taken)
+
+    def next_atom(i: int) -> tuple[Fraction, int, int]:
+        return (Fraction(taken[i] + 1, winners[i]), winners[i], i)
+
     # Below lambda < 1 every floor is < u_i, so every winner with u_i > 0 is a candidate.
-    heap = [
-        (Fraction(x + 1, u), i)
-        for i, (x, u) in enumerate(zip(taken, winners, strict=True))
-        if x < u
-    ]
+    heap = [next_atom(i) for i, u in enumerate(winners) if taken[i] < u]
     heapq.heapify(heap)
     for _ in range(remainder):
-        _, i = heapq.heappop(heap)
+        *_, i = heapq.heappop(heap)
         taken[i] += 1
         if taken[i] < winners[i]:
-            heapq.heappush(heap, (Fraction(taken[i] + 1, winners[i]), i))
+            heapq.heappush(heap, next_atom(i))
     return taken
 
 

@@ -359,9 +359,10 @@ def test_optimal_max_pct__within_one_atom_of_the_uniform_share(case):
     assert share <= best <= share + Fraction(1, min(u for u in winners if u))
 
 
-@given(budget_and_winners())
+@given(st.one_of(budget_and_winners(max_pnl=12, max_winners=6), budget_and_winners()))
 def test_wealth_pro_rata__has_no_order_inversions(case):
-    """Paper 2, Prop. 9(3), in whole atoms: a larger winner never keeps less PnL than a smaller."""
+    """Paper 2, Prop. 9(3), in whole atoms: a larger winner never keeps less PnL than a smaller.
+    Small PnL makes the remainder ties (where this can break) common."""
     budget, winners = case
     x = wealth_pro_rata(budget, winners)
     event = Allocation(

@@ -192,8 +192,8 @@ def order_inversions(allocation: Allocation) -> Inversions:
     """Post-ADL monotonicity violations (paper 2, Prop. 9(3)): winner pairs with
     ``u_i > u_j`` whose positive PnL left after the ADL, ``r = u - x``, is in the other order,
     ``r_i < r_j``. Pairs with equal ``u`` are not compared. Wealth pro-rata has none
-    (``r_i = (1 - lambda) u_i``); a queue that empties the larger winner makes one per smaller
-    winner it leaves standing."""
+    (``r_i = (1 - lambda) u_i``; :func:`wealth_pro_rata` keeps that in whole atoms); a queue
+    that empties the larger winner makes one per smaller winner it leaves standing."""
     ordered = sorted(
         ((-c.positive_pnl, c.positive_pnl - c.taken) for c in allocation.winners),
         key=lambda kv: kv[0],

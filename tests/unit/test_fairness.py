@@ -1,7 +1,7 @@
 """The ADL fairness metrics (perpvault.fairness), pinned three ways:
 
 (a) paper 2's Table 2 (Chitra, Thogiti, Trujillo Ramirez, Xu, arXiv 2602.15182), reproduced to
-    the cent from the paper's per-wave inputs in ``../shared/data/chitra-adl-waves/`` (MIT,
+    the cent from the paper's per-wave inputs in ``data/chitra-adl-waves/`` (MIT,
     attribution in that folder) through the same functions the replay uses;
 (b) a hand-computed pair of ADL events, trader by trader, for what the per-wave table cannot
     pin (shares, remainder atoms, touched, no-PnL cuts, inversions);
@@ -47,8 +47,8 @@ from perpvault.fairness import (
 )
 from perpvault.paths import repo_root
 
-# The shared folder sits next to the repository, locally and in CI.
-PAPER_WAVES = repo_root().parent / "shared" / "data" / "chitra-adl-waves"
+# The paper's per-wave inputs, vendored with their MIT licence and attribution (data/chitra-adl-waves/).
+PAPER_WAVES = repo_root() / "data" / "chitra-adl-waves"
 
 # --- (a) Table 2 ------------------------------------------------------------------------------
 
@@ -58,8 +58,8 @@ def read_waves(folder: Path) -> list[dict[str, str]]:
     path = folder / "policy_per_wave_metrics.csv"
     if not path.is_file():
         pytest.fail(
-            f"paper data not found: {path}. The shared folder (shared/data/chitra-adl-waves) "
-            "must sit next to the repository, as it does in CI.",
+            f"paper data not found: {path}. The repository's data/chitra-adl-waves/ holds it "
+            "(copied from the project's shared data, MIT licence).",
             pytrace=False,
         )
     with path.open(newline="") as f:
@@ -136,7 +136,7 @@ def test_table_2__deployable_policies_only_undershoot(waves):
 
 
 def test_read_waves__fails_with_a_clear_message_when_the_shared_folder_is_missing(tmp_path):
-    with pytest.raises(pytest.fail.Exception, match="must sit next to the repository"):
+    with pytest.raises(pytest.fail.Exception, match="data/chitra-adl-waves/ holds it"):
         read_waves(tmp_path / "chitra-adl-waves")
 
 

@@ -97,13 +97,3 @@ class LogDecoder:
             if isinstance(fields[field_name], str):
                 fields[field_name] = fields[field_name].lower()
         return fields
-
-    def decode_slow(self, receipt: dict | None) -> list[tuple[str, dict[str, Any]]]:
-        """Every log through eth_abi (the cross-check of :meth:`decode`'s hand decoding)."""
-        out = []
-        for log in (receipt or {}).get("logs", []):
-            topics = log.get("topics") or []
-            spec = self._events.get(topics[0].lower()) if topics else None
-            if spec is not None:
-                out.append((spec[0], self._slow(spec, topics, log["data"])))
-        return out

@@ -170,10 +170,6 @@ class Harness:
         """The raw backend's JSON-RPC client."""
         return self.driver.rpc
 
-    @property
-    def base_model(self) -> Exchange:
-        return pickle.loads(self._base_model)
-
     # lockstep without checks, for the set-up
     def _both(self, chain: Callable[[], Any], model: Callable[[Exchange], Any]) -> None:
         self.model.at(self.model.now + 1)

@@ -165,9 +165,6 @@ class Exchange:
     def set_updater(self, sender: Any, updater: Any) -> None:
         self._tx(lambda: self.w.feed.set_updater(addr(sender), addr(updater)))
 
-    def set_oracle_bounds(self, sender: Any, max_age: int, max_jump: int) -> None:
-        self._tx(lambda: self.w.feed.set_bounds(addr(sender), max_age, max_jump))
-
     # --- clearinghouse --------------------------------------------------------------------------
 
     def deposit(self, sender: Any, amount: int) -> None:
@@ -253,9 +250,6 @@ class Exchange:
                 addr(sender), shares, addr(receiver or sender), addr(owner or sender)
             )
         )
-
-    def vault_transfer(self, sender: Any, to: Any, shares: int) -> None:
-        self._tx(lambda: self.w.vault.transfer(addr(sender), addr(to), shares))
 
     def set_spread(self, sender: Any, spread: int) -> None:
         self._tx(lambda: self.w.vault.set_spread(addr(sender), spread))

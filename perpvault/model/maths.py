@@ -10,7 +10,7 @@ intermediate the contract computes. Vyper's ``//`` on int256 truncates toward ze
 
 from __future__ import annotations
 
-from perpvault.model.constants import FEE_UNIT, FUNDING_UNIT, PPM, SCORE_CAP, VALUE_UNIT, WAD
+from perpvault.model.constants import FEE_UNIT, FUNDING_UNIT, SCORE_CAP, VALUE_UNIT, WAD
 
 INT256_MIN = -(2**255)
 INT256_MAX = 2**255 - 1

@@ -600,11 +600,3 @@ def run_check(check: Check, mutant: str | None = None,
     reason = solver.reason_unknown()
     kind = "timeout" if "timeout" in reason or "canceled" in reason else "unknown"
     return Result(check.name, check.tool, kind, dt, mutant, reason)
-
-
-def run_mutants(timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Result]:
-    out = []
-    for mutant, (_, names) in MUTANTS.items():
-        for name in names:
-            out.append(run_check(BY_NAME[name], mutant, timeout_s))
-    return out

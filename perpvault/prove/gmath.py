@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from perpvault.model.maths import FEE_UNIT, FUNDING_UNIT, VALUE_UNIT
+from perpvault.model.constants import FEE_UNIT, FUNDING_UNIT, VALUE_UNIT
 
 Int = Any  # int on Concrete, z3.ArithRef on Symbolic
 

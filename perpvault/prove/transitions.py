@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from perpvault.model.maths import PPM
+from perpvault.model.constants import PPM
 from perpvault.prove import gmath as g
 from perpvault.prove.gmath import Int, i256, neg, to_int, to_uint, trunc_div, u256, udiv, vabs
 

@@ -48,8 +48,8 @@ from perpvault.chain.rpc import AnvilProcess, TxReverted
 from perpvault.chain.state import ChainState
 from perpvault.keeper import plan_liquidation
 from perpvault.model import Exchange, Order, Revert
-from perpvault.model.maths import fee as requirement
 from perpvault.model.maths import ahead as pm_ahead
+from perpvault.model.maths import fee as requirement
 from perpvault.model.state import MarketParams, RiskParams
 
 PPM = 1_000_000

@@ -30,10 +30,10 @@ from perpvault.model.constants import (
     MAX_WINDOW,
     MIN_BUFFER,
     MIN_MMR,
-)
-from perpvault.model.maths import (
     PPM,
     WAD,
+)
+from perpvault.model.maths import (
     Revert,
     i256,
     require,

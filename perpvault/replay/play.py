@@ -48,7 +48,14 @@ from typing import Any, Callable
 from eth_abi import decode as abi_decode
 
 from perpvault.chain.orders import Order as ChainOrder
-from perpvault.keeper import NoPlan, Plan, Tally, adl_queue, model_waterfall_events, plan_liquidation
+from perpvault.keeper import (
+    NoPlan,
+    Plan,
+    Tally,
+    adl_queue,
+    model_waterfall_events,
+    plan_liquidation,
+)
 from perpvault.keeper.tally import WATERFALL_EVENTS
 from perpvault.model import Exchange, Order, Revert
 from perpvault.model.exchange import Addresses
@@ -343,7 +350,12 @@ class Replay:
         """The model of perpvault.chain.deploy with the scenario's markets, no chain."""
         from types import SimpleNamespace
 
-        from perpvault.chain.deploy import DEFAULT_RISK, ORACLE_MAX_AGE, ORACLE_MAX_JUMP, VAULT_SPREAD
+        from perpvault.chain.deploy import (
+            DEFAULT_RISK,
+            ORACLE_MAX_AGE,
+            ORACLE_MAX_JUMP,
+            VAULT_SPREAD,
+        )
 
         given = self._given_addresses
         if given:

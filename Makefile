@@ -49,6 +49,7 @@ demo: venv anvil
 	$(VENV)/bin/perpvault demo
 
 test: venv anvil
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q tests
 
 clean:

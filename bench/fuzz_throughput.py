@@ -17,7 +17,7 @@ Runs, in this order:
 
 1. raw, one worker, Python and its Anvil free to use both cores (the CLI's default);
 2. raw, Python and its Anvil pinned together to ONE core (``sched_setaffinity``): the
-   one-core rate of issue 4;
+   one-core rate first measured;
 3. raw on exactly the steps the ape run takes (same seed, same step budget: Hypothesis
    generates the same sequence), so the ratio compares like with like;
 4. ape.

@@ -1,4 +1,4 @@
-"""Gas of every perpvault operation against its storage floor, and its scaling (issue 7).
+"""Gas of every perpvault operation against its storage floor, and its scaling.
 
     .venv/bin/python bench/gas.py                 # everything; writes bench/results/gas.json and gas.md
     .venv/bin/python bench/gas.py --scaling 10    # a quicker scaling run

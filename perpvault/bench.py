@@ -1,4 +1,4 @@
-"""`perpvault bench gas`: the gas of every operation against its storage floor (issue 7).
+"""`perpvault bench gas`: the gas of every operation against its storage floor.
 
 One place holds the measuring code; ``bench/gas.py`` and the regression guard
 (``tests/bench/test_gas_regression.py``) call it.
@@ -99,7 +99,7 @@ OPERATIONS: dict[str, str] = {
 }
 ADL_KS = (1, 2, 5, 10)
 SCALED_OPS = ("liq_partial", "liq_full_vault", "liq_fund_cover", "adl_1", "adl_5")
-# The guard's subset (issue 7, item 4): fast, and one of each kind.
+# The regression guard's subset: fast, and one of each kind.
 GUARD_LIQUIDATIONS = ("liq_partial", "liq_full_vault", "adl_2")
 
 
@@ -921,7 +921,7 @@ def report(bench: Bench, runtime: float) -> tuple[dict, str]:
         )
     md += [
         "",
-        "## Targets (issue 7; the contracts' goals, reported, not asserted)",
+        "## Targets (the contracts' goals, reported, not asserted)",
         "",
         "| target | operation | measured | goal | |",
         "|---|---|---:|---:|---|",
@@ -1035,7 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ensure_tool_path()
     parser = _gas_args(
-        argparse.ArgumentParser(prog="bench/gas.py", description="perpvault gas bench (issue 7)")
+        argparse.ArgumentParser(prog="bench/gas.py", description="perpvault gas bench")
     )
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

@@ -3,7 +3,7 @@
 Artifacts: ape's ``.build/__local__.json`` when every source in it equals the file on disk
 (no compile at all), otherwise the pip-installed vyper CLI
 (``vyper -f abi,bytecode -p contracts``), which works offline without ape and compiles
-edited copies too (the mutant runs of issue 4). One contract compiles in 0.3-3.5 s;
+edited copies too (the mutant runs). One contract compiles in 0.3-3.5 s;
 results are cached in ``.build/fuzz/`` under a hash of the compiler version and every
 source the contract can import, so a rerun costs nothing.
 

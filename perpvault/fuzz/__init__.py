@@ -1,4 +1,4 @@
-"""The differential fuzzer (issue 4): the contracts and the reference model in lockstep,
+"""The differential fuzzer: the contracts and the reference model in lockstep,
 every balance compared and I1-I10 checked after every step.
 
 Only the fuzzer lives here; the chain it drives is :mod:`perpvault.chain` (the raw JSON-RPC

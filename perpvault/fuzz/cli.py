@@ -1,4 +1,4 @@
-"""``perpvault fuzz``: a differential fuzzing campaign (issue 4).
+"""``perpvault fuzz``: a differential fuzzing campaign.
 
     perpvault fuzz --steps 100000 --seed 1 --workers 4
     perpvault fuzz --steps 10000 --mutant adl_overshoot --json
@@ -18,7 +18,8 @@ import time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fuzz", help="differential fuzzing: contracts on Anvil vs the reference model, I1-I10 every step")
+    p = sub.add_parser("fuzz",
+                       help="differential fuzzing: contracts on Anvil vs the reference model, I1-I10 every step")
     p.add_argument("--steps", type=int, default=10_000, help="checked steps in total (default 10,000)")
     p.add_argument("--seed", type=int, default=0, help="Hypothesis seed of worker 0 (worker i uses seed + i)")
     p.add_argument("--workers", type=int, default=1, help="processes, one Anvil each (default 1)")

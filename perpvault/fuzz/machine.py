@@ -1,4 +1,4 @@
-"""The differential state machine of issue 4: the contracts on Anvil and the reference model
+"""The differential state machine: the contracts on Anvil and the reference model
 side by side, every balance compared and I1-I10 checked after every step.
 
 One :class:`Harness` per process: one Anvil, the system deployed by a

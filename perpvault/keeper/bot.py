@@ -280,7 +280,8 @@ class KeeperBot:
         dropped keep-alive connection without an error, so a node restarted between two rounds
         is only seen here. Says what changed; ChainGone if the contracts are gone."""
         now = self._identity()
-        if now.genesis != self.identity.genesis or now.block < self.last_block or now.code_hash != self.identity.code_hash:
+        moved = now.genesis != self.identity.genesis or now.code_hash != self.identity.code_hash
+        if moved or now.block < self.last_block:
             self.reconnects += 1
             self._accept(now, f"the node at {self.url} changed between two rounds: now at block {now.block}")
         else:

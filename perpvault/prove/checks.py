@@ -364,7 +364,7 @@ def adl_props(n: int, which: str):
             return pre, z3.Sum([leg["mark"] for leg in legs]) == g.value(B, a["q"], price)
         if which == "I7":
             conds = []
-            for i, leg in enumerate(legs):
+            for i in range(len(legs)):
                 q0 = st["acc"][f"cp{i}"]["q"]
                 q1 = post["acc"][f"cp{i}"]["q"]
                 conds += [

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=2, help="parallel solver processes (default 2)")
     p.add_argument("--no-mutants", action="store_true", help="skip the planted mutants")
     p.add_argument("--deep", action="store_true",
-                   help="also run the long halmos checks left out of CI (formal.DEEP: three fills and two liquidations, minutes each) and their mutants")
+                   help="also run the long halmos checks left out of CI (formal.DEEP: three fills and two "
+                        "liquidations, minutes each) and their mutants")
     p.add_argument("-k", dest="select", default=None, help="only checks whose name contains this")
     p.add_argument("--tools", default="z3,halmos,forge",
                    help="comma-separated subset of z3, halmos, forge (default: all three)")

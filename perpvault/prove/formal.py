@@ -195,7 +195,8 @@ def run_campaign(project: Path | None = None, *, runs: int | None = None, depth:
         build = subprocess.run([str(forge_bin()), "build", "--root", str(project)], env=_env(extra), cwd=project,
                                capture_output=True, text=True, timeout=timeout)
         if build.returncode != 0:
-            return _row(CAMPAIGN, "forge", "error", time.perf_counter() - t0, detail=(build.stdout + build.stderr)[-2000:])
+            return _row(CAMPAIGN, "forge", "error", time.perf_counter() - t0,
+                        detail=(build.stdout + build.stderr)[-2000:])
         proc = subprocess.run(
             [str(forge_bin()), "test", "--root", str(project), "--fuzz-seed", str(seed)],
             env=_env(extra), cwd=project, capture_output=True, text=True, timeout=timeout,
@@ -354,7 +355,7 @@ DEEP_MUTANTS: dict[str, Mutant] = registry(
         "reduce_credits_an_atom",
         "modules/ledger.vy",
         "    self.margin[account] += on_new - pos.open_notional - cash\n",
-        "    self.margin[account] += on_new - pos.open_notional - cash + convert(q != 0 and (q > 0) != (delta > 0), int256)\n",
+        "    self.margin[account] += on_new - pos.open_notional - cash + convert(q != 0 and (q > 0) != (delta > 0), int256)\n",  # noqa: E501
         "a trade that shrinks or flips a position credits its owner one atom from nowhere (I2)",
         ("halmos: check_ch_fill_open",),
     ),
@@ -363,7 +364,8 @@ DEEP_MUTANTS: dict[str, Mutant] = registry(
         "modules/adl.vy",
         "        cp_haircut: int256 = haircut_left\n",
         "        cp_haircut: int256 = haircut_left + 1\n",
-        "ADL takes one atom more than the shortfall from the last counterparty: the bankrupt account ends at +1, not 0 (I6)",
+        "ADL takes one atom more than the shortfall from the last counterparty: the bankrupt account ends at +1, "
+        "not 0 (I6)",
         ("halmos: check_ch_liquidate_bankrupt",),
     ),
     Mutant(

@@ -2,10 +2,11 @@
 
 halmos 0.3.3 collects test contracts only from forge's ``out/<file>.sol/`` directories and
 reads each one's kind from the Solidity AST; forge's Vyper artifacts (``out/<file>.vy/``)
-carry neither an AST nor metadata, and an empty ``methodIdentifiers``, so halmos silently finds no test. This wraps halmos's
-``parse_build_out`` to add every Vyper artifact with a ``check_*`` function as a plain
-contract (selectors computed from its ABI), then runs halmos's own ``main``. Nothing else changes: halmos builds with forge,
-executes the test's bytecode symbolically and calls the solver as usual.
+carry neither an AST nor metadata, and an empty ``methodIdentifiers``, so halmos silently
+finds no test. This wraps halmos's ``parse_build_out`` to add every Vyper artifact with a
+``check_*`` function as a plain contract (selectors computed from its ABI), then runs halmos's
+own ``main``. Nothing else changes: halmos builds with forge, executes the test's bytecode
+symbolically and calls the solver as usual.
 
 ``--branch-rlimit N`` (this wrapper's own option) bounds halmos's branching queries by z3's
 resource limit as well as by time (see ``_branch_rlimit``).

@@ -350,7 +350,7 @@ def deleverage(
     mark_left = mark_leg
     haircut_left = to_int(B, haircut)
     legs = []
-    for i, c in enumerate(cps):
+    for c in cps:
         B.require(left != 0)  # the loop breaks when nothing is left: every listed cp is used
         assert c != account  # "ch: adl bankrupt as counterparty"
         st = settle(B, st, c)

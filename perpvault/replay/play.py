@@ -1,7 +1,7 @@
 """Play a :class:`~perpvault.scenarios.Scenario` on a local Anvil chain and report what each
 layer of the risk waterfall absorbed.
 
-How it runs (issue 6):
+How it runs:
 
 * the chain is driven over raw JSON-RPC (:mod:`perpvault.chain`), many transactions per block:
   after the deployment automine is off, each transaction is queued with ``eth_sendTransaction``
@@ -41,9 +41,10 @@ every ADL event; the report is :mod:`perpvault.replay.report`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from eth_abi import decode as abi_decode
 
@@ -256,7 +257,8 @@ class Replay:
                 from perpvault.chain.rpc import decode_revert
 
                 reason = decode_revert(self.rpc.revert_data(receipt["transactionHash"]))
-                raise ReplayError(f"{label}: the chain reverted with {reason!r}, the model passed it (t={self.model.now})")
+                raise ReplayError(f"{label}: the chain reverted with {reason!r}, the model passed it "
+                                  f"(t={self.model.now})")
             if self.record is not None:
                 self.record.append({"from": tx["from"], "to": tx["to"], "contract": contract, "function": fn,
                                     "args": list(args), "gas": int(receipt["gasUsed"], 16)})
@@ -268,7 +270,7 @@ class Replay:
         feed = self.model.w.feed
         if all(self.model.now - feed.rounds[m].updated_at < 1_800 for m in range(len(self.sc.markets))):
             return
-        for m, spec in enumerate(self.sc.markets):
+        for m in range(len(self.sc.markets)):
             p = self.sc.prices[0][m]
             self._send("set_price (refresh)", self.addr[UPDATER], "PriceFeed", "set_price", (m, p),
                        lambda mdl: mdl.set_price(self.addr[UPDATER], m, p))
@@ -300,7 +302,8 @@ class Replay:
         if self.record is not None:
             self._record_deploy(rpc)
         dev = dev_accounts(10)
-        self.system = deploy(dev[OWNER].address, dev[UPDATER].address, via=raw_deployer(rpc, keys=dev), markets=self.sc.markets)
+        self.system = deploy(dev[OWNER].address, dev[UPDATER].address, via=raw_deployer(rpc, keys=dev),
+                             markets=self.sc.markets)
         self.rpc = rpc
         self.rpc.call("anvil_autoImpersonateAccount", [True])
         # From here on every block is mined by _flush: many transactions per block.
@@ -404,13 +407,16 @@ class Replay:
         a, sc, ads = self.addr, self.sc, self._contract_addresses()
         lp, owner = a[LP], a[OWNER]
         self._send("mint lp", owner, "MockUSDC", "mint", (lp, sc.vault_deposit), lambda m: m.mint(lp, sc.vault_deposit))
-        self._send("approve vault", lp, "MockUSDC", "approve", (ads.vault, MAX_UINT), lambda m: m.approve(lp, ads.vault))
+        self._send("approve vault", lp, "MockUSDC", "approve", (ads.vault, MAX_UINT), lambda m: m.approve(lp,
+                                                                                                          ads.vault))
         self._send("vault deposit", lp, "LiquidityVault", "deposit", (sc.vault_deposit, lp),
                    lambda m: m.vault_deposit(lp, sc.vault_deposit))
         self._send("mint owner", owner, "MockUSDC", "mint", (owner, sc.fund_donation),
                    lambda m: m.mint(owner, sc.fund_donation))
-        self._send("approve fund", owner, "MockUSDC", "approve", (ads.fund, MAX_UINT), lambda m: m.approve(owner, ads.fund))
-        self._send("donate", owner, "InsuranceFund", "donate", (sc.fund_donation,), lambda m: m.donate(owner, sc.fund_donation))
+        self._send("approve fund", owner, "MockUSDC", "approve", (ads.fund, MAX_UINT), lambda m: m.approve(owner,
+                                                                                                           ads.fund))
+        self._send("donate", owner, "InsuranceFund", "donate", (sc.fund_donation,),
+                   lambda m: m.donate(owner, sc.fund_donation))
         for i, t in enumerate(sc.traders):
             who = a[FIRST_TRADER + i]
             self._send("mint", owner, "MockUSDC", "mint", (who, t.margin), lambda m: m.mint(who, t.margin))

@@ -86,7 +86,8 @@ def write_report(report: dict, rp: Replay | None, out: Path, *, plot: bool = Tru
 
 
 def render_md(r: dict) -> str:
-    sc, L, F, A, N, I = r["scenario"], r["layers"], r["insurance_fund"], r["adl"], r["naive_comparison"], r["invariants"]
+    sc, L, F, A, N = r["scenario"], r["layers"], r["insurance_fund"], r["adl"], r["naive_comparison"]
+    inv = r["invariants"]
     lows = ", ".join(f"{n} {c:+.1%}" for n, c in zip(sc["markets"], sc["price_change_at_low"]))
     lines = [
         f"# perpvault replay: `{sc['name']}`",
@@ -150,10 +151,13 @@ def render_md(r: dict) -> str:
         "| check | times run |",
         "| --- | ---: |",
     ]
-    lines += [f"| {k} | {v} |" for k, v in I["checks"].items()]
-    lines += ["", "**All hold.**" if I["all_hold"] else "**VIOLATIONS:**\n\n" + "\n".join(f"* {v}" for v in I["violations"])]
+    lines += [f"| {k} | {v} |" for k, v in inv["checks"].items()]
+    violations = "\n".join(f"* {v}" for v in inv["violations"])
+    verdict = "**All hold.**" if inv["all_hold"] else "**VIOLATIONS:**\n\n" + violations
+    lines += ["", verdict]
     g = r["gas"]
-    lines += ["", "## Gas per step", "", f"Opening: {g['setup_fills_and_vault_trades']:,} gas. Walk: {g['total_walk']:,} gas.", "",
+    lines += ["", "## Gas per step", "",
+              f"Opening: {g['setup_fills_and_vault_trades']:,} gas. Walk: {g['total_walk']:,} gas.", "",
               "| step | prices | liquidations | ADL'd | gas | keeper gas | swept to fund | fund | vault equity |",
               "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for s in r["steps"][1:]:

@@ -52,7 +52,7 @@ def oct10(seed: int = 20251010, traders: int = 500) -> Scenario:
     rng = random.Random(seed)
     # The vault takes the book's long/short imbalance at the opening: its capital and notional
     # limits scale with the book beyond 500 traders (at 5,000 the ALT imbalance hit
-    # `ch: vault limit`; tuned with perpvault.replay, issue 6).
+    # `ch: vault limit`; tuned with perpvault.replay).
     scale = max(1, -(-traders // 500))
     markets = tuple(replace(m, vault_max_notional=m.vault_max_notional * scale) for m in (BTC, ETH, ALT))
     # Sharpness 24: the middle of the fall gaps (ALT -20% in one step), as on 10 Oct when books
@@ -80,7 +80,7 @@ def oct10(seed: int = 20251010, traders: int = 500) -> Scenario:
         prices=tuple(zip(*paths)),
         traders=tuple(book),
         vault_deposit=5_000_000 * USDC * scale,
-        # Tuned with perpvault.replay (issue 6): at 50k the fund covered every bad debt of the
+        # Tuned with perpvault.replay: at 50k the fund covered every bad debt of the
         # 500-trader book (49.4k at its low) and ADL never ran; at 20k it runs dry mid-crash and
         # the rest of the shortfall is socialized.
         fund_donation=20_000 * USDC,
@@ -129,7 +129,7 @@ def grind(seed: int = 11) -> Scenario:
         market = rng.choice((0, 1))
         long = rng.random() < 0.6
         lev = rng.uniform(15, 40) if long else rng.uniform(2, 6)
-        # Tuned with perpvault.replay (issue 6): entering 30 bp over the oracle costs a 40x long
+        # Tuned with perpvault.replay: entering 30 bp over the oracle costs a 40x long
         # 12% of its margin at once, under ETH's 2.5% initial margin; cap at 80% of the maximum.
         lev = min(lev, 0.8 * 10**6 / markets[market].imr)
         book.append(TraderSpec(f"trader{i:04d}", market, long, int(rng.uniform(2_000, 20_000) * USDC), lev))

@@ -1,4 +1,4 @@
-"""Gas regression guard (issue 7, item 4): no operation may cost more than 10% over the
+"""Gas regression guard: no operation may cost more than 10% over the
 numbers committed in bench/results/gas.json.
 
 It runs a subset of the bench's own scenarios (perpvault.bench: the trading scenario --

@@ -1,4 +1,4 @@
-"""Fault tolerance of the fuzzer (issue 8, item 4): a worker's Anvil killed mid-campaign is
+"""Fault tolerance of the fuzzer: a worker's Anvil killed mid-campaign is
 replaced (fresh node, redeploy, set-up) and the campaign completes; a transaction whose
 outcome differs between chain and model is reported with the chain's decoded revert reason."""
 

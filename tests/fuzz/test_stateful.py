@@ -1,4 +1,4 @@
-"""The differential state machine (issue 4): contracts on Anvil and perpvault.model side by
+"""The differential state machine: contracts on Anvil and perpvault.model side by
 side, every balance compared and I1-I10 checked after every step.
 
 Two runs: the Hypothesis TestCase under the active profile (tests/conftest.py: quick/ci/long),

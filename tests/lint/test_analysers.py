@@ -83,7 +83,8 @@ def test_forge_build__with_no_sources_is_caught(tmp_path):
     """Planted violation: a forge project whose sources are empty builds "successfully"."""
     (tmp_path / "src").mkdir()
     toml = (formal_dir() / "foundry.toml").read_text().replace('src = "../contracts"', 'src = "src"')
-    (tmp_path / "foundry.toml").write_text(toml.replace('path = "../.venv/bin/vyper"', f'path = "{venv_bin() / "vyper"}"'))
+    (tmp_path / "foundry.toml").write_text(toml.replace('path = "../.venv/bin/vyper"',
+                                                        f'path = "{venv_bin() / "vyper"}"'))
     proc = _forge_build(tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     with pytest.raises(NothingAnalysed, match="zero contracts"):

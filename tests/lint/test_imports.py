@@ -1,4 +1,4 @@
-"""The package's import rules (issue 15), checked on the source: every ``import`` and
+"""The package's import rules, checked on the source: every ``import`` and
 ``from ... import`` statement, including those inside functions (lazy imports).
 
 - Nothing outside the fuzzer imports ``perpvault.fuzz``: the chain drivers, the keeper, the

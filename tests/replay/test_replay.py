@@ -9,7 +9,7 @@ import json
 import pytest
 
 from perpvault import replay
-from perpvault.replay import Naive, naive_adl, play
+from perpvault.replay import Naive, naive_adl
 from perpvault.scenarios import build
 
 WAD = 10**18

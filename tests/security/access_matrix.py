@@ -9,10 +9,11 @@ data by `render()`; a test keeps the two in sync.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from perpvault.chain.deploy import DEFAULT_RISK, DEFAULT_MARKETS
+from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK
 from perpvault.units import size
 
 OK = "OK"

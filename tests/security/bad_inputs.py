@@ -12,12 +12,13 @@ numbered table rendered by :func:`render`; a test keeps the two in sync.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
+from perpvault.chain.actions import fund_account, set_price
 from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, ORACLE_MAX_AGE
 from perpvault.chain.orders import Order, sign_order
-from perpvault.chain.actions import fund_account, set_price
 from perpvault.units import size, usdc
 from tests.security.doc_tables import markdown_table
 
@@ -335,7 +336,7 @@ def render() -> str:
     rows = []
     for n, e in enumerate(CATALOGUE, 1):
         if isinstance(e, Case):
-            where = "catalogue" + (f" — **gap**, xfail until fixed" if e.gap else "")
+            where = "catalogue" + (" — **gap**, xfail until fixed" if e.gap else "")
             rows.append([str(n), e.title, f"`{e.call}` by {e.sender}", f"`{e.reason}`", where])
         else:
             rows.append([str(n), e.title, f"`{e.call}`", e.reason, f"`{e.where}`"])

@@ -34,7 +34,7 @@ from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK
 from perpvault.keeper import plan_liquidation
 from perpvault.model import Revert
 from perpvault.units import PPM, usdc
-from tests.security.model_world import B, KEEPER, UPDATER, exchange
+from tests.security.model_world import KEEPER, UPDATER, B, exchange
 from tests.utils.checks import assert_invariants
 from tests.utils.spec import VALUE_UNIT, fee
 from tests.utils.trading import fund_account, set_price, trade

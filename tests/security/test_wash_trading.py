@@ -29,7 +29,7 @@ from perpvault.chain.deploy import DEFAULT_MARKETS
 from perpvault.model import Order, Revert
 from perpvault.units import PPM, size, usdc
 from tests.security.conftest import TRADER_MARGIN
-from tests.security.model_world import A, B, C, FEE_SHARE, UPDATER, exchange, vault_quote
+from tests.security.model_world import FEE_SHARE, UPDATER, A, B, C, exchange, vault_quote
 from tests.utils.spec import VALUE_UNIT, fee, notional, trade_dust, value
 from tests.utils.trading import signed
 
@@ -239,7 +239,8 @@ def test_colluders__vault_leg_and_band_edge_signed_fills__cannot_extract(book, m
     assert _lp_assets(s, lp) > lp_assets
 
 
-def test_vault_round_trip__oracle_moves_between__gain_is_the_exposure_less_spread_and_fees(book, trader, oracle_updater):
+def test_vault_round_trip__oracle_moves_between__gain_is_the_exposure_less_spread_and_fees(book, trader,
+                                                                                           oracle_updater):
     s = book
     ch, vault = s.clearinghouse, s.vault
     q = size("2")

@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from perpvault.units import usdc
-from tests.utils.checks import assert_invariants, assert_fund_accounting
+from tests.utils.checks import assert_fund_accounting, assert_invariants
 
 ZERO = "0x0000000000000000000000000000000000000000"
 

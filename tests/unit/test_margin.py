@@ -75,7 +75,7 @@ def test_views__after_fill__match_spec_formulas(system, books, maker, taker, cha
     q, p = size("1.7"), price(60_000)
     trade(system, maker, taker, BTC, q, p, chain=chain)
     taker_fee = taker_book.buy(q, p, TAKER_FEE)
-    maker_fee = maker_book.sell(q, p, MAKER_FEE)
+    maker_book.sell(q, p, MAKER_FEE)
     assert taker_fee == spec.ceil_div(q * p * TAKER_FEE, 10**36)
     for account, book in ((taker, taker_book), (maker, maker_book)):
         equity = book.equity(p)
@@ -102,7 +102,8 @@ def test_views__cross_margin__sum_over_markets(system, books, maker, taker, chai
     set_price(system, ETH, price(2_989))
     equity = taker_book.equity(price(61_003)) + eth_book.equity(price(2_989))
     initial = spec.requirement(size("0.5"), price(61_003), BTC_IMR) + spec.requirement(size("7"), price(2_989), ETH_IMR)
-    maintenance = spec.requirement(size("0.5"), price(61_003), BTC_MMR) + spec.requirement(size("7"), price(2_989), ETH_MMR)
+    maintenance = spec.requirement(size("0.5"), price(61_003), BTC_MMR) + spec.requirement(size("7"), price(2_989),
+                                                                                           ETH_MMR)
     notional = spec.notional(size("0.5"), price(61_003)) + spec.notional(size("7"), price(2_989))
     assert tuple(system.clearinghouse.health(taker)) == (equity, initial, maintenance, notional)
     assert system.clearinghouse.free_collateral(taker) == equity - initial
@@ -199,7 +200,8 @@ def test_flip__long_to_short__realizes_all_and_enters_at_fill(system, books, mak
     assert basis == -(spec.value(size("0.3"), price(59_011)) * 2 // 3)
     assert entry == price(59_011)
     # The whole long was closed: realized PnL is a third of the proceeds minus its full cost.
-    realized = spec.value(size("0.3"), price(59_011)) - spec.value(size("0.3"), price(59_011)) * 2 // 3 - spec.notional(size("0.1"), price(60_000))
+    proceeds = spec.value(size("0.3"), price(59_011))
+    realized = proceeds - proceeds * 2 // 3 - spec.notional(size("0.1"), price(60_000))
     fees = spec.fee(size("0.1"), price(60_000), TAKER_FEE) + spec.fee(size("0.3"), price(59_011), TAKER_FEE)
     assert system.clearinghouse.margin(taker) == TRADER_DEPOSIT - fees + realized == taker_book.margin
     assert tuple(system.clearinghouse.position(maker, BTC))[:2] == (size("0.2"), maker_book.basis)

@@ -137,7 +137,8 @@ def aggregator(project, owner):
     return project.MockAggregator.deploy(8, 3_000_12345678, sender=owner)  # 3,000.12345678
 
 
-@pytest.mark.parametrize("decimals, answer", [(8, 3_000_12345678), (18, 2999 * 10**18 + 29), (6, 3_000_123457), (0, 3_001)])
+@pytest.mark.parametrize("decimals, answer",
+                         [(8, 3_000_12345678), (18, 2999 * 10**18 + 29), (6, 3_000_123457), (0, 3_001)])
 def test_adapter__scales_answer_to_18_decimals(system, project, owner, adapter, decimals, answer):
     agg = project.MockAggregator.deploy(decimals, answer, sender=owner)
     tx = adapter.set_feed(0, agg, sender=owner)

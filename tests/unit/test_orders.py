@@ -9,7 +9,6 @@ from perpvault.units import price, size
 from tests.unit.conftest import TRADER_DEPOSIT
 from tests.utils import spec
 from tests.utils.checks import assert_invariants
-from tests.utils.trading import signed
 
 BTC, ETH = 0, 1
 MAKER_FEE, TAKER_FEE, FUND_FEE_SHARE = 200, 500, 500_000
@@ -18,7 +17,8 @@ P = price(60_000)
 
 
 def order_of(account, market, sz, limit, *, chain, nonce=1, expiry=None):
-    return Order(account.address, market, sz, limit, nonce, chain.pending_timestamp + 3600 if expiry is None else expiry)
+    return Order(account.address, market, sz, limit, nonce,
+                 chain.pending_timestamp + 3600 if expiry is None else expiry)
 
 
 def sign(system, account, order, *, chain, chain_id=None, verifying=None):
@@ -77,7 +77,8 @@ def test_match__full_fill__moves_opposite_sizes_and_charges_exact_fees(system, f
     assert system.clearinghouse.margin(system.vault) - vault_margin_before == maker_fee + taker_fee - to_fund
     filled = [e for e in tx.events if e.event_name == "Filled"]
     assert len(filled) == 1
-    assert (filled[0].maker, filled[0].taker, filled[0].taker_size, filled[0].price) == (maker.address, taker.address, q, P)
+    assert (filled[0].maker, filled[0].taker, filled[0].taker_size, filled[0].price) == (maker.address,
+                                                                                         taker.address, q, P)
     assert (filled[0].maker_fee, filled[0].taker_fee) == (maker_fee, taker_fee)
     assert_invariants(system)
 
@@ -164,7 +165,8 @@ def test_match__expired_order__reverts(system, funded, maker, taker, chain):
     mo = order_of(maker, BTC, -size("1"), P, chain=chain, expiry=now - 1)
     to = order_of(taker, BTC, size("1"), P, chain=chain)
     with ape.reverts("ob: order expired"):
-        match(system, mo, sign(system, maker, mo, chain=chain), to, sign(system, taker, to, chain=chain), size("1"), taker)
+        match(system, mo, sign(system, maker, mo, chain=chain), to, sign(system, taker, to, chain=chain), size("1"),
+              taker)
     assert system.order_book.remaining(mo.as_tuple()) == 0
     assert_invariants(system)
 
@@ -225,7 +227,8 @@ def test_match__self_match__reverts(system, funded, maker, chain):
     mo = order_of(maker, BTC, -size("1"), P, chain=chain, nonce=1)
     to = order_of(maker, BTC, size("1"), P, chain=chain, nonce=2)
     with ape.reverts("ob: self-match"):
-        match(system, mo, sign(system, maker, mo, chain=chain), to, sign(system, maker, to, chain=chain), size("1"), maker)
+        match(system, mo, sign(system, maker, mo, chain=chain), to, sign(system, maker, to, chain=chain), size("1"),
+              maker)
     assert_invariants(system)
 
 
@@ -252,7 +255,8 @@ def test_match__market_mismatch__reverts(system, funded, maker, taker, chain):
     mo = order_of(maker, BTC, -size("1"), P, chain=chain)
     to = order_of(taker, ETH, size("1"), P, chain=chain)
     with ape.reverts("ob: market mismatch"):
-        match(system, mo, sign(system, maker, mo, chain=chain), to, sign(system, taker, to, chain=chain), size("1"), taker)
+        match(system, mo, sign(system, maker, mo, chain=chain), to, sign(system, taker, to, chain=chain), size("1"),
+              taker)
     assert_invariants(system)
 
 
@@ -260,7 +264,8 @@ def test_match__market_mismatch__reverts(system, funded, maker, taker, chain):
 def test_match__taker_limit_violated__reverts(system, funded, maker, taker, chain, taker_size):
     # A buying taker will not pay above its limit; a selling taker will not sell below it.
     taker_limit = P - 1 if taker_size > 0 else P + 1
-    mo, ms, to, ts = pair(system, maker, taker, chain, maker_size=-taker_size, taker_size=taker_size, taker_limit=taker_limit)
+    mo, ms, to, ts = pair(system, maker, taker, chain, maker_size=-taker_size, taker_size=taker_size,
+                          taker_limit=taker_limit)
     with ape.reverts("ob: taker limit violated"):
         match(system, mo, ms, to, ts, size("1"), taker)
     assert_invariants(system)

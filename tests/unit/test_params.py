@@ -32,7 +32,8 @@ MARKET_EDGES = [
     (dict(price_band=1), dict(price_band=0), "ch: band out of bounds"),
     (dict(price_band=200_000), dict(price_band=200_001), "ch: band out of bounds"),
     (dict(vault_max_notional=2**128), dict(vault_max_notional=2**128 + 1), "ch: vault limit out of bounds"),
-    (dict(max_funding_rate=MAX_FUNDING_RATE), dict(max_funding_rate=MAX_FUNDING_RATE + 1), "ch: funding cap out of bounds"),
+    (dict(max_funding_rate=MAX_FUNDING_RATE), dict(max_funding_rate=MAX_FUNDING_RATE + 1),
+     "ch: funding cap out of bounds"),
     (dict(ema_weight=1), dict(ema_weight=0), "ch: ema weight out of bounds"),
     (dict(ema_weight=1_000_000), dict(ema_weight=1_000_001), "ch: ema weight out of bounds"),
 ]
@@ -86,7 +87,8 @@ def test_set_risk_params__hard_bound__inside_passes_beyond_reverts(system, owner
 
 def test_set_params__zero_fee_share_and_vault_limit__pass(system, owner):
     system.clearinghouse.set_risk_params(risk_with(fund_fee_share=0), sender=owner)
-    system.clearinghouse.set_market_params(BTC, btc_params(system, vault_max_notional=0, max_funding_rate=0), sender=owner)
+    system.clearinghouse.set_market_params(BTC, btc_params(system, vault_max_notional=0, max_funding_rate=0),
+                                           sender=owner)
     assert system.clearinghouse.risk().fund_fee_share == 0
     assert system.clearinghouse.params(BTC).vault_max_notional == 0
     assert_invariants(system)

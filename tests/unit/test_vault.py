@@ -31,7 +31,8 @@ def give(system, account, amount):
 
 @pytest.fixture
 def no_funding_btc(system):
-    system.clearinghouse.set_market_params(BTC, replace(system.markets[BTC], max_funding_rate=0).params(), sender=system.owner)
+    system.clearinghouse.set_market_params(BTC, replace(system.markets[BTC], max_funding_rate=0).params(),
+                                           sender=system.owner)
 
 
 def test_deposit__first_lp__mints_with_virtual_offset(system, lp):
@@ -166,7 +167,8 @@ def test_trade__at_oracle_plus_spread__vault_takes_other_side(system, no_funding
 
 @pytest.mark.parametrize("trade_size", [size("1"), -size("1")])
 def test_trade__limit_violated__reverts(system, funded, vault_funded, trader, trade_size):
-    quote = spec.ceil_div(price(60_000) * (10**6 + SPREAD), 10**6) if trade_size > 0 else price(60_000) * (10**6 - SPREAD) // 10**6
+    quote = spec.ceil_div(price(60_000) * (10**6 + SPREAD),
+                          10**6) if trade_size > 0 else price(60_000) * (10**6 - SPREAD) // 10**6
     limit = quote - 1 if trade_size > 0 else quote + 1
     with ape.reverts("vault: limit violated"):
         system.vault.trade(BTC, trade_size, limit, sender=trader)

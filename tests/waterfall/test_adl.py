@@ -7,10 +7,19 @@ import pytest
 from perpvault.units import price, size, usdc
 from tests.waterfall.books import BTC, CRASH, MAKER_FEE, fill, fund
 from tests.waterfall.spec import (
-    adl_order, assert_reverts, assert_waterfall_sound, charge, donate, equity_of, events, mark_value, pro_rata, score, sizes,
+    adl_order,
+    assert_reverts,
+    assert_waterfall_sound,
+    charge,
+    donate,
+    equity_of,
+    events,
+    mark_value,
+    pro_rata,
+    score,
+    sizes,
     walk_price,
 )
-
 
 
 def expected_queue(system, margins, basis, names) -> list[str]:
@@ -192,7 +201,8 @@ def test_adl__bankrupt_short__longs_sell_below_mark(system, chain, liquidator, t
     assert_waterfall_sound(system, r, taker, before)
 
 
-def test_adl__counterparty_the_haircut_would_bankrupt__is_not_eligible(system, chain, liquidator, keeper, taker, others):
+def test_adl__counterparty_the_haircut_would_bankrupt__is_not_eligible(system, chain, liquidator, keeper, taker,
+                                                                       others):
     """A counterparty's equity is cross-margined: a9 is short 1 BTC in profit (first in line)
     but long 10 ETH deep in loss, so the bankrupt long's shortfall exceeds its equity. Listing
     it reverts (ADL must not leave a new account in debt, I4); the keeper skips it and the

@@ -8,7 +8,15 @@ import pytest
 from perpvault.units import price, size, usdc
 from tests.waterfall.books import BTC, ETH, fill, fund
 from tests.waterfall.spec import (
-    assert_reverts, assert_waterfall_sound, donate, equity_of, events, notional, pro_rata, sizes, walk_price,
+    assert_reverts,
+    assert_waterfall_sound,
+    donate,
+    equity_of,
+    events,
+    notional,
+    pro_rata,
+    sizes,
+    walk_price,
 )
 
 CRASH = price(53_000)

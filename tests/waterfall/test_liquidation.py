@@ -11,10 +11,26 @@ import pytest
 
 from perpvault.units import PPM, price, size, usdc
 from tests.waterfall.books import (
-    BTC, BUFFER, ETH, KEEPER_SHARE, MAKER_FEE, PENALTY, TAKER_FEE, buy_from_vault, fill, fund,
+    BTC,
+    BUFFER,
+    ETH,
+    KEEPER_SHARE,
+    MAKER_FEE,
+    PENALTY,
+    TAKER_FEE,
+    buy_from_vault,
+    fill,
+    fund,
 )
 from tests.waterfall.spec import (
-    assert_reverts, assert_waterfall_sound, charge, equity_of, events, mark_value, notional, sizes,
+    assert_reverts,
+    assert_waterfall_sound,
+    charge,
+    equity_of,
+    events,
+    mark_value,
+    notional,
+    sizes,
     walk_price,
 )
 
@@ -194,7 +210,8 @@ def test_liquidation__vault_loss_cap_reached_mid_cascade__adl_at_mark(
     # The short side's queue from the spec: maker (0.338) before trader (0.256).
     maker_e = equity_of(margins[maker], -size(1), -usdc(60_000), price(54_000))
     trader_basis = -mark_value(size(2), vault_price)
-    trader_e = equity_of(margins[trader] - charge(size(2), vault_price, TAKER_FEE), -size(2), trader_basis, price(54_000))
+    trader_e = equity_of(margins[trader] - charge(size(2), vault_price, TAKER_FEE), -size(2), trader_basis,
+                         price(54_000))
     assert ch.equity(maker) == maker_e and ch.equity(trader) == trader_e
     from tests.waterfall.spec import adl_order, score
 

@@ -41,7 +41,8 @@ def test_worked_example__10x_long_bankrupt__fund_covers_400__two_shorts_absorb_5
     result = liquidator.liquidate(taker)
     assert result.counterparties == [maker.address, short_b.address]
     r = result.receipt
-    assert [(e.name) for e in result.events] == ["BadDebtCovered", "ShortfallSocialized", "Deleveraged", "Deleveraged", "Liquidated"]
+    assert [(e.name) for e in result.events] == ["BadDebtCovered", "ShortfallSocialized", "Deleveraged",
+                                                 "Deleveraged", "Liquidated"]
     assert events(r, "BadDebtCovered")[0].amount == usdc(400)
     assert events(r, "ShortfallSocialized")[0].amount == usdc(530)
     d1, d2 = events(r, "Deleveraged")
@@ -56,6 +57,7 @@ def test_worked_example__10x_long_bankrupt__fund_covers_400__two_shorts_absorb_5
     assert ch.margin(maker) == usdc("4992.8") + usdc("3882") - usdc("6.36")
     assert ch.margin(short_b) == usdc("9995.2") + usdc("2588") - usdc("4.24")
     assert_waterfall_sound(system, r, taker, before)
-    words = [describe(e, {taker.address: "long", maker.address: "short A", short_b.address: "short B"}) for e in waterfall_events(r)]
+    words = [describe(e, {taker.address: "long", maker.address: "short A",
+                          short_b.address: "short B"}) for e in waterfall_events(r)]
     assert words[0] == "the insurance fund covered 400.000000 USDC of long's bad debt"
     assert "short A auto-deleveraged in market 0: short cut by 0.6 at ADL price 53,530.0000" in words[2]

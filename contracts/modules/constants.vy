@@ -46,6 +46,10 @@ MAX_KEEPER_SHARE: constant(uint256) = 500_000  # 50%
 MAX_WINDOW: constant(uint256) = 30 * 86400
 MAX_SPREAD: constant(uint256) = 50_000  # 5%, the LiquidityVault's quote spread
 MAX_AGE_BOUND: constant(uint256) = 86400 * 7  # oracles: the longest staleness bound
+# Timelock on the owner's changes: the delay's bounds, and how long an announced change stays applicable.
+MIN_DELAY: constant(uint256) = 86400  # 1 day
+MAX_DELAY: constant(uint256) = 30 * 86400
+GRACE_PERIOD: constant(uint256) = 14 * 86400
 
 # Packing: an oracle address in the low 160 bits of a word; ppm rates in 24-bit lanes.
 ORACLE_BITS: constant(uint256) = 2**160 - 1

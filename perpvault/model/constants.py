@@ -41,6 +41,9 @@ MAX_KEEPER_SHARE = 500_000
 MAX_WINDOW = 30 * 86400
 MAX_SPREAD = 50_000
 MAX_AGE_BOUND = 86400 * 7
+MIN_DELAY = 86400
+MAX_DELAY = 30 * 86400
+GRACE_PERIOD = 14 * 86400
 
 # Packing (the model stores unpacked values; kept for the twin check).
 ORACLE_BITS = 2**160 - 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from perpvault.model import clearinghouse, constants, maths, periphery
+from perpvault.model import clearinghouse, constants, maths, periphery, timelock
 from perpvault.paths import repo_root
 
 CONTRACTS = repo_root() / "contracts"
@@ -26,6 +26,7 @@ TWINS: dict[str, object] = {
     "Clearinghouse.vy": clearinghouse.Clearinghouse,
     "Liquidator.vy": clearinghouse.Clearinghouse,
     "modules/perp_math.vy": maths,
+    "modules/timelock.vy": timelock.Timelock,
     "InsuranceFund.vy": periphery.InsuranceFund,
     "LiquidityVault.vy": periphery.LiquidityVault,
     "OrderBook.vy": periphery.OrderBook,

@@ -58,6 +58,14 @@ from .modules import waterfall
 
 initializes: waterfall[ledger := ledger, parameters := parameters, funding := funding, margin_rule := margin_rule, trading := trading, adl := adl]
 
+from .modules import timelock
+
+initializes: timelock
+
+from .modules import param_changes
+
+initializes: param_changes[timelock := timelock, parameters := parameters, ledger := ledger, funding := funding]
+
 from .interfaces import IOracle
 from .interfaces import IInsuranceFund
 from .interfaces import ILiquidator
@@ -82,6 +90,13 @@ exports: (
     ledger.insurance_due,
     waterfall.vault_peak_equity,
     waterfall.vault_peak_time,
+    timelock.delay,
+    timelock.pending_delay,
+    timelock.pending_delay_eta,
+    param_changes.pending_params,
+    param_changes.pending_params_eta,
+    param_changes.pending_risk,
+    param_changes.pending_risk_eta,
 )
 
 
@@ -164,16 +179,18 @@ event OrderBookSet:
 
 
 @deploy
-def __init__(collateral_: IERC20, insurance_fund_: IInsuranceFund, liquidator_: ILiquidator, risk_: parameters.RiskParams):
+def __init__(collateral_: IERC20, insurance_fund_: IInsuranceFund, liquidator_: ILiquidator, risk_: parameters.RiskParams, delay_: uint256):
     """
     @notice Deploys the clearinghouse over a 6-decimal collateral token.
     @param collateral_ The collateral token (USDC-like).
     @param insurance_fund_ The InsuranceFund bound to this clearinghouse.
     @param liquidator_ The waterfall engine, deployed over the same token and fund.
     @param risk_ Liquidation buffer, keeper share, fund fee share, vault loss cap.
+    @param delay_ Seconds every later parameter change waits (MIN_DELAY..MAX_DELAY).
     """
     ownable.__init__()
     pausable.__init__()
+    timelock._initialize(delay_)
     ledger.__init__(collateral_, insurance_fund_)
     assert staticcall liquidator_.collateral() == collateral_, "ch: liquidator for another token"
     assert staticcall liquidator_.insurance_fund() == insurance_fund_, "ch: liquidator for another fund"
@@ -240,28 +257,97 @@ def add_market(oracle: address, params_: parameters.MarketParams) -> uint256:
 
 
 @external
-def set_market_params(market: uint256, params_: parameters.MarketParams):
+def announce_market_params(market: uint256, params_: parameters.MarketParams):
     """
-    @notice Changes a market's parameters inside their hard bounds (owner only).
+    @notice Announces new parameters for a market (owner only); they apply no
+            sooner than `delay()` from now, through `apply_market_params`.
+            Nothing in force changes now, except that risk opened from now on
+            meets the stricter of the two initial margin ratios.
     @param market The market id.
-    @param params_ The new parameters.
+    @param params_ The new parameters, checked against their hard bounds now.
     """
     ownable._check_owner()
-    ledger._check_market(market)
-    parameters._check_params(params_)
-    funding._accrue(market)
-    parameters._set_params(market, params_)
-    log parameters.MarketParamsSet(market=market)
+    param_changes._announce_market_params(market, params_)
 
 
 @external
-def set_risk_params(risk_: parameters.RiskParams):
+def apply_market_params(market: uint256):
     """
-    @notice Changes the waterfall's global parameters inside their bounds (owner only).
-    @param risk_ The new parameters.
+    @notice Puts a market's announced parameters in force once the delay has
+            passed and before its grace period ends (owner only).
+    @param market The market id.
     """
     ownable._check_owner()
-    parameters._set_risk(risk_)
+    param_changes._apply_market_params(market)
+
+
+@external
+def cancel_market_params(market: uint256):
+    """
+    @notice Withdraws a market's announced parameters (owner only).
+    @param market The market id.
+    """
+    ownable._check_owner()
+    param_changes._cancel_market_params(market)
+
+
+@external
+def announce_risk_params(risk_: parameters.RiskParams):
+    """
+    @notice Announces new waterfall parameters (owner only); they apply no
+            sooner than `delay()` from now, through `apply_risk_params`.
+    @param risk_ The new parameters, checked against their bounds now.
+    """
+    ownable._check_owner()
+    param_changes._announce_risk_params(risk_)
+
+
+@external
+def apply_risk_params():
+    """
+    @notice Puts the announced waterfall parameters in force once the delay has
+            passed and before its grace period ends (owner only).
+    """
+    ownable._check_owner()
+    param_changes._apply_risk_params()
+
+
+@external
+def cancel_risk_params():
+    """
+    @notice Withdraws the announced waterfall parameters (owner only).
+    """
+    ownable._check_owner()
+    param_changes._cancel_risk_params()
+
+
+@external
+def announce_delay(delay_: uint256):
+    """
+    @notice Announces a new delay (owner only); it applies after the delay in
+            force now, through `apply_delay`.
+    @param delay_ Seconds, within MIN_DELAY..MAX_DELAY.
+    """
+    ownable._check_owner()
+    timelock._announce_delay(delay_)
+
+
+@external
+def apply_delay():
+    """
+    @notice Puts the announced delay in force once due (owner only).
+    """
+    ownable._check_owner()
+    timelock._apply_delay()
+
+
+@external
+def cancel_delay():
+    """
+    @notice Withdraws the announced delay (owner only).
+    """
+    ownable._check_owner()
+    timelock._cancel_delay()
 
 
 @external

@@ -54,6 +54,14 @@ from .modules import waterfall
 
 initializes: waterfall[ledger := ledger, parameters := parameters, funding := funding, margin_rule := margin_rule, trading := trading, adl := adl]
 
+from .modules import timelock
+
+initializes: timelock
+
+from .modules import param_changes
+
+initializes: param_changes[timelock := timelock, parameters := parameters, ledger := ledger, funding := funding]
+
 from .interfaces import IInsuranceFund
 from .interfaces import ILiquidator
 

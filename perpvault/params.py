@@ -54,12 +54,15 @@ DEFAULT_RISK: tuple = (200_000, 200_000, 500_000, 200_000, 86_400)
 VAULT_SPREAD = 1_000  # 10 bp
 ORACLE_MAX_AGE = 3_600
 ORACLE_MAX_JUMP = 300_000  # 30% per update
+# Seconds every owner change waits between announce and apply (timelock; at least a day).
+PARAM_DELAY = 86_400
 
 __all__ = [
     "DEFAULT_MARKETS",
     "DEFAULT_RISK",
     "ORACLE_MAX_AGE",
     "ORACLE_MAX_JUMP",
+    "PARAM_DELAY",
     "VAULT_SPREAD",
     "MarketSpec",
 ]

@@ -7,10 +7,17 @@
 @dev Packed for gas: a market's seven ppm rates share one word in 24-bit lanes
      with max_funding_rate above them (the hard bounds keep each in its lane:
      10**6 < 2**24, MAX_FUNDING_RATE < 2**64), and the five risk parameters
-     share another (MAX_WINDOW < 2**22).
+     share another (MAX_WINDOW < 2**22). The rate word's top lane (bits 232
+     and up) holds the initial ratio of an announced change (`param_changes`):
+     `_rates` returns the stricter of the two, `_params` the one in force.
 """
 
 from . import constants
+
+# The rate word's lanes above the seven rates: max_funding_rate (64 bits), then a pending imr.
+FUNDING_LANE: constant(uint256) = 2**64 - 1
+PENDING_IMR_SHIFT: constant(uint256) = 232
+PENDING_IMR_MASK: constant(uint256) = 2**232
 
 
 struct MarketParams:
@@ -45,7 +52,8 @@ struct RiskParams:
     vault_window: uint256
 
 
-# @dev Per market: the seven ppm rates in 24-bit lanes, max_funding_rate above them.
+# @dev Per market: the seven ppm rates in 24-bit lanes, max_funding_rate above them,
+#      a pending change's imr in the top lane.
 rate_word: HashMap[uint256, uint256]
 # @dev Per market: the LiquidityVault's largest notional, atoms.
 vault_limit: HashMap[uint256, uint256]
@@ -97,16 +105,21 @@ def _set_params(market: uint256, p: MarketParams):
 @internal
 @view
 def _rates(market: uint256) -> Rates:
+    """
+    @dev The rates the margin rule applies: `imr` is the stricter of the one in
+         force and an announced one (E4: risk opened while a change is pending
+         meets the stricter setting).
+    """
     w: uint256 = self.rate_word[market]
     return Rates(
-        imr=w & constants.LANE,
+        imr=max(w & constants.LANE, w >> PENDING_IMR_SHIFT),
         mmr=(w >> 24) & constants.LANE,
         maker_fee=(w >> 48) & constants.LANE,
         taker_fee=(w >> 72) & constants.LANE,
         liquidation_penalty=(w >> 96) & constants.LANE,
         price_band=(w >> 120) & constants.LANE,
         ema_weight=(w >> 144) & constants.LANE,
-        max_funding_rate=w >> 168,
+        max_funding_rate=(w >> 168) & FUNDING_LANE,
     )
 
 
@@ -115,7 +128,7 @@ def _rates(market: uint256) -> Rates:
 def _params(market: uint256) -> MarketParams:
     r: Rates = self._rates(market)
     return MarketParams(
-        imr=r.imr,
+        imr=self.rate_word[market] & constants.LANE,
         mmr=r.mmr,
         maker_fee=r.maker_fee,
         taker_fee=r.taker_fee,
@@ -141,11 +154,26 @@ def _risk() -> RiskParams:
 
 
 @internal
-def _set_risk(r: RiskParams):
+def _set_pending_imr(market: uint256, imr: uint256):
+    """
+    @dev Writes an announced change's imr (0: none) into the top lane.
+    """
+    w: uint256 = self.rate_word[market] & (PENDING_IMR_MASK - 1)
+    self.rate_word[market] = w | imr << PENDING_IMR_SHIFT
+
+
+@internal
+@pure
+def _check_risk(r: RiskParams):
     assert r.liquidation_buffer >= constants.MIN_BUFFER and r.liquidation_buffer <= constants.MAX_BUFFER, "ch: buffer out of bounds"
     assert r.keeper_share <= constants.MAX_KEEPER_SHARE, "ch: keeper share out of bounds"
     assert r.fund_fee_share <= constants.PPM, "ch: fee share out of bounds"
     assert r.vault_max_drawdown != 0 and r.vault_max_drawdown < constants.PPM, "ch: drawdown out of bounds"
     assert r.vault_window != 0 and r.vault_window <= constants.MAX_WINDOW, "ch: window out of bounds"
+
+
+@internal
+def _set_risk(r: RiskParams):
+    self._check_risk(r)
     self.risk_word = r.liquidation_buffer | r.keeper_share << 24 | r.fund_fee_share << 48 | r.vault_max_drawdown << 72 | r.vault_window << 96
     log RiskParamsSet(keeper_share=r.keeper_share)

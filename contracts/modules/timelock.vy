@@ -37,8 +37,12 @@ event DelayCancelled:
     delay: uint256
 
 
-@deploy
-def __init__(delay_: uint256):
+@internal
+def _initialize(delay_: uint256):
+    """
+    @dev Sets the first delay, at deploy (no @deploy initializer, so the
+         Liquidator can share this layout without writing its own storage).
+    """
     self._check_delay(delay_)
     self.delay = delay_
 

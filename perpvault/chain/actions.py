@@ -55,3 +55,32 @@ def trade(system, maker, taker, market: int, taker_size: int, price: int, *, cha
 
 def set_price(system, market: int, new_price: int) -> None:
     system.feed.set_price(market, new_price, sender=system.oracle_updater)
+
+
+def refresh_prices(system) -> None:
+    """Re-post every market's last price (same value, new timestamp): after a long warp the
+    feed is stale and the clearinghouse reads fail closed."""
+    for market in range(system.clearinghouse.market_count()):
+        price, _ = system.feed.latest(market)
+        set_price(system, market, price)
+
+
+def change_params(system, *, chain, markets: dict | None = None, risk: tuple | None = None) -> None:
+    """Change parameters the only way the owner can: announce, wait out the timelock's delay
+    (the chain's clock moves by it), refresh the oracle, apply.
+
+    `markets`: {market id: MarketParams tuple}; `risk`: a RiskParams tuple. Everything
+    announced is applied in one go once due."""
+    ch, owner = system.clearinghouse, system.owner
+    markets = markets or {}
+    for market, params in markets.items():
+        ch.announce_market_params(market, tuple(params), sender=owner)
+    if risk is not None:
+        ch.announce_risk_params(tuple(risk), sender=owner)
+    chain.pending_timestamp += ch.delay()
+    chain.mine()
+    refresh_prices(system)
+    for market in markets:
+        ch.apply_market_params(market, sender=owner)
+    if risk is not None:
+        ch.apply_risk_params(sender=owner)

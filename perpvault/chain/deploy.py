@@ -10,7 +10,7 @@ chain with the same owner every contract lands at the same address either way.
 Adding a contract is one row: ``Contract(name, contract, source, args)``, where each
 argument names a contract deployed earlier, a role (``owner``, ``oracle_updater``) or a
 parameter of :func:`deploy` (``risk``, ``vault_spread``, ``oracle_max_age``,
-``oracle_max_jump``); a one-time binding is a ``Call``; ``each_market`` repeats a call per
+``oracle_max_jump``, ``param_delay``); a one-time binding is a ``Call``; ``each_market`` repeats a call per
 market with ``market``, ``initial_price`` and ``market_params`` bound.
 """
 
@@ -25,6 +25,7 @@ from perpvault.params import (
     DEFAULT_RISK,
     ORACLE_MAX_AGE,
     ORACLE_MAX_JUMP,
+    PARAM_DELAY,
     VAULT_SPREAD,
     MarketSpec,
 )
@@ -63,7 +64,7 @@ DEPLOYMENT: tuple[Contract | Call, ...] = (
     Contract("fund", "InsuranceFund", "InsuranceFund.vy", ("usdc",)),
     Contract("liquidator", "Liquidator", "Liquidator.vy", ("usdc", "fund")),
     Contract(
-        "clearinghouse", "Clearinghouse", "Clearinghouse.vy", ("usdc", "fund", "liquidator", "risk")
+        "clearinghouse", "Clearinghouse", "Clearinghouse.vy", ("usdc", "fund", "liquidator", "risk", "param_delay")
     ),
     Contract(
         "vault", "LiquidityVault", "LiquidityVault.vy", ("usdc", "clearinghouse", "vault_spread")
@@ -137,6 +138,7 @@ def deploy(
     oracle_max_age: int = ORACLE_MAX_AGE,
     oracle_max_jump: int = ORACLE_MAX_JUMP,
     vault_spread: int = VAULT_SPREAD,
+    param_delay: int = PARAM_DELAY,
 ) -> System[Any]:
     """Deploy and wire the whole system: every step of :data:`DEPLOYMENT`, in order.
 
@@ -156,6 +158,7 @@ def deploy(
         "oracle_max_age": oracle_max_age,
         "oracle_max_jump": oracle_max_jump,
         "vault_spread": vault_spread,
+        "param_delay": param_delay,
     }
     existing = {"usdc": collateral} if collateral is not None else {}
     steps = {s.name: s for s in CONTRACTS}

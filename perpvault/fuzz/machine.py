@@ -688,9 +688,10 @@ class PerpMachine(RuleBasedStateMachine):
         which=st.sampled_from(["mmr", "imr", "fees", "penalty", "band", "funding", "ema"]),
         x=st.integers(0, 1_000_000),
     )
-    def set_market_params(self, market: int, which: str, x: int) -> None:
-        """A parameter change inside the hard bounds (x picks the value)."""
-        self._count("set_market_params")
+    def announce_market_params(self, market: int, which: str, x: int) -> None:
+        """The owner announces a change inside the hard bounds (x picks the value); it applies
+        through `apply_pending` once the delay has passed."""
+        self._count("announce_market_params")
         p = copy.copy(self.model.w.ch.params[market])
         if which == "mmr":
             p.mmr = 5_000 + x * (min(p.imr - 1, 500_000) - 5_000) // PPM
@@ -712,20 +713,20 @@ class PerpMachine(RuleBasedStateMachine):
         s = self._s()
         sender = sender or s.owner
         data = (
-            s.abis["Clearinghouse"].fn("set_market_params").encode(market, tuple(vars(p).values()))
+            s.abis["Clearinghouse"].fn("announce_market_params").encode(market, tuple(vars(p).values()))
         )
         self._send(
-            "set_market_params",
+            "announce_market_params",
             (sender, s.clearinghouse, data),
-            lambda m: m.set_market_params(sender, market, p),
+            lambda m: m.announce_market_params(sender, market, p),
         )
 
     @rule(
         which=st.sampled_from(["buffer", "keeper", "fee_share", "drawdown", "window"]),
         x=st.integers(0, 1_000_000),
     )
-    def set_risk_params(self, which: str, x: int) -> None:
-        self._count("set_risk_params")
+    def announce_risk_params(self, which: str, x: int) -> None:
+        self._count("announce_risk_params")
         r = copy.copy(self.model.w.ch.risk)
         if which == "buffer":
             r.liquidation_buffer = 10_000 + x * 990_000 // PPM
@@ -742,12 +743,39 @@ class PerpMachine(RuleBasedStateMachine):
     def _risk(self, r: RiskParams, sender: str | None = None) -> None:
         s = self._s()
         sender = sender or s.owner
-        data = s.abis["Clearinghouse"].fn("set_risk_params").encode(tuple(vars(r).values()))
+        data = s.abis["Clearinghouse"].fn("announce_risk_params").encode(tuple(vars(r).values()))
         self._send(
-            "set_risk_params",
+            "announce_risk_params",
             (sender, s.clearinghouse, data),
-            lambda m: m.set_risk_params(sender, r),
+            lambda m: m.announce_risk_params(sender, r),
         )
+
+    @rule(early=st.booleans())
+    def apply_pending(self, early: bool) -> None:
+        """The owner applies what is announced: `early`, now (refused unless due: the timelock
+        holds on chain as in the model); otherwise after waiting out the delay, with the oracle
+        refreshed. With nothing announced, both sides refuse."""
+        self._count("apply_pending")
+        ch, s = self.model.w.ch, self._s()
+        o = s.owner
+        due = [*ch.pending_params_eta.values(), *([ch.pending_risk_eta] if ch.pending_risk_eta else [])]
+        if due and not early:
+            self.pending += max(max(due) - self.model.now, 0)
+            for m in range(ch.market_count):
+                self._set_price("heartbeat", m, self._price(m))
+        abi = s.abis["Clearinghouse"]
+        for market in sorted(ch.pending_params_eta) or [0]:
+            self._send(
+                "apply_market_params",
+                (o, s.clearinghouse, abi.fn("apply_market_params").encode(market)),
+                lambda m, market=market: m.apply_market_params(o, market),
+            )
+        if ch.pending_risk_eta or not due:
+            self._send(
+                "apply_risk_params",
+                (o, s.clearinghouse, abi.fn("apply_risk_params").encode()),
+                lambda m: m.apply_risk_params(o),
+            )
 
     @precondition(lambda self: not self.model.w.ch.paused)
     @rule()

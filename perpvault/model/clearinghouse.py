@@ -29,6 +29,7 @@ from perpvault.model.constants import (
     MAX_SIZE,
     MAX_WINDOW,
     MIN_BUFFER,
+    MIN_DELAY,
     MIN_MMR,
     PPM,
     WAD,
@@ -53,6 +54,7 @@ from perpvault.model.state import (
     Position,
     RiskParams,
 )
+from perpvault.model.timelock import Timelock
 
 if TYPE_CHECKING:
     from perpvault.model.exchange import World
@@ -74,7 +76,7 @@ class AdlPlanner(Protocol):
 
 
 class Clearinghouse:
-    def __init__(self, w: World, address: str, owner: str, risk: RiskParams) -> None:
+    def __init__(self, w: World, address: str, owner: str, risk: RiskParams, delay: int = MIN_DELAY) -> None:
         self.w = w
         self.address = address
         self.owner = owner
@@ -85,6 +87,12 @@ class Clearinghouse:
         self.markets: dict[int, MarketState] = {}
         self.params: dict[int, MarketParams] = {}
         self.risk = risk
+        # param_changes.vy: announced changes and their etas (the delay lives in `timelock`).
+        self.timelock = Timelock(w, delay)
+        self.pending_params: dict[int, MarketParams] = {}
+        self.pending_params_eta: dict[int, int] = {}
+        self.pending_risk: RiskParams | None = None
+        self.pending_risk_eta = 0
         self.accounts: dict[str, Account] = {}
         self.known: list[str] = []  # account_at[0..account_count)
         self.known_set: set[str] = set()  # is_known
@@ -163,17 +171,41 @@ class Clearinghouse:
         self.w.log("MarketParamsSet", market)
         return market
 
-    def set_market_params(self, sender: str, market: int, params_: MarketParams) -> None:
+    def announce_market_params(self, sender: str, market: int, params_: MarketParams) -> None:
         self._check_owner(sender)
-        self._check_market(market)
-        self._check_params(params_)
-        self._accrue(market)
-        self.params[market] = params_
-        self.w.log("MarketParamsSet", market)
+        self._announce_market_params(market, params_)
 
-    def set_risk_params(self, sender: str, risk_: RiskParams) -> None:
+    def apply_market_params(self, sender: str, market: int) -> None:
         self._check_owner(sender)
-        self._set_risk(risk_)
+        self._apply_market_params(market)
+
+    def cancel_market_params(self, sender: str, market: int) -> None:
+        self._check_owner(sender)
+        self._cancel_market_params(market)
+
+    def announce_risk_params(self, sender: str, risk_: RiskParams) -> None:
+        self._check_owner(sender)
+        self._announce_risk_params(risk_)
+
+    def apply_risk_params(self, sender: str) -> None:
+        self._check_owner(sender)
+        self._apply_risk_params()
+
+    def cancel_risk_params(self, sender: str) -> None:
+        self._check_owner(sender)
+        self._cancel_risk_params()
+
+    def announce_delay(self, sender: str, delay: int) -> None:
+        self._check_owner(sender)
+        self.timelock._announce_delay(delay)
+
+    def apply_delay(self, sender: str) -> None:
+        self._check_owner(sender)
+        self.timelock._apply_delay()
+
+    def cancel_delay(self, sender: str) -> None:
+        self._check_owner(sender)
+        self.timelock._cancel_delay()
 
     def pause(self, sender: str) -> None:
         self._check_owner(sender)
@@ -409,7 +441,7 @@ class Clearinghouse:
             h.equity = i256(h.equity + i256(pm.value(p.size, price) - p.open_notional))
             h.equity = i256(h.equity + pm.funding_credit(p.size, i256(index - p.funding_index)))
             h.notional = u256(h.notional + pm.notional(p.size, price))
-            h.initial = u256(h.initial + pm.requirement(p.size, price, self.params[market].imr))
+            h.initial = u256(h.initial + pm.requirement(p.size, price, self._imr(market)))
             h.maintenance = u256(
                 h.maintenance + pm.requirement(p.size, price, self.params[market].mmr)
             )
@@ -707,7 +739,7 @@ class Clearinghouse:
             return False
         if pm.notional(after, price) > self.params[market].vault_max_notional:
             return False
-        imr = self.params[market].imr
+        imr = self._imr(market)
         initial = u256(
             u256(vh.initial - pm.requirement(before, price, imr))
             + pm.requirement(after, price, imr)
@@ -802,7 +834,13 @@ class Clearinghouse:
             p.ema_weight != 0 and p.ema_weight <= MAX_EMA_WEIGHT, "ch: ema weight out of bounds"
         )
 
-    def _set_risk(self, r: RiskParams) -> None:
+    def _imr(self, market: int) -> int:
+        """`_rates(market).imr`: the stricter of the ratio in force and an announced one (E4)."""
+        pending = self.pending_params.get(market)
+        return max(self.params[market].imr, pending.imr if pending is not None else 0)
+
+    @staticmethod
+    def _check_risk(r: RiskParams) -> None:
         require(MIN_BUFFER <= r.liquidation_buffer <= MAX_BUFFER, "ch: buffer out of bounds")
         require(r.keeper_share <= MAX_KEEPER_SHARE, "ch: keeper share out of bounds")
         require(r.fund_fee_share <= PPM, "ch: fee share out of bounds")
@@ -810,8 +848,56 @@ class Clearinghouse:
             r.vault_max_drawdown != 0 and r.vault_max_drawdown < PPM, "ch: drawdown out of bounds"
         )
         require(r.vault_window != 0 and r.vault_window <= MAX_WINDOW, "ch: window out of bounds")
+
+    def _set_risk(self, r: RiskParams) -> None:
+        self._check_risk(r)
         self.risk = r
         self.w.log("RiskParamsSet", r.keeper_share)
+
+    # --- internal: announced parameter changes (param_changes.vy) -----------------------------
+
+    def _announce_market_params(self, market: int, p: MarketParams) -> None:
+        self._check_market(market)
+        self._check_params(p)
+        eta = self.timelock._eta()
+        self.pending_params[market] = p
+        self.pending_params_eta[market] = eta
+        self.w.log("MarketParamsAnnounced", market, eta)
+
+    def _apply_market_params(self, market: int) -> None:
+        self.timelock._check_due(self.pending_params_eta.get(market, 0))
+        self._accrue(market)
+        self.params[market] = self.pending_params[market]
+        self._clear_market_params(market)
+        self.w.log("MarketParamsSet", market)
+
+    def _cancel_market_params(self, market: int) -> None:
+        require(self.pending_params_eta.get(market, 0) != 0, "timelock: nothing announced")
+        self._clear_market_params(market)
+        self.w.log("MarketParamsCancelled", market)
+
+    def _clear_market_params(self, market: int) -> None:
+        self.pending_params.pop(market, None)
+        self.pending_params_eta.pop(market, None)
+
+    def _announce_risk_params(self, r: RiskParams) -> None:
+        self._check_risk(r)
+        eta = self.timelock._eta()
+        self.pending_risk, self.pending_risk_eta = r, eta
+        self.w.log("RiskParamsAnnounced", r.keeper_share, eta)
+
+    def _apply_risk_params(self) -> None:
+        self.timelock._check_due(self.pending_risk_eta)
+        self._set_risk(self.pending_risk)
+        self._clear_risk_params()
+
+    def _cancel_risk_params(self) -> None:
+        require(self.pending_risk_eta != 0, "timelock: nothing announced")
+        self.w.log("RiskParamsCancelled", self.pending_risk.keeper_share)
+        self._clear_risk_params()
+
+    def _clear_risk_params(self) -> None:
+        self.pending_risk, self.pending_risk_eta = None, 0
 
 
 __all__ = ["AdlPlanner", "Clearinghouse", "Revert"]

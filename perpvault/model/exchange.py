@@ -65,6 +65,7 @@ class Exchange:
         oracle_max_age: int = 3_600,
         oracle_max_jump: int = 300_000,
         vault_spread: int = 1_000,
+        param_delay: int = 86_400,
     ) -> None:
         """Mirrors `perpvault.chain.deploy`: feed with initial prices, fund, clearinghouse,
         vault, order book, bindings, markets ((params, initial price) in id order)."""
@@ -79,7 +80,7 @@ class Exchange:
         for market_id, (_, initial_price) in enumerate(markets):
             w.feed.set_price(addr(oracle_updater), market_id, initial_price)
         w.fund = InsuranceFund(w, a.fund, a.clearinghouse)
-        w.ch = Clearinghouse(w, a.clearinghouse, self.owner, risk)
+        w.ch = Clearinghouse(w, a.clearinghouse, self.owner, risk, param_delay)
         w.token.approve(a.clearinghouse, a.fund, pm.UINT256_MAX)
         w.vault = LiquidityVault(w, a.vault, self.owner, vault_spread)
         w.token.approve(a.vault, a.clearinghouse, pm.UINT256_MAX)
@@ -212,11 +213,32 @@ class Exchange:
     def unpause(self, sender: Any) -> None:
         self._tx(lambda: self.w.ch.unpause(addr(sender)))
 
-    def set_market_params(self, sender: Any, market: int, params: MarketParams) -> None:
-        self._tx(lambda: self.w.ch.set_market_params(addr(sender), market, params))
+    def announce_market_params(self, sender: Any, market: int, params: MarketParams) -> None:
+        self._tx(lambda: self.w.ch.announce_market_params(addr(sender), market, params))
 
-    def set_risk_params(self, sender: Any, risk: RiskParams) -> None:
-        self._tx(lambda: self.w.ch.set_risk_params(addr(sender), risk))
+    def apply_market_params(self, sender: Any, market: int) -> None:
+        self._tx(lambda: self.w.ch.apply_market_params(addr(sender), market))
+
+    def cancel_market_params(self, sender: Any, market: int) -> None:
+        self._tx(lambda: self.w.ch.cancel_market_params(addr(sender), market))
+
+    def announce_risk_params(self, sender: Any, risk: RiskParams) -> None:
+        self._tx(lambda: self.w.ch.announce_risk_params(addr(sender), risk))
+
+    def apply_risk_params(self, sender: Any) -> None:
+        self._tx(lambda: self.w.ch.apply_risk_params(addr(sender)))
+
+    def cancel_risk_params(self, sender: Any) -> None:
+        self._tx(lambda: self.w.ch.cancel_risk_params(addr(sender)))
+
+    def announce_delay(self, sender: Any, delay: int) -> None:
+        self._tx(lambda: self.w.ch.announce_delay(addr(sender), delay))
+
+    def apply_delay(self, sender: Any) -> None:
+        self._tx(lambda: self.w.ch.apply_delay(addr(sender)))
+
+    def cancel_delay(self, sender: Any) -> None:
+        self._tx(lambda: self.w.ch.cancel_delay(addr(sender)))
 
     # --- insurance fund -------------------------------------------------------------------------
 

@@ -20,10 +20,12 @@ class Timelock:
 
     def __init__(self, w: World, delay: int) -> None:
         self.w = w
+        self.delay = self.pending_delay = self.pending_delay_eta = 0
+        self._initialize(delay)
+
+    def _initialize(self, delay: int) -> None:
         self._check_delay(delay)
         self.delay = delay
-        self.pending_delay = 0
-        self.pending_delay_eta = 0
 
     @staticmethod
     def _check_delay(delay: int) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from perpvault.chain.actions import fund_account, set_price
 from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, ORACLE_MAX_AGE
 from perpvault.chain.orders import Order, sign_order
+from perpvault.model.constants import GRACE_PERIOD
 from perpvault.units import size, usdc
 from tests.security.doc_tables import markdown_table
 
@@ -148,6 +149,17 @@ def _chainlink_with_19_decimals(c: Ctx) -> None:
     c.extra["adapter"] = c.project.ChainlinkAdapter.deploy(3_600, 300_000, sender=owner)
 
 
+def _announce_btc(c: Ctx) -> None:
+    """The owner announces BTC's parameters unchanged: due one delay from now."""
+    c.system.clearinghouse.announce_market_params(0, _market(), sender=c.system.owner)
+
+
+def _announce_btc_and_wait_past_grace(c: Ctx) -> None:
+    _announce_btc(c)
+    ch = c.system.clearinghouse
+    c.chain.mine(timestamp=ch.pending_params_eta(0) + GRACE_PERIOD + 1)
+
+
 def _market(**changes: Any) -> tuple:
     return replace(DEFAULT_MARKETS[0], **changes).params()
 
@@ -190,18 +202,31 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
     # Clearinghouse: owner's parameters
     Case("listing a market with oracle address(0)", "clearinghouse", "add_market", "owner", "ch: zero address",
          lambda c: (ZERO, _market())),
-    Case("parameters for an unknown market", "clearinghouse", "set_market_params", "owner", "ch: unknown market",
-         lambda c: (7, _market())),
-    Case("mmr of zero", "clearinghouse", "set_market_params", "owner", "ch: mmr out of bounds",
+    Case("parameters for an unknown market", "clearinghouse", "announce_market_params", "owner",
+         "ch: unknown market", lambda c: (7, _market())),
+    Case("mmr of zero", "clearinghouse", "announce_market_params", "owner", "ch: mmr out of bounds",
          lambda c: (0, _market(mmr=0))),
-    Case("imr not above mmr", "clearinghouse", "set_market_params", "owner", "ch: imr out of bounds",
+    Case("imr not above mmr", "clearinghouse", "announce_market_params", "owner", "ch: imr out of bounds",
          lambda c: (0, _market(imr=50_000))),
-    Case("taker fee of max uint256", "clearinghouse", "set_market_params", "owner", "ch: fee out of bounds",
+    Case("taker fee of max uint256", "clearinghouse", "announce_market_params", "owner", "ch: fee out of bounds",
          lambda c: (0, _market(taker_fee=MAX_UINT))),
-    Case("keeper share above 50%", "clearinghouse", "set_risk_params", "owner", "ch: keeper share out of bounds",
-         lambda c: (_risk(keeper_share=500_001),)),
-    Case("vault window of zero", "clearinghouse", "set_risk_params", "owner", "ch: window out of bounds",
+    Case("keeper share above 50%", "clearinghouse", "announce_risk_params", "owner",
+         "ch: keeper share out of bounds", lambda c: (_risk(keeper_share=500_001),)),
+    Case("vault window of zero", "clearinghouse", "announce_risk_params", "owner", "ch: window out of bounds",
          lambda c: (_risk(vault_window=0),)),
+    # Clearinghouse: the timelock on the owner's parameters
+    Case("applying market parameters nobody announced", "clearinghouse", "apply_market_params", "owner",
+         "timelock: nothing announced", lambda c: (0,)),
+    Case("applying market parameters before the delay", "clearinghouse", "apply_market_params", "owner",
+         "timelock: too early", lambda c: (0,), setup=_announce_btc),
+    Case("applying market parameters after the grace period", "clearinghouse", "apply_market_params", "owner",
+         "timelock: expired", lambda c: (0,), setup=_announce_btc_and_wait_past_grace),
+    Case("cancelling risk parameters nobody announced", "clearinghouse", "cancel_risk_params", "owner",
+         "timelock: nothing announced", lambda c: ()),
+    Case("a delay below one day", "clearinghouse", "announce_delay", "owner", "timelock: delay out of bounds",
+         lambda c: (86_399,)),
+    Case("a delay of max uint256", "clearinghouse", "announce_delay", "owner", "timelock: delay out of bounds",
+         lambda c: (MAX_UINT,)),
     Case("unpausing what is not paused", "clearinghouse", "unpause", "owner", "pausable: contract is not paused",
          lambda c: ()),
     # LiquidityVault trades

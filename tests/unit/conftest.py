@@ -50,12 +50,15 @@ def block_time(chain):
 
 
 @pytest.fixture
-def no_funding(system):
-    """Sets every market's funding cap to 0, so equities are exact without a funding model."""
+def no_funding(system, chain):
+    """Sets every market's funding cap to 0 (through the timelock, before anyone trades), so
+    equities are exact without a funding model."""
     from dataclasses import replace
 
-    for market, spec in enumerate(system.markets):
-        system.clearinghouse.set_market_params(market, replace(spec, max_funding_rate=0).params(), sender=system.owner)
+    from perpvault.chain.actions import change_params
+
+    change_params(system, chain=chain, markets={
+        market: replace(spec, max_funding_rate=0).params() for market, spec in enumerate(system.markets)})
     return system
 
 

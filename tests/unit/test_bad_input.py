@@ -166,7 +166,7 @@ def fee_token_system(project, owner):
     token = project.FeeOnTransferToken.deploy(sender=owner)
     fund = project.InsuranceFund.deploy(token, sender=owner)
     liquidator = project.Liquidator.deploy(token, fund, sender=owner)
-    ch = project.Clearinghouse.deploy(token, fund, liquidator, DEFAULT_RISK, sender=owner)
+    ch = project.Clearinghouse.deploy(token, fund, liquidator, DEFAULT_RISK, 86_400, sender=owner)
     fund.set_clearinghouse(ch, sender=owner)
     return token, fund, ch
 

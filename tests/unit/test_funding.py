@@ -7,9 +7,11 @@ were mined in.
 """
 
 import copy
+from dataclasses import replace
 
 import pytest
 
+from perpvault.chain.actions import refresh_prices
 from perpvault.units import price, size
 from tests.utils import spec
 from tests.utils.checks import assert_invariants
@@ -265,12 +267,15 @@ def test_sweep_to_insurance__mid_way__never_takes_what_settlements_claim(
     assert_invariants(system)
 
 
-def test_set_market_params__accrues_at_old_cap_first(system, funded, maker, taker, keeper, owner, chain, block_time):
+def test_apply_market_params__accrues_at_old_cap_first(system, funded, maker, taker, keeper, owner, chain, block_time):
     replay = Replay(system, block_time)
     fill_price = system.markets[ETH].initial_price * 1_049_000 // 1_000_000  # clamped premium
     replay.fill(maker, taker, size("2"), fill_price, chain=chain)
-    chain.pending_timestamp += 1_200
-    tx = system.clearinghouse.set_market_params(ETH, system.markets[ETH].params()[:7] + (0, EMA_WEIGHT), sender=owner)
+    new = replace(system.markets[ETH], max_funding_rate=0, ema_weight=EMA_WEIGHT).params()
+    system.clearinghouse.announce_market_params(ETH, new, sender=owner)
+    chain.pending_timestamp += system.clearinghouse.delay()
+    refresh_prices(system)  # the same prices, fresh: the wait made them stale
+    tx = system.clearinghouse.apply_market_params(ETH, sender=owner)
     index = replay.market.accrue(block_time(tx), replay.oracle)  # the elapsed time pays at the old cap
     assert index > 0
     assert system.clearinghouse.markets(ETH).funding_index == index

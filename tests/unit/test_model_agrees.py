@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import astuple, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -146,11 +146,7 @@ def run_scenario(r: Lockstep, roles: dict[str, Any]) -> dict[str, Any]:
     eth_params = copy.copy(m.w.ch.params[ETH])
     eth_params.ema_weight = 350_000
     eth_params.taker_fee = 700
-    r.owner_call(
-        "set ETH params",
-        lambda s: s.clearinghouse.set_market_params(ETH, astuple(eth_params), sender=s.owner),
-        lambda x: x.set_market_params(owner, ETH, eth_params),
-    )
+    r.change_market_params(ETH, eth_params)
 
     # Time passes; funding accrues (the EMA sits above the index) and is settled lazily.
     r.advance(1_200)

@@ -6,6 +6,8 @@ import ape
 import pytest
 
 from perpvault.chain import DEFAULT_RISK
+from perpvault.chain.actions import change_params
+from perpvault.params import PARAM_DELAY
 from perpvault.units import price, size, usdc
 from tests.utils.checks import assert_invariants
 from tests.utils.trading import fund_account, set_price, trade
@@ -62,33 +64,34 @@ def _id(case):
 
 
 @pytest.mark.parametrize("inside, beyond, reason", MARKET_EDGES, ids=[_id(c) for c in MARKET_EDGES])
-def test_set_market_params__hard_bound__inside_passes_beyond_reverts(system, owner, inside, beyond, reason):
+def test_market_params__hard_bound__inside_passes_beyond_reverts_at_announce(
+        system, chain, owner, inside, beyond, reason):
     with ape.reverts(reason):
-        system.clearinghouse.set_market_params(BTC, btc_params(system, **beyond), sender=owner)
+        system.clearinghouse.announce_market_params(BTC, btc_params(system, **beyond), sender=owner)
+    assert system.clearinghouse.pending_params_eta(BTC) == 0
     assert tuple(system.clearinghouse.params(BTC)) == system.markets[BTC].params()
     new = btc_params(system, **inside)
-    tx = system.clearinghouse.set_market_params(BTC, new, sender=owner)
+    change_params(system, chain=chain, markets={BTC: new})
     assert tuple(system.clearinghouse.params(BTC)) == new
-    assert tx.events.filter(system.clearinghouse.MarketParamsSet)[0].market == BTC
     assert_invariants(system)
 
 
 @pytest.mark.parametrize("inside, beyond, reason", RISK_EDGES, ids=[_id(c) for c in RISK_EDGES])
-def test_set_risk_params__hard_bound__inside_passes_beyond_reverts(system, owner, inside, beyond, reason):
+def test_risk_params__hard_bound__inside_passes_beyond_reverts_at_announce(
+        system, chain, owner, inside, beyond, reason):
     with ape.reverts(reason):
-        system.clearinghouse.set_risk_params(risk_with(**beyond), sender=owner)
+        system.clearinghouse.announce_risk_params(risk_with(**beyond), sender=owner)
+    assert system.clearinghouse.pending_risk_eta() == 0
     assert tuple(system.clearinghouse.risk()) == DEFAULT_RISK
     new = risk_with(**inside)
-    tx = system.clearinghouse.set_risk_params(new, sender=owner)
+    change_params(system, chain=chain, risk=new)
     assert tuple(system.clearinghouse.risk()) == new
-    assert tx.events.filter(system.clearinghouse.RiskParamsSet)[0].keeper_share == new[1]
     assert_invariants(system)
 
 
-def test_set_params__zero_fee_share_and_vault_limit__pass(system, owner):
-    system.clearinghouse.set_risk_params(risk_with(fund_fee_share=0), sender=owner)
-    system.clearinghouse.set_market_params(BTC, btc_params(system, vault_max_notional=0, max_funding_rate=0),
-                                           sender=owner)
+def test_set_params__zero_fee_share_and_vault_limit__pass(system, chain, owner):
+    change_params(system, chain=chain, risk=risk_with(fund_fee_share=0),
+                  markets={BTC: btc_params(system, vault_max_notional=0, max_funding_rate=0)})
     assert system.clearinghouse.risk().fund_fee_share == 0
     assert system.clearinghouse.params(BTC).vault_max_notional == 0
     assert_invariants(system)
@@ -97,8 +100,15 @@ def test_set_params__zero_fee_share_and_vault_limit__pass(system, owner):
 def test_owner_functions__not_owner__revert(system, stranger):
     ch = system.clearinghouse
     calls = [
-        lambda: ch.set_market_params(BTC, system.markets[BTC].params(), sender=stranger),
-        lambda: ch.set_risk_params(DEFAULT_RISK, sender=stranger),
+        lambda: ch.announce_market_params(BTC, system.markets[BTC].params(), sender=stranger),
+        lambda: ch.apply_market_params(BTC, sender=stranger),
+        lambda: ch.cancel_market_params(BTC, sender=stranger),
+        lambda: ch.announce_risk_params(DEFAULT_RISK, sender=stranger),
+        lambda: ch.apply_risk_params(sender=stranger),
+        lambda: ch.cancel_risk_params(sender=stranger),
+        lambda: ch.announce_delay(2 * 86_400, sender=stranger),
+        lambda: ch.apply_delay(sender=stranger),
+        lambda: ch.cancel_delay(sender=stranger),
         lambda: ch.add_market(system.feed, system.markets[BTC].params(), sender=stranger),
         lambda: ch.pause(sender=stranger),
         lambda: ch.unpause(sender=stranger),
@@ -131,14 +141,15 @@ def test_deploy__liquidator_for_another_token_or_fund__reverts(system, project, 
     wrong_token = project.Liquidator.deploy(other_token, system.fund, sender=owner)
     wrong_fund = project.Liquidator.deploy(system.usdc, other_fund, sender=owner)
     with ape.reverts("ch: liquidator for another token"):
-        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_token, DEFAULT_RISK, sender=owner)
+        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_token, DEFAULT_RISK, PARAM_DELAY, sender=owner)
     with ape.reverts("ch: liquidator for another fund"):
-        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_fund, DEFAULT_RISK, sender=owner)
+        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_fund, DEFAULT_RISK, PARAM_DELAY, sender=owner)
     assert_invariants(system)
 
 
 def test_set_vault_and_order_book__zero_address__reverts(system, project, owner):
-    ch = project.Clearinghouse.deploy(system.usdc, system.fund, system.liquidator, DEFAULT_RISK, sender=owner)
+    ch = project.Clearinghouse.deploy(system.usdc, system.fund, system.liquidator, DEFAULT_RISK, PARAM_DELAY,
+                                      sender=owner)
     with ape.reverts("ch: zero address"):
         ch.set_vault(ZERO, sender=owner)
     with ape.reverts("ch: zero address"):
@@ -181,7 +192,7 @@ def test_add_market__guards(system, owner, oracle_updater):
 def test_unknown_market__reverts(system, owner):
     ch = system.clearinghouse
     with ape.reverts("ch: unknown market"):
-        ch.set_market_params(2, system.markets[BTC].params(), sender=owner)
+        ch.announce_market_params(2, system.markets[BTC].params(), sender=owner)
     with ape.reverts("ch: unknown market"):
         ch.mark_price(2)
     with ape.reverts("ch: unknown market"):

@@ -22,7 +22,7 @@ CONTRACTS = repo_root() / "contracts"
 # Contract sources -> the model object whose names mirror them.
 TWINS: dict[str, object] = {
     **{f"modules/{m}.vy": clearinghouse.Clearinghouse
-       for m in ("ledger", "parameters", "funding", "margin_rule", "trading", "waterfall", "adl")},
+       for m in ("ledger", "parameters", "funding", "margin_rule", "trading", "waterfall", "adl", "param_changes")},
     "Clearinghouse.vy": clearinghouse.Clearinghouse,
     "Liquidator.vy": clearinghouse.Clearinghouse,
     "modules/perp_math.vy": maths,
@@ -49,6 +49,7 @@ EXEMPT = {
     ("modules/parameters.vy", "_rates"): "parameters are stored unpacked: `params[m].<rate>`",
     ("modules/parameters.vy", "_params"): "parameters are stored unpacked: `params[m]`",
     ("modules/parameters.vy", "_risk"): "risk parameters are stored unpacked: `risk`",
+    ("modules/parameters.vy", "_set_pending_imr"): "the pending imr lives in `pending_params`: `_imr(market)` reads it",
     ("modules/perp_math.vy", "_abs"): "`vabs` (Python's `abs` is a builtin, and Vyper's reverts on min_value)",
     ("OrderBook.vy", "_digest"): "the model takes a signature's validity as given (`signature_ok`)",
 }

@@ -5,6 +5,7 @@ from dataclasses import replace
 import ape
 import pytest
 
+from perpvault.chain.actions import change_params
 from perpvault.units import price, size, usdc
 from tests.unit.conftest import LP_DEPOSIT, TRADER_DEPOSIT
 from tests.utils import spec
@@ -30,9 +31,8 @@ def give(system, account, amount):
 
 
 @pytest.fixture
-def no_funding_btc(system):
-    system.clearinghouse.set_market_params(BTC, replace(system.markets[BTC], max_funding_rate=0).params(),
-                                           sender=system.owner)
+def no_funding_btc(system, chain):
+    change_params(system, chain=chain, markets={BTC: replace(system.markets[BTC], max_funding_rate=0).params()})
 
 
 def test_deposit__first_lp__mints_with_virtual_offset(system, lp):
@@ -231,10 +231,9 @@ def test_inflation_attack__after_donation__every_lp_can_exit(system, trader, lp)
     assert_invariants(system)
 
 
-def test_trade__beyond_vault_limit__reverts(system, funded, vault_funded, trader, maker):
+def test_trade__beyond_vault_limit__reverts(system, chain, funded, vault_funded, trader, maker):
     limit = usdc(100_000)
-    system.clearinghouse.set_market_params(BTC, replace(system.markets[BTC], vault_max_notional=limit).params(),
-                                           sender=system.owner)
+    change_params(system, chain=chain, markets={BTC: replace(system.markets[BTC], vault_max_notional=limit).params()})
     quote = spec.ceil_div(price(60_000) * (10**6 + SPREAD), 10**6)
     # |vault size| * oracle must stay <= limit: 1.666... BTC at 60,000.
     at_limit = limit * 10**30 // price(60_000)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from perpvault.chain.ape_driver import chain_events, read_state
@@ -21,6 +21,7 @@ from perpvault.chain.compare import diff
 from perpvault.chain.invariants import check_invariants
 from perpvault.model import Exchange, Order, Revert, addr
 from perpvault.model.compare import model_events
+from perpvault.model.state import MarketParams
 
 # Every event the model records with the contract's fields (OrderFilled carries a digest the
 # model does not compute; ERC-20 Transfer/Approval are not modelled).
@@ -148,6 +149,24 @@ class Lockstep:
         """An owner-only action (pause, parameters): `on_chain` gets the system."""
         s = self.system
         self.step(label, s and (lambda: on_chain(s)), on_model)
+
+    def change_market_params(self, market: int, params: MarketParams) -> None:
+        """The owner's only way to change a market: announce, wait out the delay, re-post the
+        oracle's prices (stale after the wait), apply; every step compared."""
+        owner = self.model.owner
+        self.owner_call(
+            f"announce m{market} params",
+            lambda s: s.clearinghouse.announce_market_params(market, astuple(params), sender=s.owner),
+            lambda x: x.announce_market_params(owner, market, params),
+        )
+        self.advance(self.model.w.ch.timelock.delay)
+        for m, r in sorted(self.model.w.feed.rounds.items()):
+            self.set_price(m, r.price)
+        self.owner_call(
+            f"apply m{market} params",
+            lambda s: s.clearinghouse.apply_market_params(market, sender=s.owner),
+            lambda x: x.apply_market_params(owner, market),
+        )
 
     def sim(self) -> Exchange:
         """A throwaway copy of the model one second ahead, to plan the next step."""

@@ -9,6 +9,7 @@ from math import ceil
 
 import pytest
 
+from perpvault.chain.actions import change_params
 from perpvault.units import PPM, price, size, usdc
 from tests.waterfall.books import (
     BTC,
@@ -82,11 +83,11 @@ def test_liquidation__equity_exactly_at_maintenance__not_liquidatable(system, lo
 
 @pytest.mark.parametrize("vault_limit", [10**15, 0], ids=["to_vault", "vault_over_limit__adl_at_mark"])
 def test_liquidation__one_atom_below__partial_at_mark(
-    system, long_btc, markets, liquidator, owner, keeper, taker, maker, vault_limit
+    system, chain, long_btc, markets, liquidator, owner, keeper, taker, maker, vault_limit
 ):
     ch = system.clearinghouse
     if vault_limit == 0:
-        ch.set_market_params(BTC, replace(markets[BTC], vault_max_notional=0).params(), sender=owner)
+        change_params(system, chain=chain, markets={BTC: replace(markets[BTC], vault_max_notional=0).params()})
     p = at_maintenance_price() - 10**12
     walk_price(system, BTC, p)
     e, mm = equity_of(usdc(6_970), size(1), usdc(60_000), p), charge(size(1), p, MMR)
@@ -126,11 +127,11 @@ FULL_PRICE = price(53_100)  # equity 70 USDC: no partial close can restore maint
 
 @pytest.mark.parametrize("vault_limit", [10**15, 0], ids=["vault_takes", "vault_over_limit__adl_at_mark"])
 def test_liquidation__full__fee_and_penalty_capped_at_equity(
-    system, long_btc, markets, liquidator, owner, keeper, taker, maker, vault_limit
+    system, chain, long_btc, markets, liquidator, owner, keeper, taker, maker, vault_limit
 ):
     ch = system.clearinghouse
     if vault_limit == 0:
-        ch.set_market_params(BTC, replace(markets[BTC], vault_max_notional=0).params(), sender=owner)
+        change_params(system, chain=chain, markets={BTC: replace(markets[BTC], vault_max_notional=0).params()})
     walk_price(system, BTC, FULL_PRICE)
     e = equity_of(usdc(6_970), size(1), usdc(60_000), FULL_PRICE)
     mm = charge(size(1), FULL_PRICE, MMR)
@@ -186,7 +187,7 @@ def test_liquidation__vault_loss_cap_reached_mid_cascade__adl_at_mark(
     """Loss cap 1%: the vault takes the first liquidation (ETH), then BTC falls on the vault's
     2 BTC long, its equity drops more than 1% below the peak, and it refuses the next one."""
     ch = system.clearinghouse
-    ch.set_risk_params((BUFFER, KEEPER_SHARE, 500_000, 10_000, 86_400), sender=owner)
+    change_params(system, chain=chain, risk=(BUFFER, KEEPER_SHARE, 500_000, 10_000, 86_400))
     a8, l1 = others
     margins = {trader: fund(system, trader, usdc(30_000)), l1: fund(system, l1, usdc(3_800)),
                a8: fund(system, a8, usdc(10_000)), taker: fund(system, taker, usdc(6_200)),
@@ -232,15 +233,15 @@ def test_liquidation__vault_loss_cap_reached_mid_cascade__adl_at_mark(
     assert_waterfall_sound(system, r, taker, before)
 
 
-def test_risk_params__liquidation_buffer_below_one_percent__reverts(system, owner):
+def test_risk_params__liquidation_buffer_below_one_percent__reverts(system, chain, owner):
     """Without a buffer the partial close aims at maintenance exactly, and the rounded-up fee,
     penalty and requirement leave equity an atom or two short in most cases (seen in 73% of
     random prices): the bound keeps at least 1% of slack."""
     from tests.waterfall.spec import assert_reverts
 
     risk = (9_999, KEEPER_SHARE, 500_000, 200_000, 86_400)
-    assert_reverts(system.clearinghouse, "set_risk_params", (risk,), owner, "ch: buffer out of bounds")
-    system.clearinghouse.set_risk_params((10_000, KEEPER_SHARE, 500_000, 200_000, 86_400), sender=owner)
+    assert_reverts(system.clearinghouse, "announce_risk_params", (risk,), owner, "ch: buffer out of bounds")
+    change_params(system, chain=chain, risk=(10_000, KEEPER_SHARE, 500_000, 200_000, 86_400))
     assert system.clearinghouse.risk().liquidation_buffer == 10_000
 
 

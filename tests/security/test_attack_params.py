@@ -6,6 +6,10 @@ account from a second address (keeping the keeper reward), and puts everything b
 the timelock the change is only announced: nothing in force moves, the account stays healthy
 and not liquidatable, and it has the whole delay to reduce or leave before anything applies
 (SPEC section 1, E4).
+
+On the code before the timelock (tests/security/old_code/R4-instant-params.patch puts the
+instant setters back) the first test fails: the healthy 5x account (12,000 USDC on 1 BTC at
+60,000) loses 4,834.864867 USDC and the owner's accomplice collects 2,405.405405 USDC.
 """
 
 from __future__ import annotations

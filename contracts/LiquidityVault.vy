@@ -46,6 +46,9 @@ exports: (
     erc20.permit,
     erc20.DOMAIN_SEPARATOR,
     erc20.owner,
+    # The vault's owner (its spread) can hand the role on. snekmate moves the minter role
+    # with it, which gives nothing: `mint` is not exported, shares come only from deposits.
+    erc20.transfer_ownership,
 )
 
 

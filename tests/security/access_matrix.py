@@ -92,6 +92,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("feed", "set_bounds", lambda s, r: (3_600, 300_000), {"owner": OK}, NOT_OWNER),
     Entry("feed", "transfer_ownership", lambda s, r: (r["owner"],), {"owner": OK}, NOT_OWNER),
     Entry("vault", "set_spread", lambda s, r: (1_000,), {"owner": OK}, NOT_OWNER),
+    Entry("vault", "transfer_ownership", lambda s, r: (r["owner"],), {"owner": OK}, NOT_OWNER),
     Entry("usdc", "mint", lambda s, r: (r["stranger"], 1), {"owner": OK}, NOT_MINTER),
 )
 

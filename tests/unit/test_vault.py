@@ -134,6 +134,20 @@ def test_set_spread__owner_within_bound(system, stranger):
     assert_invariants(system)
 
 
+def test_transfer_ownership__new_owner_sets_the_spread__shares_still_only_from_deposits(system, stranger, lp):
+    system.vault.transfer_ownership(stranger, sender=system.owner)
+    assert system.vault.owner() == stranger.address
+    system.vault.set_spread(2_000, sender=stranger)
+    assert system.vault.spread() == 2_000
+    with ape.reverts("ownable: caller is not the owner"):
+        system.vault.set_spread(0, sender=system.owner)
+    # The minter role snekmate hands over has no entry point: shares come only from deposits.
+    assert not {"set_minter", "is_minter"} & {f.name for f in system.vault.contract_type.abi if f.type == "function"}
+    with ape.reverts("erc20: new owner is the zero address"):
+        system.vault.transfer_ownership("0x" + "00" * 20, sender=stranger)
+    assert_invariants(system)
+
+
 @pytest.mark.parametrize("trade_size", [size("0.5") + 3, -(size("0.5") + 3)])
 def test_trade__at_oracle_plus_spread__vault_takes_other_side(system, no_funding_btc, funded, vault_funded, trader,
                                                               trade_size):

@@ -253,7 +253,26 @@ def model_from_chain(
     w.fund.total_out = state.fund_total_out
     w.vault.total_supply = state.vault_total_supply
     w.vault.balances = {a.address.lower(): a.shares for a in state.accounts.values() if a.shares}
+    _pending_changes_from_chain(ex, view, n_markets)
     return ex
+
+
+def _pending_changes_from_chain(ex: Exchange, view: View, n_markets: int) -> None:
+    """The timelock's state: the delay, and every announced change with its eta (a pending
+    market change binds new risk at its stricter imr, so a plan must know it)."""
+    ch = ex.w.ch
+    ch.timelock.delay = int(view("Clearinghouse", "delay"))
+    ch.timelock.pending_delay = int(view("Clearinghouse", "pending_delay"))
+    ch.timelock.pending_delay_eta = int(view("Clearinghouse", "pending_delay_eta"))
+    for m in range(n_markets):
+        eta = int(view("Clearinghouse", "pending_params_eta", m))
+        if eta:
+            ch.pending_params[m] = MarketParams.of(tuple(view("Clearinghouse", "pending_params", m)))
+            ch.pending_params_eta[m] = eta
+    eta = int(view("Clearinghouse", "pending_risk_eta"))
+    if eta:
+        ch.pending_risk = RiskParams.of(tuple(view("Clearinghouse", "pending_risk")))
+        ch.pending_risk_eta = eta
 
 
 __all__ = ["ModelViews", "View", "diff", "model_from_chain"]

@@ -190,3 +190,25 @@ def test_state_reader__more_accounts_than_a_page__reads_them_all_at_one_block():
         assert state == d.reader.read_slow()
         assert read_state_batch(s, extra=a).book() == state.book()
         assert diff(model_from_chain(state, d.view, s), state) == []
+
+
+def test_model_from_chain__pending_change__loaded_with_its_stricter_imr(raw_book):
+    """An announced change is state too: the loaded model holds it (the same eta, the same
+    pending values), so its margin requirements are the chain's, stricter imr included."""
+    d, a = raw_book
+    s = d.system
+    snap = d.snapshot()
+    try:
+        params = list(d.view("Clearinghouse", "params", BTC))
+        params[0] = 300_000  # imr 30%, from 10%
+        d.send(s.owner, s.clearinghouse, s.abis["Clearinghouse"].fn("announce_market_params").encode(BTC, params))
+        state = d.read()
+        model = model_from_chain(state, d.view, d.system)
+        assert model.w.ch.pending_params_eta[BTC] == d.view("Clearinghouse", "pending_params_eta", BTC) != 0
+        taker = a[TAKER]
+        assert state.accounts[taker].health.initial == model.w.ch._health(taker.lower()).initial
+        assert diff(model, state) == []
+        model.w.ch.pending_params.pop(BTC)  # without the pending change: the old imr
+        assert state.accounts[taker].health.initial > model.w.ch._health(taker.lower()).initial
+    finally:
+        d.revert(snap)

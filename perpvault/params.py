@@ -1,5 +1,5 @@
 """The parameters perpvault is deployed with: the markets, the waterfall's risk parameters,
-the vault's spread and the oracle's bounds (ppm unless noted).
+the vault's spread, the oracle's bounds and the timelock's delay (ppm unless noted).
 
 These are the defaults the demo, the tests, the fuzzer and the reference model start from;
 the hard bounds live in the contracts (Clearinghouse._check_params / _set_risk). Plain data,
@@ -54,15 +54,14 @@ DEFAULT_RISK: tuple = (200_000, 200_000, 500_000, 200_000, 86_400)
 VAULT_SPREAD = 1_000  # 10 bp
 ORACLE_MAX_AGE = 3_600
 ORACLE_MAX_JUMP = 300_000  # 30% per update
-# Seconds every owner change waits between announce and apply (timelock; at least a day).
-PARAM_DELAY = 86_400
+TIMELOCK_DELAY = 86_400  # seconds an owner change waits between announce and apply (MIN_DELAY)
 
 __all__ = [
     "DEFAULT_MARKETS",
     "DEFAULT_RISK",
     "ORACLE_MAX_AGE",
     "ORACLE_MAX_JUMP",
-    "PARAM_DELAY",
+    "TIMELOCK_DELAY",
     "VAULT_SPREAD",
     "MarketSpec",
 ]

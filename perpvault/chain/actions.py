@@ -57,14 +57,6 @@ def set_price(system, market: int, new_price: int) -> None:
     system.feed.set_price(market, new_price, sender=system.oracle_updater)
 
 
-def refresh_prices(system) -> None:
-    """Re-post every market's last price (same value, new timestamp): after a long warp the
-    feed is stale and the clearinghouse reads fail closed."""
-    for market in range(system.clearinghouse.market_count()):
-        price, _ = system.feed.latest(market)
-        set_price(system, market, price)
-
-
 def change_params(system, *, chain, markets: dict | None = None, risk: tuple | None = None) -> None:
     """Change parameters the only way the owner can: announce, wait out the timelock's delay
     (the chain's clock moves by it), refresh the oracle, apply.
@@ -84,3 +76,55 @@ def change_params(system, *, chain, markets: dict | None = None, risk: tuple | N
         ch.apply_market_params(market, sender=owner)
     if risk is not None:
         ch.apply_risk_params(sender=owner)
+
+
+def change_oracle(
+    system,
+    *,
+    chain,
+    updater=None,
+    bounds: tuple[int, int] | None = None,
+    delay: int | None = None,
+    adapter=None,
+    feeds: dict | None = None,
+) -> list:
+    """Change the oracle wiring the only way its owner can: announce, wait out the delay,
+    refresh the prices, apply.
+
+    `updater`, `bounds` ((max_age, max_jump)) and `delay` are the PriceFeed's; `feeds`
+    ({market: aggregator}) are `adapter`'s (a ChainlinkAdapter). Every announce is sent,
+    then the chain warps by the longest delay in force, then every market's last PriceFeed
+    price is posted again (the wait leaves it stale; Chainlink aggregators are the caller's
+    to refresh), then every apply is sent. `system.oracle_updater` follows a new updater.
+    Returns the apply receipts.
+    """
+    feed, owner = system.feed, system.owner
+    applies = []
+    if updater is not None:
+        feed.announce_updater(updater, sender=owner)
+        applies.append(feed.apply_updater)
+    if bounds is not None:
+        feed.announce_bounds(*bounds, sender=owner)
+        applies.append(feed.apply_bounds)
+    if delay is not None:
+        feed.announce_delay(delay, sender=owner)
+        applies.append(feed.apply_delay)
+    wait = feed.delay()
+    for market, aggregator in (feeds or {}).items():
+        adapter.announce_feed(market, aggregator, sender=owner)
+        applies.append(lambda m=market, **kw: adapter.apply_feed(m, **kw))
+        wait = max(wait, adapter.delay())
+    chain.pending_timestamp += wait
+    refresh_prices(system)
+    receipts = [apply(sender=owner) for apply in applies]
+    if updater is not None:
+        system.oracle_updater = updater
+    return receipts
+
+
+def refresh_prices(system) -> None:
+    """The updater posts every PriceFeed-priced market's last price again, stamped now."""
+    for market in range(system.clearinghouse.market_count()):
+        last = system.feed.latest(market)[0]
+        if last != 0:
+            set_price(system, market, last)

@@ -221,6 +221,7 @@ def model_from_chain(
         ),
         oracle_max_age=int(view("PriceFeed", "max_age")),
         oracle_max_jump=int(view("PriceFeed", "max_jump")),
+        delay=int(view("PriceFeed", "delay")),
         vault_spread=int(view("LiquidityVault", "spread")),
     )
     w = ex.w

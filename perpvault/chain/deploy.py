@@ -10,7 +10,7 @@ chain with the same owner every contract lands at the same address either way.
 Adding a contract is one row: ``Contract(name, contract, source, args)``, where each
 argument names a contract deployed earlier, a role (``owner``, ``oracle_updater``) or a
 parameter of :func:`deploy` (``risk``, ``vault_spread``, ``oracle_max_age``,
-``oracle_max_jump``, ``param_delay``); a one-time binding is a ``Call``; ``each_market`` repeats a call per
+``oracle_max_jump``, ``delay``); a one-time binding is a ``Call``; ``each_market`` repeats a call per
 market with ``market``, ``initial_price`` and ``market_params`` bound.
 """
 
@@ -25,7 +25,7 @@ from perpvault.params import (
     DEFAULT_RISK,
     ORACLE_MAX_AGE,
     ORACLE_MAX_JUMP,
-    PARAM_DELAY,
+    TIMELOCK_DELAY,
     VAULT_SPREAD,
     MarketSpec,
 )
@@ -58,13 +58,13 @@ DEPLOYMENT: tuple[Contract | Call, ...] = (
         "feed",
         "PriceFeed",
         "oracle/PriceFeed.vy",
-        ("oracle_updater", "oracle_max_age", "oracle_max_jump"),
+        ("oracle_updater", "oracle_max_age", "oracle_max_jump", "delay"),
     ),
     Call("oracle_updater", "feed", "set_price", ("market", "initial_price"), each_market=True),
     Contract("fund", "InsuranceFund", "InsuranceFund.vy", ("usdc",)),
     Contract("liquidator", "Liquidator", "Liquidator.vy", ("usdc", "fund")),
     Contract(
-        "clearinghouse", "Clearinghouse", "Clearinghouse.vy", ("usdc", "fund", "liquidator", "risk", "param_delay")
+        "clearinghouse", "Clearinghouse", "Clearinghouse.vy", ("usdc", "fund", "liquidator", "risk", "delay")
     ),
     Contract(
         "vault", "LiquidityVault", "LiquidityVault.vy", ("usdc", "clearinghouse", "vault_spread")
@@ -138,12 +138,13 @@ def deploy(
     oracle_max_age: int = ORACLE_MAX_AGE,
     oracle_max_jump: int = ORACLE_MAX_JUMP,
     vault_spread: int = VAULT_SPREAD,
-    param_delay: int = PARAM_DELAY,
+    delay: int = TIMELOCK_DELAY,
 ) -> System[Any]:
     """Deploy and wire the whole system: every step of :data:`DEPLOYMENT`, in order.
 
     `via`: the driver's :class:`Deployer` (default: ape's, on `project` or ape's own).
-    `collateral`: an existing token to use instead of deploying a MockUSDC. Returns the
+    `collateral`: an existing token to use instead of deploying a MockUSDC. `delay`: the
+    timelock's delay (seconds between announcing an owner change and applying it). Returns the
     deployer's :class:`System`.
     """
     if via is None:
@@ -158,7 +159,7 @@ def deploy(
         "oracle_max_age": oracle_max_age,
         "oracle_max_jump": oracle_max_jump,
         "vault_spread": vault_spread,
-        "param_delay": param_delay,
+        "delay": delay,
     }
     existing = {"usdc": collateral} if collateral is not None else {}
     steps = {s.name: s for s in CONTRACTS}
@@ -219,6 +220,7 @@ __all__ = [
     "DEPLOYMENT",
     "ORACLE_MAX_AGE",
     "ORACLE_MAX_JUMP",
+    "TIMELOCK_DELAY",
     "VAULT_SPREAD",
     "ApeDeployer",
     "Call",

@@ -64,8 +64,8 @@ class Exchange:
         addresses: Addresses | None = None,
         oracle_max_age: int = 3_600,
         oracle_max_jump: int = 300_000,
+        delay: int = 86_400,
         vault_spread: int = 1_000,
-        param_delay: int = 86_400,
     ) -> None:
         """Mirrors `perpvault.chain.deploy`: feed with initial prices, fund, clearinghouse,
         vault, order book, bindings, markets ((params, initial price) in id order)."""
@@ -75,12 +75,12 @@ class Exchange:
         w = World(now=now)
         w.token = Token(w, a.token, self.owner)
         w.feed = PriceFeed(
-            w, a.feed, self.owner, addr(oracle_updater), oracle_max_age, oracle_max_jump
+            w, a.feed, self.owner, addr(oracle_updater), oracle_max_age, oracle_max_jump, delay
         )
         for market_id, (_, initial_price) in enumerate(markets):
             w.feed.set_price(addr(oracle_updater), market_id, initial_price)
         w.fund = InsuranceFund(w, a.fund, a.clearinghouse)
-        w.ch = Clearinghouse(w, a.clearinghouse, self.owner, risk, param_delay)
+        w.ch = Clearinghouse(w, a.clearinghouse, self.owner, risk, delay)
         w.token.approve(a.clearinghouse, a.fund, pm.UINT256_MAX)
         w.vault = LiquidityVault(w, a.vault, self.owner, vault_spread)
         w.token.approve(a.vault, a.clearinghouse, pm.UINT256_MAX)
@@ -163,8 +163,17 @@ class Exchange:
     def set_price(self, sender: Any, market: int, price: int) -> None:
         self._tx(lambda: self.w.feed.set_price(addr(sender), market, price))
 
-    def set_updater(self, sender: Any, updater: Any) -> None:
-        self._tx(lambda: self.w.feed.set_updater(addr(sender), addr(updater)))
+    def announce_updater(self, sender: Any, updater: Any) -> None:
+        self._tx(lambda: self.w.feed.announce_updater(addr(sender), addr(updater)))
+
+    def apply_updater(self, sender: Any) -> None:
+        self._tx(lambda: self.w.feed.apply_updater(addr(sender)))
+
+    def announce_bounds(self, sender: Any, max_age: int, max_jump: int) -> None:
+        self._tx(lambda: self.w.feed.announce_bounds(addr(sender), max_age, max_jump))
+
+    def apply_bounds(self, sender: Any) -> None:
+        self._tx(lambda: self.w.feed.apply_bounds(addr(sender)))
 
     # --- clearinghouse --------------------------------------------------------------------------
 

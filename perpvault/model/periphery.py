@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from perpvault.model.constants import MAX_AGE_BOUND, MAX_PRICE, MAX_SIZE, MAX_SPREAD, PPM
 from perpvault.model.maths import INT256_MIN, mul_div, require, to_int, u256
 from perpvault.model.state import ZERO_ADDRESS, Order, Round
+from perpvault.model.timelock import Timelock
 
 if TYPE_CHECKING:
     from perpvault.model.exchange import World
@@ -58,30 +59,80 @@ class Token:
 
 
 class PriceFeed:
-    """`contracts/oracle/PriceFeed.vy`: one price per market, failing closed."""
-
+    """`contracts/oracle/PriceFeed.vy`: one price per market, failing closed; the updater and
+    the bounds change only through the timelock (announce, wait `delay`, apply)."""
 
     def __init__(
-        self, w: World, address: str, owner: str, updater: str, max_age: int, max_jump: int
+        self, w: World, address: str, owner: str, updater: str, max_age: int, max_jump: int, delay: int
     ) -> None:
         self.w = w
         self.address = address
         self.owner = owner
+        self.timelock = Timelock(w, delay)
         self.updater = updater
         self.max_age = 0
         self.max_jump = 0
         self.rounds: dict[int, Round] = {}
+        self.pending_updater = ZERO_ADDRESS
+        self.pending_updater_eta = 0
+        self.pending_max_age = 0
+        self.pending_max_jump = 0
+        self.pending_bounds_eta = 0
+        self._check_bounds(max_age, max_jump)
         self._set_bounds(max_age, max_jump)
 
-    def set_updater(self, sender: str, updater: str) -> None:
+    def announce_updater(self, sender: str, updater: str) -> None:
         require(sender == self.owner, "ownable: caller is not the owner")
         require(updater != ZERO_ADDRESS, "feed: zero address")
-        self.updater = updater
-        self.w.log("UpdaterChanged", updater)
+        eta = self.timelock._eta()
+        self.pending_updater, self.pending_updater_eta = updater, eta
+        self.w.log("UpdaterAnnounced", updater, eta)
 
-    def set_bounds(self, sender: str, max_age: int, max_jump: int) -> None:
+    def apply_updater(self, sender: str) -> None:
         require(sender == self.owner, "ownable: caller is not the owner")
-        self._set_bounds(max_age, max_jump)
+        self.timelock._check_due(self.pending_updater_eta)
+        u = self.pending_updater
+        self.updater = u
+        self.pending_updater, self.pending_updater_eta = ZERO_ADDRESS, 0
+        self.w.log("UpdaterChanged", u)
+
+    def cancel_updater(self, sender: str) -> None:
+        require(sender == self.owner, "ownable: caller is not the owner")
+        require(self.pending_updater_eta != 0, "timelock: nothing announced")
+        u = self.pending_updater
+        self.pending_updater, self.pending_updater_eta = ZERO_ADDRESS, 0
+        self.w.log("UpdaterCancelled", u)
+
+    def announce_bounds(self, sender: str, max_age: int, max_jump: int) -> None:
+        require(sender == self.owner, "ownable: caller is not the owner")
+        self._check_bounds(max_age, max_jump)
+        eta = self.timelock._eta()
+        self.pending_max_age, self.pending_max_jump, self.pending_bounds_eta = max_age, max_jump, eta
+        self.w.log("BoundsAnnounced", max_age, max_jump, eta)
+
+    def apply_bounds(self, sender: str) -> None:
+        require(sender == self.owner, "ownable: caller is not the owner")
+        self.timelock._check_due(self.pending_bounds_eta)
+        self._set_bounds(self.pending_max_age, self.pending_max_jump)
+        self._clear_bounds()
+
+    def cancel_bounds(self, sender: str) -> None:
+        require(sender == self.owner, "ownable: caller is not the owner")
+        require(self.pending_bounds_eta != 0, "timelock: nothing announced")
+        self.w.log("BoundsCancelled", self.pending_max_age, self.pending_max_jump)
+        self._clear_bounds()
+
+    def announce_delay(self, sender: str, delay: int) -> None:
+        require(sender == self.owner, "ownable: caller is not the owner")
+        self.timelock._announce_delay(delay)
+
+    def apply_delay(self, sender: str) -> None:
+        require(sender == self.owner, "ownable: caller is not the owner")
+        self.timelock._apply_delay()
+
+    def cancel_delay(self, sender: str) -> None:
+        require(sender == self.owner, "ownable: caller is not the owner")
+        self.timelock._cancel_delay()
 
     def set_price(self, sender: str, market: int, price: int) -> None:
         require(sender == self.updater, "feed: not updater")
@@ -102,12 +153,18 @@ class PriceFeed:
         require(self.w.now <= u256(r.updated_at + self.max_age), "oracle: stale price")
         return r.price
 
-    def _set_bounds(self, max_age: int, max_jump: int) -> None:
+    @staticmethod
+    def _check_bounds(max_age: int, max_jump: int) -> None:
         require(max_age != 0 and max_age <= MAX_AGE_BOUND, "feed: max_age out of bounds")
         require(max_jump != 0 and max_jump < PPM, "feed: max_jump out of bounds")
+
+    def _set_bounds(self, max_age: int, max_jump: int) -> None:
         self.max_age = max_age
         self.max_jump = max_jump
         self.w.log("BoundsChanged", max_age, max_jump)
+
+    def _clear_bounds(self) -> None:
+        self.pending_max_age = self.pending_max_jump = self.pending_bounds_eta = 0
 
 
 class InsuranceFund:

@@ -150,7 +150,7 @@ MUTANTS: dict[str, Mutant] = registry(
 
 
 _NOT_DEPLOYED = ("OrderBook.vy", "RiskLens.vy", "ChainlinkAdapter.vy", "FeeOnTransferToken.vy", "HookToken.vy",
-                 "MockAggregator.vy", "PerpMathMock.vy", "VaultRoundingChecks.vy")
+                 "MockAggregator.vy", "MockAggregatorProxy.vy", "PerpMathMock.vy", "VaultRoundingChecks.vy")
 
 
 def mutant_project(name: str) -> Path:

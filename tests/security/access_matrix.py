@@ -23,6 +23,7 @@ ONLY_CH = "fund: only clearinghouse"
 ONLY_BOOK_OR_VAULT = "ch: only order book or vault"
 NOT_MINTER = "erc20: access is denied"
 ONLY_DELEGATECALL = "liquidator: delegatecall only"
+NOTHING_ANNOUNCED = "timelock: nothing announced"
 ACCESS_REASONS = {NOT_OWNER, NOT_UPDATER, ONLY_CH, ONLY_BOOK_OR_VAULT, NOT_MINTER, ONLY_DELEGATECALL}
 
 ROLES = ("owner", "oracle_updater", "clearinghouse", "vault", "order_book", "keeper", "trader", "lp", "stranger")
@@ -88,8 +89,16 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("fund", "cover", lambda s, r: (1,), {"clearinghouse": OK}, ONLY_CH),
     Entry("fund", "transfer_ownership", lambda s, r: (r["owner"],), {"owner": OK}, NOT_OWNER),
     Entry("feed", "set_price", lambda s, r: (0, _price(s)), {"oracle_updater": OK}, NOT_UPDATER),
-    Entry("feed", "set_updater", lambda s, r: (r["keeper"],), {"owner": OK}, NOT_OWNER),
-    Entry("feed", "set_bounds", lambda s, r: (3_600, 300_000), {"owner": OK}, NOT_OWNER),
+    # The feed's wiring changes through its timelock: on a fresh system nothing is announced yet.
+    Entry("feed", "announce_updater", lambda s, r: (r["keeper"],), {"owner": OK}, NOT_OWNER),
+    Entry("feed", "apply_updater", lambda s, r: (), {"owner": NOTHING_ANNOUNCED}, NOT_OWNER),
+    Entry("feed", "cancel_updater", lambda s, r: (), {"owner": NOTHING_ANNOUNCED}, NOT_OWNER),
+    Entry("feed", "announce_bounds", lambda s, r: (3_600, 300_000), {"owner": OK}, NOT_OWNER),
+    Entry("feed", "apply_bounds", lambda s, r: (), {"owner": NOTHING_ANNOUNCED}, NOT_OWNER),
+    Entry("feed", "cancel_bounds", lambda s, r: (), {"owner": NOTHING_ANNOUNCED}, NOT_OWNER),
+    Entry("feed", "announce_delay", lambda s, r: (2 * 86_400,), {"owner": OK}, NOT_OWNER),
+    Entry("feed", "apply_delay", lambda s, r: (), {"owner": NOTHING_ANNOUNCED}, NOT_OWNER),
+    Entry("feed", "cancel_delay", lambda s, r: (), {"owner": NOTHING_ANNOUNCED}, NOT_OWNER),
     Entry("feed", "transfer_ownership", lambda s, r: (r["owner"],), {"owner": OK}, NOT_OWNER),
     Entry("vault", "set_spread", lambda s, r: (1_000,), {"owner": OK}, NOT_OWNER),
     Entry("vault", "transfer_ownership", lambda s, r: (r["owner"],), {"owner": OK}, NOT_OWNER),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from perpvault.chain.actions import fund_account, set_price
-from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, ORACLE_MAX_AGE
+from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, ORACLE_MAX_AGE, TIMELOCK_DELAY
 from perpvault.chain.orders import Order, sign_order
 from perpvault.model.constants import GRACE_PERIOD
 from perpvault.units import size, usdc
@@ -146,7 +146,38 @@ def _vault_under_water(c: Ctx) -> None:
 def _chainlink_with_19_decimals(c: Ctx) -> None:
     owner = c.system.owner
     c.extra["aggregator"] = c.project.MockAggregator.deploy(19, 60_000 * 10**19, sender=owner)
-    c.extra["adapter"] = c.project.ChainlinkAdapter.deploy(3_600, 300_000, sender=owner)
+    c.extra["adapter"] = c.project.ChainlinkAdapter.deploy(3_600, 300_000, TIMELOCK_DELAY, sender=owner)
+
+
+def _updater_announced(c: Ctx) -> None:
+    c.system.feed.announce_updater(c.addr("keeper"), sender=c.system.owner)
+
+
+def _bounds_announced_long_ago(c: Ctx) -> None:
+    """Bounds announced, then the delay and the whole grace period pass (one second more)."""
+    c.system.feed.announce_bounds(7_200, 300_000, sender=c.system.owner)
+    c.chain.mine(timestamp=c.chain.pending_timestamp + TIMELOCK_DELAY + GRACE_PERIOD + 1)
+
+
+def _chainlink_feed_set(c: Ctx) -> None:
+    """An adapter whose market 0 already reads an aggregator at 60,000 (8 decimals)."""
+    owner = c.system.owner
+    c.extra["aggregator"] = c.project.MockAggregator.deploy(8, 60_000 * 10**8, sender=owner)
+    c.extra["adapter"] = c.project.ChainlinkAdapter.deploy(3_600, 300_000, TIMELOCK_DELAY, sender=owner)
+    c.extra["adapter"].set_feed(0, c.extra["aggregator"], sender=owner)
+
+
+def _chainlink_new_phase(c: Ctx, first_answer: int, previous_phase: Any = None) -> None:
+    """An adapter over a proxy whose phase 1 answered 60,000; a new phase opens with `first_answer`
+    (after a phase served by `previous_phase`, if given)."""
+    owner, p = c.system.owner, c.project
+    old = p.MockAggregator.deploy(8, 60_000 * 10**8, sender=owner)
+    proxy = p.MockAggregatorProxy.deploy(old, sender=owner)
+    if previous_phase is not None:
+        proxy.set_aggregator(previous_phase(c), sender=owner)
+    proxy.set_aggregator(p.MockAggregator.deploy(8, first_answer, sender=owner), sender=owner)
+    c.extra["adapter"] = p.ChainlinkAdapter.deploy(3_600, 300_000, TIMELOCK_DELAY, sender=owner)
+    c.extra["adapter"].set_feed(0, proxy, sender=owner)
 
 
 def _announce_btc(c: Ctx) -> None:
@@ -310,9 +341,10 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
     Case("price jump beyond max_jump (+31%)", "feed", "set_price", "oracle_updater", "feed: price jump too large",
          lambda c: (0, BTC * 131 // 100)),
     Case("price from a non-updater", "feed", "set_price", "stranger", "feed: not updater", lambda c: (0, BTC)),
-    Case("updater address(0)", "feed", "set_updater", "owner", "feed: zero address", lambda c: (ZERO,)),
-    Case("max_age of zero", "feed", "set_bounds", "owner", "feed: max_age out of bounds", lambda c: (0, 300_000)),
-    Case("max_jump of 100%", "feed", "set_bounds", "owner", "feed: max_jump out of bounds",
+    Case("updater address(0)", "feed", "announce_updater", "owner", "feed: zero address", lambda c: (ZERO,)),
+    Case("max_age of zero", "feed", "announce_bounds", "owner", "feed: max_age out of bounds",
+         lambda c: (0, 300_000)),
+    Case("max_jump of 100%", "feed", "announce_bounds", "owner", "feed: max_jump out of bounds",
          lambda c: (3_600, 1_000_000)),
     Case("Chainlink feed with wrong (19) decimals", "extra.adapter", "set_feed", "owner",
          "feed: too many decimals", lambda c: (0, c.extra["aggregator"].address), _chainlink_with_19_decimals),
@@ -345,6 +377,26 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
     Elsewhere("a Clearinghouse deployed over a Liquidator built for another token or fund", "Clearinghouse.__init__",
               "ch: liquidator for another token, ch: liquidator for another fund",
               "tests/unit/test_params.py::test_deploy__liquidator_for_another_token_or_fund__reverts"),
+    # Oracle wiring: the owner's changes wait out the timelock; Chainlink phase boundaries
+    Case("applying a new updater before its delay", "feed", "apply_updater", "owner", "timelock: too early",
+         lambda c: (), _updater_announced),
+    Case("applying new bounds after the grace period", "feed", "apply_bounds", "owner", "timelock: expired",
+         lambda c: (), _bounds_announced_long_ago),
+    Case("applying an oracle change nothing announced", "feed", "apply_updater", "owner",
+         "timelock: nothing announced", lambda c: ()),
+    Case("cancelling an oracle change nothing announced", "feed", "cancel_bounds", "owner",
+         "timelock: nothing announced", lambda c: ()),
+    Case("timelock delay below one day", "feed", "announce_delay", "owner", "timelock: delay out of bounds",
+         lambda c: (TIMELOCK_DELAY - 1,)),
+    Case("re-pointing a market's Chainlink feed at once", "extra.adapter", "set_feed", "owner", "feed: already set",
+         lambda c: (0, c.extra["aggregator"].address), _chainlink_feed_set),
+    Case("announcing a Chainlink feed at address(0)", "extra.adapter", "announce_feed", "owner",
+         "feed: zero address", lambda c: (0, ZERO), _chainlink_feed_set),
+    Case("Chainlink first round of a new phase 90% below the last phase", "extra.adapter", "price", "stranger",
+         "oracle: price jump too large", lambda c: (0,), lambda c: _chainlink_new_phase(c, 6_000 * 10**8)),
+    Case("Chainlink round whose previous phase cannot be read", "extra.adapter", "price", "stranger",
+         "oracle: no previous round", lambda c: (0,),
+         lambda c: _chainlink_new_phase(c, 60_000 * 10**8, previous_phase=lambda c: c.system.usdc)),
 )
 
 

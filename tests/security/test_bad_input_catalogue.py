@@ -20,7 +20,8 @@ def books(system, roles: dict, extra: dict) -> list:
     """Everything a refused call must not move, as the raw return data of every view that
     reads it (one JSON-RPC batch): each role's and contract's wallet, margin, positions, equity
     and vault shares; the markets, parameters, risk, pause flag, account list, insurance due;
-    the fund's totals; the vault's supply, assets and spread; the oracle's rounds and bounds;
+    the fund's totals; the vault's supply, assets and spread; the oracle's rounds, bounds and
+    pending changes;
     and any contract a setup deployed. A revert (a stale oracle's equity) is kept as its error."""
     from perpvault.chain.rpc import Rpc
 
@@ -48,6 +49,9 @@ def books(system, roles: dict, extra: dict) -> list:
         (feed, "updater", ()),
         (feed, "max_age", ()),
         (feed, "max_jump", ()),
+        *((feed, pending, ()) for pending in ("pending_updater", "pending_updater_eta", "pending_max_age",
+                                              "pending_max_jump", "pending_bounds_eta", "delay", "pending_delay",
+                                              "pending_delay_eta")),
     ]
     views += [(ch, "account_at", (i,)) for i in range(n_accounts)]
     for m in range(n_markets):
@@ -61,7 +65,7 @@ def books(system, roles: dict, extra: dict) -> list:
         ]
         views += [(ch, "positions", (a, m)) for m in range(n_markets)]
     if "adapter" in extra:
-        views.append((extra["adapter"], "feeds", (0,)))
+        views += [(extra["adapter"], fn, (0,)) for fn in ("feeds", "pending_feeds", "pending_feed_eta")]
     rpc = Rpc(system.clearinghouse.provider.web3.provider.endpoint_uri)
     try:
         requests = [

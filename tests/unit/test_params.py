@@ -7,7 +7,7 @@ import pytest
 
 from perpvault.chain import DEFAULT_RISK
 from perpvault.chain.actions import change_params
-from perpvault.params import PARAM_DELAY
+from perpvault.params import TIMELOCK_DELAY
 from perpvault.units import price, size, usdc
 from tests.utils.checks import assert_invariants
 from tests.utils.trading import fund_account, set_price, trade
@@ -141,14 +141,14 @@ def test_deploy__liquidator_for_another_token_or_fund__reverts(system, project, 
     wrong_token = project.Liquidator.deploy(other_token, system.fund, sender=owner)
     wrong_fund = project.Liquidator.deploy(system.usdc, other_fund, sender=owner)
     with ape.reverts("ch: liquidator for another token"):
-        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_token, DEFAULT_RISK, PARAM_DELAY, sender=owner)
+        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_token, DEFAULT_RISK, TIMELOCK_DELAY, sender=owner)
     with ape.reverts("ch: liquidator for another fund"):
-        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_fund, DEFAULT_RISK, PARAM_DELAY, sender=owner)
+        project.Clearinghouse.deploy(system.usdc, system.fund, wrong_fund, DEFAULT_RISK, TIMELOCK_DELAY, sender=owner)
     assert_invariants(system)
 
 
 def test_set_vault_and_order_book__zero_address__reverts(system, project, owner):
-    ch = project.Clearinghouse.deploy(system.usdc, system.fund, system.liquidator, DEFAULT_RISK, PARAM_DELAY,
+    ch = project.Clearinghouse.deploy(system.usdc, system.fund, system.liquidator, DEFAULT_RISK, TIMELOCK_DELAY,
                                       sender=owner)
     with ape.reverts("ch: zero address"):
         ch.set_vault(ZERO, sender=owner)

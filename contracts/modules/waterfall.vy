@@ -206,12 +206,18 @@ def _charges(account: address, h: margin_rule.Health, closes: int256[constants.M
 def _cover_bad_debt(account: address, equity: int256) -> uint256:
     """
     @dev If `equity` (after charges) is negative, the insurance fund pays what
-         it can of the debt. Returns the shortfall it could not cover.
+         it can of the debt: first from what it is owed and not yet swept
+         (`insurance_due`: penalties, fee shares and dust are the fund's money
+         the moment they are charged), then from its balance (`cover`).
+         Returns the shortfall neither could cover.
     """
     if equity >= 0:
         return 0
     need: uint256 = convert(-equity, uint256)
-    covered: uint256 = extcall ledger.insurance_fund.cover(need)
+    covered: uint256 = min(need, ledger.insurance_due)
+    ledger.insurance_due -= covered
+    if covered != need:
+        covered += extcall ledger.insurance_fund.cover(need - covered)
     if covered != 0:
         ledger.margin[account] += convert(covered, int256)
         log BadDebtCovered(account=account, amount=covered)

@@ -631,7 +631,10 @@ class Clearinghouse:
         if equity >= 0:
             return 0
         need = to_uint(-equity)
-        covered = self.w.fund.cover(self.address, need)
+        covered = min(need, self.insurance_due)
+        self.insurance_due = u256(self.insurance_due - covered)
+        if covered != need:
+            covered = u256(covered + self.w.fund.cover(self.address, u256(need - covered)))
         if covered != 0:
             self._add_margin(account, to_int(covered))
             self.w.log("BadDebtCovered", account, covered)

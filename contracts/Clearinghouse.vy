@@ -267,8 +267,9 @@ def set_risk_params(risk_: parameters.RiskParams):
 @external
 def pause():
     """
-    @notice Stops new risk: fills and vault trades that grow a position (owner only).
-            Deposits, withdrawals of healthy accounts, reductions and liquidations go on.
+    @notice Stops new risk: fills and vault trades that grow a trader's position (owner
+            only). Deposits, withdrawals of healthy accounts, reductions (against the
+            vault too, whatever it does to the vault's position) and liquidations go on.
     """
     ownable._check_owner()
     pausable._pause()

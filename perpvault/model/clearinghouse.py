@@ -494,7 +494,7 @@ class Clearinghouse:
             q_after == 0 or (q_after > 0) == (q_before > 0)
         )
         if self.paused:
-            require(reduced, "ch: paused")
+            require(reduced or account == self.vault, "ch: paused")
         h = self._health(account)
         if h.equity >= to_int(h.initial):
             return

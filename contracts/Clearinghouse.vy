@@ -80,7 +80,7 @@ exports: (
     ledger.account_at,
     ledger.is_known,
     ledger.insurance_due,
-    waterfall.vault_peak_equity,
+    waterfall.vault_peak_share_value,
     waterfall.vault_peak_time,
 )
 

@@ -118,7 +118,8 @@ class PriceFeed:
 
 
 class InsuranceFund:
-    """`contracts/InsuranceFund.vy`: I5, available() == total_in - total_out."""
+    """`contracts/InsuranceFund.vy`: I5, available() == total_in - total_out. With what the
+    clearinghouse owes it (`insurance_due`, spent first on bad debt) it is the fund's money."""
 
     def __init__(self, w: World, address: str, clearinghouse: str) -> None:
         self.w = w

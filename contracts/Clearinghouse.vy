@@ -88,7 +88,7 @@ exports: (
     ledger.account_at,
     ledger.is_known,
     ledger.insurance_due,
-    waterfall.vault_peak_equity,
+    waterfall.vault_peak_share_value,
     waterfall.vault_peak_time,
     timelock.delay,
     timelock.pending_delay,
@@ -353,8 +353,9 @@ def cancel_delay():
 @external
 def pause():
     """
-    @notice Stops new risk: fills and vault trades that grow a position (owner only).
-            Deposits, withdrawals of healthy accounts, reductions and liquidations go on.
+    @notice Stops new risk: fills and vault trades that grow a trader's position (owner
+            only). Deposits, withdrawals of healthy accounts, reductions (against the
+            vault too, whatever it does to the vault's position) and liquidations go on.
     """
     ownable._check_owner()
     pausable._pause()

@@ -52,7 +52,7 @@ exports: (
 )
 
 
-DECIMALS_OFFSET: constant(uint256) = 6
+DECIMALS_OFFSET: constant(uint256) = constants.VAULT_DECIMALS_OFFSET
 
 
 asset: public(immutable(address))

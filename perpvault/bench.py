@@ -611,12 +611,13 @@ class Bench:
         )
         self.revert(snap)
 
-    def _price_for(self, account: str, q: int, frac: float) -> int:
-        """The BTC price at which `account` (one long of `q`) has equity = frac x notional."""
+    def _price_for(self, account: str, q: int, frac: float, offset: int = 0) -> int:
+        """The BTC price at which `account` (one long of `q`) has equity = frac x notional
+        - offset (atoms)."""
         eq = self.call(self.f["health"], account)[0]
         cur = self.btc_price
-        # E(P) = eq + q (P - cur) / 1e30 ; want E(P) = frac q P / 1e30
-        base = cur * 10**30 // 10**30 - eq * 10**30 // q
+        # E(P) = eq + q (P - cur) / 1e30 ; want E(P) = frac q P / 1e30 - offset
+        base = cur * 10**30 // 10**30 - (eq + offset) * 10**30 // q
         return int(base / (1 - frac))
 
     def _victim(self, tag: str, margin_usdc: int) -> str:
@@ -675,8 +676,9 @@ class Bench:
         return m
 
     def run_adl(self, k: int, n: int | None = None) -> Measurement:
-        """A long of 0.1 k BTC bought from k shorts, bankrupt at -2% of notional with an empty
-        fund: closed by ADL against all k (each fully)."""
+        """A long of 0.1 k BTC bought from k shorts, bankrupt at -2% of notional beyond what the
+        fund is owed (its dues pay bad debt first; its balance is empty): closed by ADL against
+        all k (each fully)."""
         op = f"adl_{k}"
         snap = self.snapshot()
         self.nonce = 0
@@ -687,13 +689,14 @@ class Bench:
         for i, cp in enumerate(cps):
             self.fund(cp, 1_000 + 97 * i)  # distinct leverage: distinct ADL scores
             self.fill(cp, v, size(0.1))
-        self.set_price(BTC, self._price_for(v, size(0.1) * k, -0.02))
+        dues = self.call(self.s.abis["Clearinghouse"].fn("insurance_due"))
+        self.set_price(BTC, self._price_for(v, size(0.1) * k, -0.02, offset=dues))
         from perpvault.keeper import adl_key
 
         order = sorted(cps, key=lambda cp: adl_key(self.call(self.f["adl_score"], cp, BTC), cp))
         m, r = self.measure(op, self.keeper, self.s.clearinghouse, self.f["liquidate"].encode(v, order),
                             record=n is None)
-        self._expect(r, liquidated=1, to_vault=False, covered=False, adl=k)
+        self._expect(r, liquidated=1, to_vault=False, covered=dues > 0, adl=k)
         self.revert(snap)
         return m
 

@@ -45,6 +45,8 @@ MAX_BUFFER: constant(uint256) = 1_000_000  # 100%
 MAX_KEEPER_SHARE: constant(uint256) = 500_000  # 50%
 MAX_WINDOW: constant(uint256) = 30 * 86400
 MAX_SPREAD: constant(uint256) = 50_000  # 5%, the LiquidityVault's quote spread
+# The LiquidityVault's virtual shares, 10**VAULT_DECIMALS_OFFSET (ERC-4626 inflation guard); the loss cap prices a share with them.
+VAULT_DECIMALS_OFFSET: constant(uint256) = 6
 MAX_AGE_BOUND: constant(uint256) = 86400 * 7  # oracles: the longest staleness bound
 # Timelock on the owner's changes: the delay's bounds, and how long an announced change stays applicable.
 MIN_DELAY: constant(uint256) = 86400  # 1 day

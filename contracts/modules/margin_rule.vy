@@ -6,7 +6,8 @@
         and the check every trade must pass: end at or above the initial
         requirement, or reduce without raising the maintenance requirement and
         without lowering equity / maintenance (dYdX's rule, I8). While paused
-        only reductions pass.
+        only reductions pass; the vault's side of a vault trade is exempt, so a
+        trader's reduction is never refused by the pause.
 """
 
 from snekmate.utils import pausable
@@ -67,7 +68,10 @@ def _check_margin(account: address, q_before: int256, k_before: int256, market: 
     """
     @dev A trade that grows risk must leave equity >= initial requirement. A
          reduction (no flip) that leaves less must not raise the maintenance
-         requirement nor lower equity / maintenance (dYdX's rule, I8).
+         requirement nor lower equity / maintenance (dYdX's rule, I8). While
+         paused, the account must reduce; the vault is exempt (it only trades
+         as the counterparty the trader chose, whose own side is checked), so
+         a reduction against it passes even where it grows the vault's position.
          The pre-trade equity and maintenance are not recomputed: funding is
          settled, so only this market's value and margin - open_notional
          (`k_before` before the trade) changed, and both are exact integers.
@@ -76,7 +80,7 @@ def _check_margin(account: address, q_before: int256, k_before: int256, market: 
     q_after: int256 = pos.size
     reduced: bool = abs(q_after) < abs(q_before) and (q_after == 0 or (q_after > 0) == (q_before > 0))
     if pausable.paused:
-        assert reduced, "ch: paused"
+        assert reduced or account == ledger.vault, "ch: paused"
     h: Health = self._health(account)
     if h.equity >= convert(h.initial, int256):
         return

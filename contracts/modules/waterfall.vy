@@ -10,6 +10,7 @@
         (`_close_to_vault`) or by ADL (`adl._deleverage`).
 """
 
+from ethereum.ercs import IERC20
 from . import constants
 from . import perp_math
 from . import ledger
@@ -27,8 +28,9 @@ uses: trading
 uses: adl
 
 
-# @dev The vault's highest equity seen at a take-over check in the current window.
-vault_peak_equity: public(int256)
+# @dev The vault's highest value per share (WAD, `_vault_share_value`) seen at a
+#      take-over check in the current window.
+vault_peak_share_value: public(uint256)
 # @dev When that window started.
 vault_peak_time: public(uint256)
 
@@ -206,12 +208,18 @@ def _charges(account: address, h: margin_rule.Health, closes: int256[constants.M
 def _cover_bad_debt(account: address, equity: int256) -> uint256:
     """
     @dev If `equity` (after charges) is negative, the insurance fund pays what
-         it can of the debt. Returns the shortfall it could not cover.
+         it can of the debt: first from what it is owed and not yet swept
+         (`insurance_due`: penalties, fee shares and dust are the fund's money
+         the moment they are charged), then from its balance (`cover`).
+         Returns the shortfall neither could cover.
     """
     if equity >= 0:
         return 0
     need: uint256 = convert(-equity, uint256)
-    covered: uint256 = extcall ledger.insurance_fund.cover(need)
+    covered: uint256 = min(need, ledger.insurance_due)
+    ledger.insurance_due -= covered
+    if covered != need:
+        covered += extcall ledger.insurance_fund.cover(need - covered)
     if covered != 0:
         ledger.margin[account] += convert(covered, int256)
         log BadDebtCovered(account=account, amount=covered)
@@ -275,25 +283,41 @@ def _close_to_vault(account: address, market: uint256, close: int256, price: uin
 
 
 @internal
+@view
+def _vault_share_value(v: address, equity: int256) -> uint256:
+    """
+    @dev The vault's value per share, WAD, priced as LiquidityVault's ERC-4626
+         maths prices it: (max(equity, 0) + idle tokens + 1) / (totalSupply +
+         10**VAULT_DECIMALS_OFFSET), the virtual offset included. LP deposits and
+         withdrawals move it only by their rounding, which favours the vault.
+    """
+    assets: uint256 = convert(max(equity, 0), uint256) + staticcall ledger.collateral.balanceOf(v)
+    shares: uint256 = staticcall IERC20(v).totalSupply() + 10**constants.VAULT_DECIMALS_OFFSET
+    return (assets + 1) * convert(constants.WAD, uint256) // shares
+
+
+@internal
 def _vault_can_take(market: uint256, take: int256, price: uint256) -> bool:
     """
     @dev The vault takes `take` (its position grows by it) only within its
-         notional limit, its initial margin, and its loss cap: equity must not
-         have fallen more than `vault_max_drawdown` below its peak in the window.
+         notional limit, its initial margin, and its loss cap: its value per
+         share must not have fallen more than `vault_max_drawdown` below its
+         peak in the window (per share, so LP flows never move the cap).
          Taking a position that shrinks the vault's is always within limits.
     """
     v: address = ledger.vault
     funding._settle_all(v, constants.MAX_MARKETS)
     vh: margin_rule.Health = margin_rule._health(v)
     rp: parameters.RiskParams = parameters._risk()
-    if block.timestamp > self.vault_peak_time + rp.vault_window or vh.equity > self.vault_peak_equity:
-        self.vault_peak_equity = vh.equity
+    value: uint256 = self._vault_share_value(v, vh.equity)
+    if block.timestamp > self.vault_peak_time + rp.vault_window or value > self.vault_peak_share_value:
+        self.vault_peak_share_value = value
         self.vault_peak_time = block.timestamp
     before: int256 = ledger._size(v, market)
     after: int256 = before + take
     if abs(after) <= abs(before) and (after == 0 or (after > 0) == (before > 0)):
         return True
-    if vh.equity * convert(constants.PPM, int256) < self.vault_peak_equity * convert(constants.PPM - rp.vault_max_drawdown, int256):
+    if value * constants.PPM < self.vault_peak_share_value * (constants.PPM - rp.vault_max_drawdown):
         return False
     if perp_math._notional(after, price) > parameters.vault_limit[market]:
         return False

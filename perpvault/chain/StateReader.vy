@@ -89,7 +89,7 @@ struct Book:
     vault_total_assets: uint256
     vault_total_assets_ok: bool
     paused: bool
-    vault_peak_equity: int256
+    vault_peak_share_value: uint256
     vault_peak_time: uint256
     token_total_supply: uint256
     account_count: uint256
@@ -107,7 +107,7 @@ interface IClearinghouse:
     def markets(market: uint256) -> MarketState: view
     def insurance_due() -> uint256: view
     def paused() -> bool: view
-    def vault_peak_equity() -> int256: view
+    def vault_peak_share_value() -> uint256: view
     def vault_peak_time() -> uint256: view
 
 
@@ -289,7 +289,7 @@ def read(
         vault_total_assets=total_assets,
         vault_total_assets_ok=ok,
         paused=staticcall ch.paused(),
-        vault_peak_equity=staticcall ch.vault_peak_equity(),
+        vault_peak_share_value=staticcall ch.vault_peak_share_value(),
         vault_peak_time=staticcall ch.vault_peak_time(),
         token_total_supply=staticcall token.totalSupply(),
         account_count=n_accounts,

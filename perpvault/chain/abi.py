@@ -309,9 +309,8 @@ class Calls:
         self.market_count: bytes = ch.fn("market_count").encode()
         self.insurance_due: bytes = ch.fn("insurance_due").encode()
         self.paused_fn = ch.fn("paused")
-        self.vault_peak_equity_fn = ch.fn("vault_peak_equity")
         self.paused: bytes = self.paused_fn.encode()
-        self.vault_peak_equity: bytes = self.vault_peak_equity_fn.encode()
+        self.vault_peak_share_value: bytes = ch.fn("vault_peak_share_value").encode()
         self.vault_peak_time: bytes = ch.fn("vault_peak_time").encode()
         # OrderBook
         self._match_orders = ob.fn("match_orders")

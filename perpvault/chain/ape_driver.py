@@ -177,7 +177,7 @@ def read_state_ape(system: Any, extra: list[Any] | tuple[Any, ...] = ()) -> Chai
         vault_total_supply=vault.totalSupply(),
         vault_total_assets=assets,
         paused=ch.paused(),
-        vault_peak_equity=ch.vault_peak_equity(),
+        vault_peak_share_value=ch.vault_peak_share_value(),
         vault_peak_time=ch.vault_peak_time(),
         token_total_supply=usdc.totalSupply(),
     )

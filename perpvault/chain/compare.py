@@ -185,7 +185,7 @@ def diff(model: Exchange, state: ChainState, views: ModelViews | None = None) ->
         ("vault totalSupply", state.vault_total_supply, w.vault.total_supply),
         ("vault totalAssets", state.vault_total_assets, views.total_assets),
         ("paused", state.paused, ch.paused),
-        ("vault_peak_equity", state.vault_peak_equity, ch.vault_peak_equity),
+        ("vault_peak_share_value", state.vault_peak_share_value, ch.vault_peak_share_value),
         ("vault_peak_time", state.vault_peak_time, ch.vault_peak_time),
         ("token totalSupply", state.token_total_supply, token.total_supply),
     ]
@@ -231,7 +231,7 @@ def model_from_chain(
         w.ch.markets[m] = MarketState(*s.stored)
     w.ch.paused = state.paused
     w.ch.insurance_due = state.insurance_due
-    w.ch.vault_peak_equity = state.vault_peak_equity
+    w.ch.vault_peak_share_value = state.vault_peak_share_value
     w.ch.vault_peak_time = state.vault_peak_time
     w.ch.known = [a.address.lower() for a in state.known()]
     w.ch.known_set = set(w.ch.known)

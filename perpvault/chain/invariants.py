@@ -18,7 +18,13 @@ def check_invariants(state: ChainState) -> list[str]:
     I2: token balance == sum(margin) - sum(open_notional) + insurance_due + sum(funding_pool).
         sum(-open_notional) is the PnL already realized by closers and still owed by open
         positions (it equals the sum of unrealized PnL at any mark: sizes sum to zero).
-    I5: the fund's token balance == total_in - total_out.
+    I5: the fund's books are exact with its dues counted. Its money is its token balance
+        plus what the clearinghouse owes it (`insurance_due`: penalties, fee shares and dust
+        are the fund's the moment they are charged); bad debt draws on the dues first and on
+        the balance for the rest. The balance == total_in - total_out, exactly (total_in:
+        sweeps and donations; total_out: what the dues could not cover); the dues are in I2.
+        That the fund pays out only to cover bad debt is I3's check on total_out (the fuzz
+        machine's running totals).
     """
     violations: list[str] = []
     known = state.known()

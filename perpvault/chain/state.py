@@ -117,7 +117,7 @@ class ChainState:
     vault_total_supply: int
     vault_total_assets: int | None  # None: totalAssets() reverted
     paused: bool
-    vault_peak_equity: int
+    vault_peak_share_value: int
     vault_peak_time: int
     token_total_supply: int
     extras: dict[str, Any] = field(default_factory=dict)
@@ -141,7 +141,7 @@ class ChainState:
             "vault": (
                 self.vault_total_supply,
                 self.vault_total_assets,
-                self.vault_peak_equity,
+                self.vault_peak_share_value,
                 self.vault_peak_time,
             ),
             "paused": self.paused,
@@ -410,7 +410,7 @@ def _decode_page(data: bytes) -> tuple[ChainState, int]:
         vault_total_supply=head[10],
         vault_total_assets=head[11] if head[12] else None,
         paused=head[13] != 0,
-        vault_peak_equity=_s(head[14]),
+        vault_peak_share_value=head[14],
         vault_peak_time=head[15],
         token_total_supply=head[16],
     )
@@ -434,7 +434,7 @@ def _from_book(book: tuple) -> ChainState:
         assets,
         assets_ok,
         paused,
-        peak_equity,
+        peak_value,
         peak_time,
         token_supply,
         _account_count,
@@ -484,7 +484,7 @@ def _from_book(book: tuple) -> ChainState:
         vault_total_supply=supply,
         vault_total_assets=assets if assets_ok else None,
         paused=paused,
-        vault_peak_equity=peak_equity,
+        vault_peak_share_value=peak_value,
         vault_peak_time=peak_time,
         token_total_supply=token_supply,
     )
@@ -546,7 +546,7 @@ def read_state_batch(
         (q(vault, c.vault_total_supply), None),
         (q(vault, c.vault_total_assets), None),
         (q(ch, c.paused), c.paused_fn),
-        (q(ch, c.vault_peak_equity), c.vault_peak_equity_fn),
+        (q(ch, c.vault_peak_share_value), None),
         (q(ch, c.vault_peak_time), None),
         (q(usdc, c.token_total_supply), None),
     ]
@@ -637,7 +637,7 @@ def read_state_batch(
         vault_total_supply=supply,
         vault_total_assets=assets,
         paused=paused,
-        vault_peak_equity=peak,
+        vault_peak_share_value=peak,
         vault_peak_time=peak_time,
         token_total_supply=token_supply,
     )

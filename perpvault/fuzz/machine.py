@@ -913,8 +913,11 @@ class PerpMachine(RuleBasedStateMachine):
 
     def _i3(self, state: ChainState) -> list[str]:
         """I3: everything the accounts gained together (sum of margin - open notional, minus
-        their net deposits) equals minus what went to fees, dust and funding pools, minus what
-        was swept to the fund, plus what the fund covered."""
+        their net deposits) equals minus what went to fees, dust and funding pools (held in the
+        clearinghouse: bad debt covered from the dues lowers it), minus what was swept to the
+        fund, plus what the fund paid out (its total_out). And the fund pays out only to cover
+        bad debt: its total_out never grew by more than the bad debt covered (the rest came
+        from the dues)."""
         gained = _books(state) - self.base_books - self.net_deposits
         held = (
             state.insurance_due
@@ -922,12 +925,16 @@ class PerpMachine(RuleBasedStateMachine):
             + sum(m.funding_pool for m in state.markets)
             - sum(m.funding_pool for m in self.h.base_state.markets)
         )
-        if gained != -held - self.swept + self.covered:
-            return [
+        paid = state.fund_total_out - self.h.base_state.fund_total_out
+        out = []
+        if gained != -held - self.swept + paid:
+            out.append(
                 f"I3: accounts gained {gained} != -(held {held}) - swept {self.swept} "
-                f"+ covered {self.covered}"
-            ]
-        return []
+                f"+ fund paid {paid}"
+            )
+        if paid > self.covered:
+            out.append(f"I3: the fund paid out {paid}, more than the bad debt covered {self.covered}")
+        return out
 
     def _i4_i6_i7(self, state: ChainState, ctx: dict) -> list[str]:
         account = ctx.get("liquidated")

@@ -44,9 +44,10 @@ MUTANTS: dict[str, Mutant] = registry(
     Mutant(
         "liquidation_skips_fund",
         "modules/waterfall.vy",
-        "    covered: uint256 = extcall ledger.insurance_fund.cover(need)\n",
+        "    covered: uint256 = min(need, ledger.insurance_due)\n    ledger.insurance_due -= covered\n"
+        "    if covered != need:\n        covered += extcall ledger.insurance_fund.cover(need - covered)\n",
         "    covered: uint256 = 0\n",
-        "liquidation skips the insurance fund: bad debt goes straight to ADL",
+        "liquidation skips the insurance fund (its dues and its balance): bad debt goes straight to ADL",
         ("I6",),
     ),
     Mutant(

@@ -347,7 +347,7 @@ class KeeperBot:
             ch.markets[m] = MarketState(*(int(v) for v in self._ch("markets", m)[1:]))  # without the oracle
         ch.paused = bool(self._ch("paused"))
         ch.insurance_due = self._ch("insurance_due")
-        ch.vault_peak_equity = self._ch("vault_peak_equity")
+        ch.vault_peak_share_value = self._ch("vault_peak_share_value")
         ch.vault_peak_time = self._ch("vault_peak_time")
         ch.known = [a.lower() for a in self.known_accounts()]
         ch.known_set = set(ch.known)
@@ -363,6 +363,16 @@ class KeeperBot:
         fund.total_in = self._view(self.fund_abi, self.fund, "total_in")
         fund.total_out = self._view(self.fund_abi, self.fund, "total_out")
         ex.w.token.balances[fund.address] = fund.available()  # what `cover` can pay out (I5)
+        # The vault's share supply and idle tokens: the loss cap prices a share with them.
+        from perpvault.chain.abi import Function
+
+        vault = addresses.vault
+        supply = Function("totalSupply", (), ("uint256",), "view")
+        balance = Function("balanceOf", ("address",), ("uint256",), "view")
+        ex.w.vault.total_supply = supply.decode(self.rpc.eth_call(vault, supply.encode(), label="totalSupply"))
+        token = str(self._ch("collateral"))
+        ex.w.token.balances[vault] = balance.decode(
+            self.rpc.eth_call(token, balance.encode(vault), label="balanceOf"))
         return ex
 
     # -- acting

@@ -32,6 +32,7 @@ from perpvault.model.constants import (
     MIN_DELAY,
     MIN_MMR,
     PPM,
+    VAULT_DECIMALS_OFFSET,
     WAD,
 )
 from perpvault.model.maths import (
@@ -97,7 +98,7 @@ class Clearinghouse:
         self.known: list[str] = []  # account_at[0..account_count)
         self.known_set: set[str] = set()  # is_known
         self.insurance_due = 0
-        self.vault_peak_equity = 0
+        self.vault_peak_share_value = 0
         self.vault_peak_time = 0
         self._set_risk(risk)
         # Not contract state: None except in the keeper's plan mode (see AdlPlanner).
@@ -526,7 +527,7 @@ class Clearinghouse:
             q_after == 0 or (q_after > 0) == (q_before > 0)
         )
         if self.paused:
-            require(reduced, "ch: paused")
+            require(reduced or account == self.vault, "ch: paused")
         h = self._health(account)
         if h.equity >= to_int(h.initial):
             return
@@ -663,7 +664,10 @@ class Clearinghouse:
         if equity >= 0:
             return 0
         need = to_uint(-equity)
-        covered = self.w.fund.cover(self.address, need)
+        covered = min(need, self.insurance_due)
+        self.insurance_due = u256(self.insurance_due - covered)
+        if covered != need:
+            covered = u256(covered + self.w.fund.cover(self.address, u256(need - covered)))
         if covered != 0:
             self._add_margin(account, to_int(covered))
             self.w.log("BadDebtCovered", account, covered)
@@ -719,22 +723,29 @@ class Clearinghouse:
         else:
             self._trade(account, v, market, close, price, 0, 0, False)
 
+    def _vault_share_value(self, v: str, equity: int) -> int:
+        """LiquidityVault's price of a share, WAD: (max(E, 0) + idle + 1) / (supply + 10**6)."""
+        assets = u256(to_uint(max(equity, 0)) + self.w.token.balance_of(v))
+        shares = u256(self.w.vault.total_supply + 10**VAULT_DECIMALS_OFFSET)
+        return udiv(u256(u256(assets + 1) * WAD), shares)
+
     def _vault_can_take(self, market: int, take: int, price: int) -> bool:
         v = self.vault
         self._settle_all(v)
         vh = self._health(v)
+        value = self._vault_share_value(v, vh.equity)
         if (
             self.w.now > u256(self.vault_peak_time + self.risk.vault_window)
-            or vh.equity > self.vault_peak_equity
+            or value > self.vault_peak_share_value
         ):
-            self.vault_peak_equity = vh.equity
+            self.vault_peak_share_value = value
             self.vault_peak_time = self.w.now
         before = self.pos(v, market).size
         after = i256(before + take)
         if vabs(after) <= vabs(before) and (after == 0 or (after > 0) == (before > 0)):
             return True
-        if i256(vh.equity * to_int(PPM)) < i256(
-            self.vault_peak_equity * to_int(u256(PPM - self.risk.vault_max_drawdown))
+        if u256(value * PPM) < u256(
+            self.vault_peak_share_value * u256(PPM - self.risk.vault_max_drawdown)
         ):
             return False
         if pm.notional(after, price) > self.params[market].vault_max_notional:

@@ -332,7 +332,8 @@ class Exchange:
         return self.w.token.balance_of(ch.address) - (margins - basis + ch.insurance_due + pools)
 
     def fund_gap(self) -> int:
-        """I5: fund balance - (total_in - total_out); 0 unless tokens were sent around donate."""
+        """I5: fund balance - (total_in - total_out); 0 unless tokens were sent around donate.
+        The fund's money is this balance plus `ch.insurance_due` (bad debt draws on that first)."""
         f = self.w.fund
         return self.w.token.balance_of(f.address) - (f.total_in - f.total_out)
 

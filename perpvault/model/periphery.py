@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from perpvault.model.constants import MAX_AGE_BOUND, MAX_PRICE, MAX_SIZE, MAX_SPREAD, PPM
+from perpvault.model.constants import (
+    MAX_AGE_BOUND,
+    MAX_PRICE,
+    MAX_SIZE,
+    MAX_SPREAD,
+    PPM,
+    VAULT_DECIMALS_OFFSET,
+)
 from perpvault.model.maths import INT256_MIN, mul_div, require, to_int, u256
 from perpvault.model.state import ZERO_ADDRESS, Order, Round
 from perpvault.model.timelock import Timelock
@@ -168,7 +175,8 @@ class PriceFeed:
 
 
 class InsuranceFund:
-    """`contracts/InsuranceFund.vy`: I5, available() == total_in - total_out."""
+    """`contracts/InsuranceFund.vy`: I5, available() == total_in - total_out. With what the
+    clearinghouse owes it (`insurance_due`, spent first on bad debt) it is the fund's money."""
 
     def __init__(self, w: World, address: str, clearinghouse: str) -> None:
         self.w = w
@@ -208,7 +216,7 @@ class InsuranceFund:
 class LiquidityVault:
     """`contracts/LiquidityVault.vy`: ERC-4626 shares over the vault's clearinghouse equity."""
 
-    DECIMALS_OFFSET = 6
+    DECIMALS_OFFSET = VAULT_DECIMALS_OFFSET
 
     def __init__(self, w: World, address: str, owner: str, spread: int) -> None:
         self.w = w

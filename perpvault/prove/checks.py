@@ -298,9 +298,11 @@ def charges_capped(B):
 
 
 def cover_bounded(B):
-    """Fund cover: pays min(need, available), never more than the fund holds, and a
-    shortfall S > 0 is left only when the fund paid everything it had (I6: ADL only when
-    the fund cannot cover); the account gains exactly what was paid."""
+    """Bad-debt cover: the fund's money is its balance plus what it is owed (`insurance_due`);
+    the dues pay first, min(need, due), then the fund min(rest, available). Never more than
+    both hold; a shortfall S > 0 is left only when the dues and the fund paid everything they
+    had (I6: ADL only when the fund cannot cover); the account gains exactly what was paid,
+    and the fund's own books (I5) move by exactly its part."""
     pre: list = []
     st = sym_state(["a"], pre)
     pre.append(I5(st))
@@ -308,12 +310,14 @@ def cover_bounded(B):
     post, covered, S = t.bad_debt(B, st, "a", after)
     available = st["fin"] - st["fout"]
     need = z3.If(after < 0, -after, 0)
+    from_due = st["due"] - post["due"]
     return pre, z3.And(
-        covered <= available, covered <= need, covered >= 0,
+        covered <= available + st["due"], covered <= need, covered >= 0,
         covered + S == need,
-        z3.Implies(S > 0, covered == available),
+        from_due == z3.If(need <= st["due"], need, st["due"]),
+        z3.Implies(S > 0, z3.And(covered == available + st["due"], post["due"] == 0)),
         post["acc"]["a"]["m"] == st["acc"]["a"]["m"] + covered,
-        post["fin"] - post["fout"] == available - covered,
+        post["fin"] - post["fout"] == available - (covered - from_due),
     )
 
 
@@ -463,7 +467,8 @@ def _checks() -> list[Check]:
         Check("liquidation_charges: capped", "liquidation_charges",
               "E >= 0 ⇒ E - charged >= 0; E < 0 ⇒ charged = 0", charges_capped),
         Check("fund_cover: bounded", "fund_cover",
-              "paid = min(need, available); S > 0 ⇒ fund emptied", cover_bounded),
+              "dues pay min(need, due), the fund the rest up to available; S > 0 ⇒ both "
+              "emptied", cover_bounded),
     ]
     for roles in TRADE_ROLES:
         cs += [
@@ -523,6 +528,8 @@ MUTANTS: dict[str, tuple[str, list[str]]] = {
                             "stored one", ["fill: I2"]),
     "cover_over_balance": ("fund cover pays one atom more than available",
                            ["fund_cover: bounded", "fund_cover: I5"]),
+    "cover_ignores_dues": ("bad debt covered from the fund's balance only, the unswept dues "
+                           "(insurance_due) left idle", ["fund_cover: bounded"]),
     "penalty_cap_stale": ("liquidation penalty capped at the equity before the fee",
                           ["liquidation_charges: capped"]),
     "funding_round_account": ("funding credit rounded the account's way",

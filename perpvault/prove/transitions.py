@@ -303,10 +303,18 @@ def charges(
 
 
 def bad_debt(B, st: State, account: str, after: Int) -> tuple[State, Int, Int]:
-    """`_liquidate` step 3: the fund covers what it can of -after; returns (st, covered, S)."""
+    """`_cover_bad_debt`: the fund covers what it can of -after, first from what it is owed
+    (`insurance_due`), then from its balance (`cover`); returns (st, covered, S)."""
     def negative() -> tuple:
         need = to_uint(B, neg(B, after))
-        s, covered = cover(B, st, need)
+        s = cp(st)
+        from_due = B.min_(need, s["due"])
+        if B.mut("cover_ignores_dues"):
+            from_due = 0  # MUTANT: only the fund's balance covers, the unswept dues sit idle
+        s["due"] = u256(B, s["due"] - from_due)
+        rest = u256(B, need - from_due)
+        s, paid = B.cases(rest != 0, lambda: cover(B, s, rest), lambda: (cp(s), 0))
+        covered = u256(B, from_due + paid)
         s = cp(s)
         s["acc"][account]["m"] = B.cases(
             covered != 0,

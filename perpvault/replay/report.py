@@ -45,8 +45,12 @@ def build_report(rp: Replay, opened: dict, vault0: int, wall: float) -> dict[str
             "vault_equity_end": last.vault_equity,
             "vault_pnl": last.vault_equity - vault0,
         },
+        # Bad debt is covered from what the fund is owed (insurance_due) first: what left the
+        # fund's balance is its total_out (the replay deploys it fresh: 0 at the start).
         "insurance_fund": {"start": rp.steps[0].fund, "low": rp.fund_low[0], "low_step": rp.fund_low[1],
-                           "end": last.fund, "swept_in": rp.swept, "swept_by_keeper": rp.sweep},
+                           "end": last.fund, "swept_in": rp.swept, "swept_by_keeper": rp.sweep,
+                           "paid_out": rp.model.w.fund.total_out,
+                           "cover_from_dues": L.fund_cover - rp.model.w.fund.total_out},
         "adl": {"traders_deleveraged": ours_touched, "deleverage_events": L.deleverage_events,
                 "quantile_counts": {str(q): n for q, n in L.quantiles.items()},
                 "socialized_loss": L.socialized, "uncovered_shortfall": L.socialized,

@@ -105,9 +105,9 @@ ONE_OFF = {  # what the read says differently -> the diff line that must name it
         "adl_score(",
     ),
     "entry price": (lambda s, a: _with_position(s, a[TAKER], BTC, entry_price=1), "entry price("),
-    "vault peak equity": (
-        lambda s, a: replace(s, vault_peak_equity=s.vault_peak_equity + 1),
-        "vault_peak_equity",
+    "vault peak share value": (
+        lambda s, a: replace(s, vault_peak_share_value=s.vault_peak_share_value + 1),
+        "vault_peak_share_value",
     ),
     "vault peak time": (
         lambda s, a: replace(s, vault_peak_time=s.vault_peak_time + 1),

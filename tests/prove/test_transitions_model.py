@@ -167,6 +167,19 @@ def test_cover__matches_model(s, amount):
 
 
 @settings(max_examples=300, deadline=None)
+@given(s=states([ACCOUNTS[0]]), after=st.one_of(st.integers(-(10**31), 10**6), st.just(0)))
+def test_cover_bad_debt__dues_first__matches_model(s, after):
+    a = ACCOUNTS[0]
+
+    def model():
+        ch = world(s, 10**18)
+        ch._cover_bad_debt(a, after)
+        return ch
+
+    both(lambda: t.bad_debt(Concrete(), s, a, after)[0], model, [a])
+
+
+@settings(max_examples=300, deadline=None)
 @given(s=states([ACCOUNTS[0]]))
 def test_sweep__matches_model(s):
     a = ACCOUNTS[0]

@@ -46,13 +46,17 @@ def _agree(chain: dict, model: dict) -> None:
 
 def _fund_reconciles(report: dict) -> None:
     """The fund's curve is its start, plus what the keeper swept in after each step, minus what
-    it covered: penalties reach it during the cascade, not only at the end."""
+    it paid out (its total_out): penalties reach it during the cascade, not only at the end.
+    The bad debt it covered is that plus what it was owed and not yet swept (dues pay first)."""
     fund, layers, steps = report["insurance_fund"], report["layers"], report["steps"]
     assert fund["swept_by_keeper"]
     assert fund["swept_in"] == sum(s["swept"] for s in steps)
-    assert fund["end"] == fund["start"] + fund["swept_in"] - layers["insurance_fund_cover"]
-    # The liquidation penalties, less the keepers' rewards, are in what was swept.
-    assert fund["swept_in"] >= layers["penalties"] - layers["keeper_rewards"] > 0
+    assert fund["end"] == fund["start"] + fund["swept_in"] - fund["paid_out"]
+    assert layers["insurance_fund_cover"] == fund["paid_out"] + fund["cover_from_dues"]
+    assert fund["cover_from_dues"] >= 0
+    # The liquidation penalties, less the keepers' rewards, are in what was swept or what the
+    # dues covered before a sweep.
+    assert fund["swept_in"] + fund["cover_from_dues"] >= layers["penalties"] - layers["keeper_rewards"] > 0
 
 
 def _holds(report: dict, steps: int) -> None:

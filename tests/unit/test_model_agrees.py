@@ -314,13 +314,14 @@ def run_vault_refuses(r: Lockstep, roles: dict[str, Any]) -> dict[str, Any]:
         "closed at mark by ADL, no haircut"
     )
     seen["notional_limit"] = (liq, dl)
-    peak = m.w.ch.vault_peak_equity
+    peak = m.w.ch.vault_peak_share_value
     assert peak > 0
 
-    # Loss cap: ETH falls, the vault (long ETH) loses more than 0.1% of its peak equity.
+    # Loss cap: ETH falls, the vault (long ETH) loses more than 0.1% of its peak value per share.
     p = search_price(m, ETH, price(2_500), price(3_000), lambda s: s.is_liquidatable(bankrupt))
     r.set_price(ETH, p - price(2))
-    assert m.equity(m.w.vault.address) * 10**6 < peak * (10**6 - 1_000)
+    vault = m.w.vault.address
+    assert m.w.ch._vault_share_value(vault, m.equity(vault)) * 10**6 < peak * (10**6 - 1_000)
     shorts = [a for a in (maker, taker, trader) if m.position(a, ETH)[0] < 0]
     order = adl_order(r.sim(), ETH, shorts)
     r.liquidate(keeper, bankrupt, order)

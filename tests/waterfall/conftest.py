@@ -45,7 +45,8 @@ def others(accounts):
 
 @pytest.fixture
 def crashed_book(system, chain, taker, maker, trader, others):
-    """The adl_book at 53,000: taker bankrupt by 933.0015, fund empty. Returns the margins,
+    """The adl_book at 53,000: taker bankrupt by 933.0015, nothing donated or swept (the fund
+    is owed 25.20525 of fee shares, which pay first). Returns the margins,
     the cost bases and the role names the ADL tests compute their expectations from.
 
     (Not named `book`: ape isolates chain state by fixture name, and tests/security has a

@@ -53,6 +53,14 @@ def pro_rata(total: int, takes: list[int]) -> list[int]:
     return parts + [total - sum(parts)]
 
 
+def vault_share_value(system) -> int:
+    """SPEC 6.2: the vault's value per share (WAD), as its ERC-4626 maths prices a share:
+    (max(equity, 0) + idle tokens + 1) / (share supply + 10**6 virtual shares), floored."""
+    vault = system.vault
+    assets = max(system.clearinghouse.equity(vault), 0) + system.usdc.balanceOf(vault)
+    return (assets + 1) * 10**18 // (vault.totalSupply() + 10**6)
+
+
 def walk_price(system, market: int, target: int) -> None:
     """Move the oracle to `target` in steps the feed accepts (at most 25% each)."""
     current = system.feed.latest(market)[0]
@@ -111,7 +119,7 @@ def donate(system, amount: int) -> None:
 
 __all__ = [
     "adl_order", "assert_waterfall_sound", "charge", "donate", "equity_of", "events", "fund_account",
-    "mark_value", "notional", "open_position", "pro_rata", "score", "sizes", "walk_price",
+    "mark_value", "notional", "open_position", "pro_rata", "score", "sizes", "vault_share_value", "walk_price",
 ]
 
 

@@ -37,11 +37,19 @@ def expected_queue(system, margins, basis, names) -> list[str]:
     return adl_order(entries)
 
 
+# The crashed book's 907.79625 shortfall (933.0015 of debt less the fund's 25.20525 of dues)
+# over 0.4, 0.25, 0.3 and 0.05 BTC, pro rata by size, the last the remainder.
+HAIRCUTS = [363_118_500, 226_949_062, 272_338_875, 45_389_813]
+
+
 def test_adl__keeper_list__trader_and_vault__last_reduced_partially(system, crashed_book, liquidator, taker):
     margins, basis, names = crashed_book
     ch = system.clearinghouse
     deficit = -equity_of(margins[taker], size(1), basis[taker], CRASH)
     assert deficit == usdc("933.0015")
+    dues = ch.insurance_due()
+    assert dues == usdc("25.20525")  # half the book's fill fees: the fund's money, paid first
+    shortfall = deficit - dues
     queue = expected_queue(system, margins, basis, names)
     assert queue == [names[k].address for k in ("maker", "a9", "a8", "vault")]
     assert liquidator.adl_queue(BTC, longs=False) == queue
@@ -49,18 +57,18 @@ def test_adl__keeper_list__trader_and_vault__last_reduced_partially(system, cras
     before = sizes(system)
     result = liquidator.liquidate(taker)
     r = result.receipt
-    assert not events(r, "BadDebtCovered")
-    assert events(r, "ShortfallSocialized")[0].amount == deficit
+    assert [e.amount for e in events(r, "BadDebtCovered")] == [dues]
+    assert events(r, "ShortfallSocialized")[0].amount == shortfall
     takes = [size("0.4"), size("0.25"), size("0.3"), size("0.05")]
     dl = events(r, "Deleveraged")
     assert [d.counterparty for d in dl] == queue
     assert [d.size for d in dl] == takes
-    assert [d.haircut for d in dl] == pro_rata(deficit, takes) == [373_200_600, 233_250_375, 279_900_450, 46_650_075]
+    assert [d.haircut for d in dl] == pro_rata(shortfall, takes) == HAIRCUTS
     # The vault, last, is reduced from 0.35 to 0.3 short: never flipped.
     assert ch.positions(system.vault, BTC).size == -size("0.3")
     # Counterparties pay the maker fee on the mark notional of what they give up.
     maker = names["maker"]
-    assert ch.margin(maker) == margins[maker] - basis[maker] - mark_value(size("0.4"), CRASH) - 373_200_600 - charge(
+    assert ch.margin(maker) == margins[maker] - basis[maker] - mark_value(size("0.4"), CRASH) - HAIRCUTS[0] - charge(
         size("0.4"), CRASH, MAKER_FEE)
     assert_waterfall_sound(system, r, taker, before)
 
@@ -141,17 +149,18 @@ def test_adl__prime_prices_and_sizes__haircuts_sum_exactly(system, chain, liquid
     fill(system, chain, taker, maker, BTC, Q1, P0, margins, margins)
     fill(system, chain, taker, a8, BTC, Q2, P0, margins, margins)
     donate(system, FUND)
+    dues = ch.insurance_due()  # the fund's money too, paid first
     walk_price(system, BTC, P1)
     q = Q1 + Q2
     basis = -(-Q1 * P0 // 10**30) - (-Q2 * P0 // 10**30)  # the long pays each fill rounded up
     e = equity_of(margins[taker], q, basis, P1)
     assert ch.equity(taker) == e < 0
-    shortfall = -e - FUND
+    shortfall = -e - FUND - dues
     before = sizes(system)
     result = liquidator.liquidate(taker)
     r = result.receipt
     assert result.counterparties == [maker.address, a8.address]
-    assert events(r, "BadDebtCovered")[0].amount == FUND
+    assert events(r, "BadDebtCovered")[0].amount == dues + FUND
     assert events(r, "ShortfallSocialized")[0].amount == shortfall
     dl = events(r, "Deleveraged")
     assert [d.haircut for d in dl] == pro_rata(shortfall, [Q1, Q2])
@@ -186,15 +195,18 @@ def test_adl__bankrupt_short__longs_sell_below_mark(system, chain, liquidator, t
     basis = -(S1 * E0 // 10**30) - (S2 * E0 // 10**30)  # the short receives each fill rounded down
     e = equity_of(margins[taker], q, basis, E1)
     assert ch.equity(taker) == e < 0
+    dues = ch.insurance_due()  # the fund's money, paid first
+    shortfall = -e - dues
     before = sizes(system)
     result = liquidator.liquidate(taker)
     r = result.receipt
     assert result.counterparties == [maker.address, a8.address]
-    assert events(r, "ShortfallSocialized")[0].amount == -e
+    assert [e.amount for e in events(r, "BadDebtCovered")] == [dues]
+    assert events(r, "ShortfallSocialized")[0].amount == shortfall
     dl = events(r, "Deleveraged")
     assert [d.size for d in dl] == [-S1, -S2]
-    assert [d.haircut for d in dl] == pro_rata(-e, [S1, S2])
-    adl_price = E1 - (-e) * 10**30 // (S1 + S2)  # p = m - (E + paid) / q, q < 0
+    assert [d.haircut for d in dl] == pro_rata(shortfall, [S1, S2])
+    adl_price = E1 - shortfall * 10**30 // (S1 + S2)  # p = m - (E + paid) / q, q < 0
     for d, take in zip(dl, (S1, S2)):
         assert abs(d.price - adl_price) <= 2 * 10**30 // take + 1
     assert ch.equity(taker) == 0
@@ -218,7 +230,7 @@ def test_adl__counterparty_the_haircut_would_bankrupt__is_not_eligible(system, c
     buy_from_vault(system, a8, BTC, -size(1), price(60_000))
     walk_price(system, BTC, price(45_000))
     walk_price(system, ETH, price(1_300))
-    shortfall = -ch.equity(taker)
+    shortfall = -ch.equity(taker) - ch.insurance_due()  # the fund's dues pay first
     assert shortfall > ch.equity(a9) > ch.margin_requirements(a9)[1]  # healthy, but cannot absorb it
     assert liquidator.adl_queue(BTC, longs=False)[:2] == [a9.address, a8.address]
     assert_reverts(ch, "liquidate", (taker, [a9]), keeper, "ch: adl counterparty would go bankrupt")
@@ -249,8 +261,9 @@ def test_adl__counterparty_front_runs_the_keeper__stale_list_fails__replanned_li
     buy_from_vault(system, names["maker"], BTC, size("0.4"), CRASH)  # the front-run
     assert ch.positions(names["maker"], BTC).size == 0
     assert_reverts(ch, "liquidate", (taker, stale), keeper, "ch: adl counterparty has no position")
+    dues = ch.insurance_due()  # the front-run's fee share included
     before = sizes(system)
     result = liquidator.liquidate(taker)
     assert names["maker"].address not in result.counterparties
-    assert events(result.receipt, "ShortfallSocialized")[0].amount == deficit
+    assert events(result.receipt, "ShortfallSocialized")[0].amount == deficit - dues
     assert_waterfall_sound(system, result.receipt, taker, before)

@@ -1,5 +1,6 @@
-"""Bad debt (SPEC 6.2) and the hand-over to ADL (6.3): the fund pays first, up to its balance;
-ADL socializes exactly what is left. Table-driven over the fund's balance."""
+"""Bad debt (SPEC 6.2) and the hand-over to ADL (6.3): the fund pays first, up to its money
+(what it is owed and not yet swept, then its balance); ADL socializes exactly what is left.
+Table-driven over the fund's money."""
 
 from __future__ import annotations
 
@@ -37,20 +38,23 @@ def bankrupt(system, chain, taker, maker, others):
 
 
 FUNDS = [
-    # name, fund balance relative to the deficit
+    # name, the fund's money (dues + donations) relative to the deficit; None: dues only
     ("exactly_sufficient", 0),
     ("one_atom_short", -1),
     ("ample", usdc(1_070)),
-    ("empty", None),
+    ("dues_only", None),
 ]
 
 
 @pytest.mark.parametrize("case,offset", FUNDS, ids=[f[0] for f in FUNDS])
-def test_bad_debt__fund_covers_up_to_its_balance(system, bankrupt, liquidator, taker, maker, others, case, offset):
+def test_bad_debt__fund_covers_up_to_its_money(system, bankrupt, liquidator, taker, maker, others, case, offset):
     deficit = bankrupt
-    balance = 0 if offset is None else deficit + offset
+    dues = system.clearinghouse.insurance_due()
+    assert dues == usdc(21)  # the fund's half of the fills' fees (7 bp of 60,000): already its money
+    balance = 0 if offset is None else deficit + offset - dues
     donate(system, balance)
-    covered = min(balance, deficit)
+    covered = min(dues + balance, deficit)
+    from_dues = min(dues, deficit)
     shortfall = deficit - covered
     before = sizes(system)
     result = liquidator.liquidate(taker)
@@ -71,8 +75,8 @@ def test_bad_debt__fund_covers_up_to_its_balance(system, bankrupt, liquidator, t
         assert haircuts == pro_rata(shortfall, [size("0.6"), size("0.4")])
         if case == "one_atom_short":
             assert haircuts == [0, 1]  # ADL of exactly one atom
-    assert system.fund.available() == balance - covered
-    assert system.fund.total_out() == covered
+    assert system.fund.available() == balance - (covered - from_dues)
+    assert system.fund.total_out() == covered - from_dues  # the dues paid first
     assert_waterfall_sound(system, r, taker, before)
 
 
@@ -91,12 +95,16 @@ def bankrupt_twice(system, chain, taker, maker, others):
     return usdc(245)
 
 
-@pytest.mark.parametrize("fund_balance", [0, usdc(245) - 1], ids=["fund_empty", "fund_one_atom_short"])
+@pytest.mark.parametrize("fund_money", [None, usdc(245) - 1], ids=["dues_only", "fund_one_atom_short"])
 def test_bad_debt__two_markets__shortfall_split_by_notional(
-    system, bankrupt_twice, liquidator, taker, maker, others, fund_balance
+    system, bankrupt_twice, liquidator, taker, maker, others, fund_money
 ):
-    donate(system, fund_balance)
-    shortfall = bankrupt_twice - fund_balance
+    dues = system.clearinghouse.insurance_due()
+    assert dues == usdc("31.5")  # half of 7 bp of 90,000 of fills
+    if fund_money is None:
+        fund_money = dues
+    donate(system, fund_money - dues)
+    shortfall = bankrupt_twice - fund_money
     n_btc, n_eth = notional(size(1), CRASH), notional(size(10), price(2_700))
     split = pro_rata(shortfall, [n_btc, n_eth])
     before = sizes(system)
@@ -106,8 +114,8 @@ def test_bad_debt__two_markets__shortfall_split_by_notional(
     liqs = events(r, "Liquidated")
     assert [(e.market, e.size) for e in liqs] == [(BTC, -size(1)), (ETH, -size(10))]
     dl = events(r, "Deleveraged")
-    if fund_balance == 0:
-        assert split == [162_312_500, 82_687_500]
+    if fund_money == dues:
+        assert split == [141_443_750, 72_056_250]
         assert result.counterparties == [maker.address, others[0].address]
         assert [(d.market, d.counterparty, d.haircut) for d in dl] == [
             (BTC, maker.address, split[0]), (ETH, others[0].address, split[1])]
@@ -139,8 +147,8 @@ def test_bad_debt__two_markets__same_counterparties__ranked_as_the_contract_reac
     walk_price(system, BTC, price(50_000))
     walk_price(system, ETH, price(2_700))
     ch = system.clearinghouse
-    shortfall = -ch.equity(taker)
-    assert shortfall == usdc(3_245)  # 9,755 - 10,000 - 3,000
+    assert -ch.equity(taker) == usdc(3_245)  # 9,755 - 10,000 - 3,000
+    shortfall = usdc(3_245) - ch.insurance_due()  # the fund's dues (half the fills' fees) pay first
     # ETH scores: same pnl% and ETH value, so the lower equity leads: a8 (17,695.8) < maker (18,486.2).
     assert ch.equity(a8) == margins[a8] + usdc(1_000 + 1_500) < ch.equity(maker) == margins[maker] + usdc(9_000 + 1_500)
     assert list(system.lens.adl_queue(ETH, False, 8)) == [a8.address, maker.address]

@@ -185,7 +185,7 @@ def book(ex: Exchange, accounts: set[str]) -> dict:
                      for a in sorted(accounts) if a in ch.accounts},
         "markets": {m: astuple(s) for m, s in ch.markets.items()},
         "insurance_due": ch.insurance_due,
-        "peak": (ch.vault_peak_equity, ch.vault_peak_time),
+        "peak": (ch.vault_peak_share_value, ch.vault_peak_time),
         "known": list(ch.known),
         "fund": (w.fund.total_in, w.fund.total_out),
         "tokens": {a: w.token.balance_of(a) for a in (ch.address, w.fund.address)},

@@ -23,7 +23,8 @@ def test_worked_example__10x_long_bankrupt__fund_covers_400__two_shorts_absorb_5
     assert ch.margin(taker) == usdc("6070")
     assert ch.margin(maker) == usdc("4992.8")
     assert ch.margin(short_b) == usdc("9995.2")
-    donate(system, usdc(400))
+    assert ch.insurance_due() == usdc(21)  # the fund's half of the fill fees, not yet swept
+    donate(system, usdc(379))  # the fund's money: 400
 
     walk_price(system, BTC, price(53_000))
     assert ch.equity(taker) == usdc(-930)  # 6,070 + 1 x (53,000 - 60,000)
@@ -52,7 +53,8 @@ def test_worked_example__10x_long_bankrupt__fund_covers_400__two_shorts_absorb_5
     assert (liq.size, liq.price, liq.penalty, liq.keeper_reward, liq.to_vault) == (-size(1), price(53_000), 0, 0, False)
 
     assert ch.equity(taker) == 0 and ch.margin(taker) == 0
-    assert system.fund.available() == 0 and system.fund.total_out() == usdc(400)
+    assert system.fund.available() == 0 and system.fund.total_out() == usdc(379)  # the dues paid 21 first
+    assert ch.insurance_due() == usdc("10.6")  # the ADL's maker fees (6.36 + 4.24), owed to the fund
     # Shorts realize (60,000 - 53,530) per BTC and pay the 2 bp maker fee on the mark notional.
     assert ch.margin(maker) == usdc("4992.8") + usdc("3882") - usdc("6.36")
     assert ch.margin(short_b) == usdc("9995.2") + usdc("2588") - usdc("4.24")

@@ -37,10 +37,9 @@ def _trade(
          accounts must pass the margin rule and, while paused, only reductions
          pass. Returns the buyer's and the seller's fee.
     """
-    # No `_remember` here: an unknown account has no margin and no position,
-    # so with `check` its trade fails the margin rule; without it (liquidation)
-    # both sides are known. Funding is settled before the trade (`check`: in
-    # every market, so the margin rule sees no pending funding).
+    # Funding is settled before the trade (`check`: in every market, so the
+    # margin rule sees no pending funding). `ledger._change_position` makes
+    # an account that opens its first position known.
     funding._settle(buyer, market)
     funding._settle(seller, market)
     if check:

@@ -473,10 +473,14 @@ class Clearinghouse:
         s.open_interest = u256(u256(s.open_interest + to_uint(max(q_new, 0))) - to_uint(max(q, 0)))
         bit = 1 << market
         a = self.acct(account)
+        mask = a.market_mask
         if q_new == 0:
-            a.market_mask &= ~bit
+            a.market_mask = mask & ~bit
         else:
-            a.market_mask |= bit
+            if mask == 0:
+                # E1: known to the risk engine from its first position, deposit or not.
+                self._remember(account)
+            a.market_mask = mask | bit
 
     def _trade(
         self,

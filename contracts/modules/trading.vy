@@ -69,6 +69,6 @@ def _trade(
         ledger.margin[v] += convert(fees - to_fund, int256)
     ledger.insurance_due += to_fund + pays - gets
     if check:
-        margin_rule._check_margin(buyer, q_buyer, k_buyer, market)
-        margin_rule._check_margin(seller, q_seller, k_seller, market)
+        margin_rule._check_margin(buyer, q_buyer, k_buyer, market, price)
+        margin_rule._check_margin(seller, q_seller, k_seller, market, price)
     return bf, sf

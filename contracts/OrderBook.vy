@@ -5,15 +5,15 @@
         nonce, expiry), tracks partial fills per order hash and cancellations
         per nonce, and settles matched fills in the Clearinghouse at the maker's
         limit price. Anyone may submit a matched pair.
-@dev Signatures are 65 bytes (r, s, v); high-s signatures are rejected
-     (snekmate ecdsa), and the domain binds chain id and this contract.
+@dev An order names a real account (not address(0)) and carries a canonical
+     65-byte signature (r, s, v; low s) of it; nothing else passes, and the
+     domain binds chain id and this contract.
 """
 
 from snekmate.utils import eip712_domain_separator as eip712
 
 initializes: eip712
 
-from snekmate.utils import ecdsa
 from .modules import constants
 from .interfaces import IClearinghouse
 from .interfaces import IOrderBook
@@ -26,6 +26,8 @@ exports: eip712.eip712Domain
 ORDER_TYPEHASH: constant(bytes32) = keccak256(
     "Order(address account,uint256 market,int256 size,uint256 limit_price,uint256 nonce,uint256 expiry)"
 )
+# secp256k1n / 2: a larger s is the malleable twin of a canonical signature (EIP-2).
+MAX_S: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
 
 
 clearinghouse: public(immutable(IClearinghouse))
@@ -62,7 +64,7 @@ def match_orders(maker: IOrderBook.Order, maker_signature: Bytes[65], taker: IOr
             maker's limit price.
     @dev The Clearinghouse checks the oracle band, margins and fees.
     @param maker The resting order; its limit is the fill price.
-    @param maker_signature The maker's 65-byte signature (r, s, v).
+    @param maker_signature The maker's canonical 65-byte signature (r, s, v).
     @param taker The incoming order: same market, opposite side.
     @param taker_signature The taker's 65-byte signature.
     @param fill_size Base size to fill, unsigned, 18 decimals.
@@ -146,8 +148,14 @@ def _digest(order: IOrderBook.Order) -> bytes32:
 def _consume(order: IOrderBook.Order, signature: Bytes[65], fill_size: uint256):
     assert block.timestamp <= order.expiry, "ob: order expired"
     assert not self.cancelled[order.account][order.nonce], "ob: order cancelled"
+    # ecrecover answers address(0) for garbage: it must never be an order's account.
+    assert order.account != empty(address), "ob: zero account"
     digest: bytes32 = self._digest(order)
-    assert ecdsa._recover_sig(digest, signature) == order.account, "ob: invalid signature"
+    assert len(signature) == 65, "ob: invalid signature"
+    s: uint256 = extract32(signature, 32, output_type=uint256)
+    v: uint256 = convert(slice(signature, 64, 1), uint256)
+    assert s <= MAX_S, "ob: invalid signature"
+    assert ecrecover(digest, v, extract32(signature, 0, output_type=uint256), s) == order.account, "ob: invalid signature"
     done: uint256 = self.filled[digest] + fill_size
     assert done <= convert(abs(order.size), uint256), "ob: order overfilled"
     self.filled[digest] = done

@@ -67,7 +67,7 @@ position_word: HashMap[address, HashMap[uint256, int256]]
 position_index: HashMap[address, HashMap[uint256, int256]]
 # @dev Bit m set iff the account holds a position in market m.
 market_mask: public(HashMap[address, uint256])
-# @dev Every account that ever held margin, for the keeper's and users' views.
+# @dev Every account that ever deposited or held a position, for `liquidate`, the keeper and the views.
 account_count: public(uint256)
 account_at: public(HashMap[uint256, address])
 is_known: public(HashMap[address, bool])
@@ -163,7 +163,12 @@ def _change_position(account: address, market: uint256, delta: int256, cash: int
     self.market_store[market].funding_weight += delta * pos.funding_index
     self.market_store[market].open_interest = self.market_store[market].open_interest + convert(max(q_new, 0), uint256) - convert(max(q, 0), uint256)
     bit: uint256 = 1 << market
+    mask: uint256 = self.market_mask[account]
     if q_new == 0:
-        self.market_mask[account] &= ~bit
+        self.market_mask[account] = mask & ~bit
     else:
-        self.market_mask[account] |= bit
+        if mask == 0:
+            # E1: an account is known to the risk engine from its first
+            # position, deposit or not, so `liquidate` can always reach it.
+            self._remember(account)
+        self.market_mask[account] = mask | bit

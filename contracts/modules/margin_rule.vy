@@ -4,10 +4,11 @@
 @notice SPEC section 3, the margin rule: an account's equity and requirements
         at mark (pending funding counted exactly as settlement would settle it),
         and the check every trade must pass: end at or above the initial
-        requirement, or reduce without raising the maintenance requirement and
-        without lowering equity / maintenance (dYdX's rule, I8). While paused
-        only reductions pass; the vault's side of a vault trade is exempt, so a
-        trader's reduction is never refused by the pause.
+        requirement (a fill's gain against the oracle not counted), or reduce
+        without raising the maintenance requirement and without lowering
+        equity / maintenance (dYdX's rule, I8). While paused only reductions
+        pass; the vault's side of a vault trade is exempt, so a trader's
+        reduction is never refused by the pause.
 """
 
 from snekmate.utils import pausable
@@ -64,14 +65,16 @@ def _health(account: address) -> Health:
 
 @internal
 @view
-def _check_margin(account: address, q_before: int256, k_before: int256, market: uint256):
+def _check_margin(account: address, q_before: int256, k_before: int256, market: uint256, price: uint256):
     """
-    @dev A trade that grows risk must leave equity >= initial requirement. A
-         reduction (no flip) that leaves less must not raise the maintenance
-         requirement nor lower equity / maintenance (dYdX's rule, I8). While
-         paused, the account must reduce; the vault is exempt (it only trades
-         as the counterparty the trader chose, whose own side is checked), so
-         a reduction against it passes even where it grows the vault's position.
+    @dev A trade that grows risk must leave equity >= initial requirement, its
+         fill at `price` counted as if at the oracle: the fill's gain against
+         the oracle is no margin (SPEC section 4). A reduction (no flip) that
+         leaves less must not raise the maintenance requirement nor lower
+         equity / maintenance (dYdX's rule, I8). While paused, the account
+         must reduce; the vault is exempt (it only trades as the counterparty
+         the trader chose, whose own side is checked), so a reduction against
+         it passes even where it grows the vault's position.
          The pre-trade equity and maintenance are not recomputed: funding is
          settled, so only this market's value and margin - open_notional
          (`k_before` before the trade) changed, and both are exact integers.
@@ -82,9 +85,13 @@ def _check_margin(account: address, q_before: int256, k_before: int256, market: 
     if pausable.paused:
         assert reduced or account == ledger.vault, "ch: paused"
     h: Health = self._health(account)
-    if h.equity >= convert(h.initial, int256):
-        return
     p: uint256 = ledger._price(market)
+    # What filling at `price` rather than the oracle handed this account.
+    gain: int256 = 0
+    if not reduced:
+        gain = max(perp_math._value(q_after - q_before, p) - perp_math._value(q_after - q_before, price), 0)
+    if h.equity - gain >= convert(h.initial, int256):
+        return
     mmr: uint256 = parameters._rates(market).mmr
     e_before: int256 = h.equity - perp_math._value(q_after, p) + perp_math._value(q_before, p) - ledger.margin[account] + pos.open_notional + k_before
     m_before: uint256 = h.maintenance - perp_math._requirement(q_after, p, mmr) + perp_math._requirement(q_before, p, mmr)

@@ -37,10 +37,9 @@ def _trade(
          accounts must pass the margin rule and, while paused, only reductions
          pass. Returns the buyer's and the seller's fee.
     """
-    # No `_remember` here: an unknown account has no margin and no position,
-    # so with `check` its trade fails the margin rule; without it (liquidation)
-    # both sides are known. Funding is settled before the trade (`check`: in
-    # every market, so the margin rule sees no pending funding).
+    # Funding is settled before the trade (`check`: in every market, so the
+    # margin rule sees no pending funding). `ledger._change_position` makes
+    # an account that opens its first position known.
     funding._settle(buyer, market)
     funding._settle(seller, market)
     if check:
@@ -70,6 +69,6 @@ def _trade(
         ledger.margin[v] += convert(fees - to_fund, int256)
     ledger.insurance_due += to_fund + pays - gets
     if check:
-        margin_rule._check_margin(buyer, q_buyer, k_buyer, market)
-        margin_rule._check_margin(seller, q_seller, k_seller, market)
+        margin_rule._check_margin(buyer, q_buyer, k_buyer, market, price)
+        margin_rule._check_margin(seller, q_seller, k_seller, market, price)
     return bf, sf

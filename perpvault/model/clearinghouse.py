@@ -473,10 +473,14 @@ class Clearinghouse:
         s.open_interest = u256(u256(s.open_interest + to_uint(max(q_new, 0))) - to_uint(max(q, 0)))
         bit = 1 << market
         a = self.acct(account)
+        mask = a.market_mask
         if q_new == 0:
-            a.market_mask &= ~bit
+            a.market_mask = mask & ~bit
         else:
-            a.market_mask |= bit
+            if mask == 0:
+                # E1: known to the risk engine from its first position, deposit or not.
+                self._remember(account)
+            a.market_mask = mask | bit
 
     def _trade(
         self,
@@ -516,11 +520,13 @@ class Clearinghouse:
             self._add_margin(v, to_int(u256(fees - to_fund)))
         self.insurance_due = u256(u256(u256(self.insurance_due + to_fund) + pays) - gets)
         if check:
-            self._check_margin(buyer, q_buyer, k_buyer, market)
-            self._check_margin(seller, q_seller, k_seller, market)
+            self._check_margin(buyer, q_buyer, k_buyer, market, price)
+            self._check_margin(seller, q_seller, k_seller, market, price)
         return bf, sf
 
-    def _check_margin(self, account: str, q_before: int, k_before: int, market: int) -> None:
+    def _check_margin(
+        self, account: str, q_before: int, k_before: int, market: int, price: int
+    ) -> None:
         pos = self.pos(account, market)
         q_after = pos.size
         reduced = vabs(q_after) < vabs(q_before) and (
@@ -529,9 +535,14 @@ class Clearinghouse:
         if self.paused:
             require(reduced or account == self.vault, "ch: paused")
         h = self._health(account)
-        if h.equity >= to_int(h.initial):
-            return
         p = self._price(market)
+        # What filling at `price` rather than the oracle handed this account (SPEC section 4).
+        gain = 0
+        if not reduced:
+            d = i256(q_after - q_before)
+            gain = max(i256(pm.value(d, p) - pm.value(d, price)), 0)
+        if i256(h.equity - gain) >= to_int(h.initial):
+            return
         mmr = self.params[market].mmr
         e_before = i256(
             i256(

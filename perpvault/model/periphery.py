@@ -371,7 +371,9 @@ class LiquidityVault:
 
 class OrderBook:
     """`contracts/OrderBook.vy`, minimally: partial fills per order, cancellations, expiry.
-    Signatures are modelled as a flag (a bad one reverts "ob: invalid signature")."""
+    Signatures are modelled as a flag: `signature_ok` says the bytes are a canonical 65-byte
+    (r, s, v; low s) signature of the order's account (otherwise "ob: invalid signature"); it
+    cannot vouch for address(0), refused first ("ob: zero account")."""
 
 
     def __init__(self, w: World, address: str) -> None:
@@ -423,6 +425,8 @@ class OrderBook:
     def _consume(self, order: Order, signature_ok: bool, fill_size: int) -> None:
         require(self.w.now <= order.expiry, "ob: order expired")
         require((order.account, order.nonce) not in self.cancelled, "ob: order cancelled")
+        # ecrecover answers address(0) for garbage: it must never be an order's account.
+        require(order.account != ZERO_ADDRESS, "ob: zero account")
         require(signature_ok, "ob: invalid signature")
         done = u256(self.filled.get(order, 0) + fill_size)
         require(done <= abs(order.size), "ob: order overfilled")

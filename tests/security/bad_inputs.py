@@ -191,6 +191,13 @@ def _announce_btc_and_wait_past_grace(c: Ctx) -> None:
     c.chain.mine(timestamp=ch.pending_params_eta(0) + GRACE_PERIOD + 1)
 
 
+def _compact(signed_order: tuple[tuple, bytes]) -> tuple[tuple, bytes]:
+    """The same signature in EIP-2098's 64 bytes: r, then s with v - 27 in its top bit."""
+    o, sig = signed_order
+    vs = int.from_bytes(sig[32:64], "big") | (sig[64] - 27) << 255
+    return o, sig[:32] + vs.to_bytes(32, "big")
+
+
 def _market(**changes: Any) -> tuple:
     return replace(DEFAULT_MARKETS[0], **changes).params()
 
@@ -397,6 +404,19 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
     Case("Chainlink round whose previous phase cannot be read", "extra.adapter", "price", "stranger",
          "oracle: no previous round", lambda c: (0,),
          lambda c: _chainlink_new_phase(c, 60_000 * 10**8, previous_phase=lambda c: c.system.usdc)),
+    # Orders must name a real account and carry its canonical 65-byte signature
+    Case("order for address(0) with an empty signature", "order_book", "match_orders", "trader", "ob: zero account",
+         lambda c: c.match((Order(ZERO, 0, -size(1), BTC, 1, FAR).as_tuple(), b""), c.order("trader", 0, size(1)),
+                           size(1))),
+    Case("empty signature", "order_book", "match_orders", "trader", "ob: invalid signature",
+         lambda c: c.match((c.order("maker", 0, -size(1))[0], b""), c.order("trader", 0, size(1)), size(1))),
+    Case("64-byte compact (EIP-2098) signature of the right key", "order_book", "match_orders", "trader",
+         "ob: invalid signature",
+         lambda c: c.match(_compact(c.order("maker", 0, -size(1))), c.order("trader", 0, size(1)), size(1))),
+    Elsewhere("a wallet that never deposited filled at the band edge (its gain against the oracle is no margin)",
+              "order_book.match_orders", "ch: insufficient margin",
+              "tests/security/test_attack_orders.py::"
+              "test_band_edge_fill_of_a_wallet_that_never_deposited__is_refused_and_lps_stay_whole"),
 )
 
 

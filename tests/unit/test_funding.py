@@ -7,6 +7,7 @@ were mined in.
 """
 
 import copy
+from dataclasses import replace
 
 import pytest
 
@@ -270,7 +271,8 @@ def test_set_market_params__accrues_at_old_cap_first(system, funded, maker, take
     fill_price = system.markets[ETH].initial_price * 1_049_000 // 1_000_000  # clamped premium
     replay.fill(maker, taker, size("2"), fill_price, chain=chain)
     chain.pending_timestamp += 1_200
-    tx = system.clearinghouse.set_market_params(ETH, system.markets[ETH].params()[:7] + (0, EMA_WEIGHT), sender=owner)
+    capped = replace(system.markets[ETH], max_funding_rate=0, ema_weight=EMA_WEIGHT).params()
+    tx = system.clearinghouse.set_market_params(ETH, capped, sender=owner)
     index = replay.market.accrue(block_time(tx), replay.oracle)  # the elapsed time pays at the old cap
     assert index > 0
     assert system.clearinghouse.markets(ETH).funding_index == index

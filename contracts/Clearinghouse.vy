@@ -419,7 +419,8 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
     @dev The price must lie within the market's band around the oracle price;
          both accounts must pass the margin rule; the maker pays the maker fee
          (the vault none), the taker the taker fee. A vault trade must keep the
-         vault's notional within its limit unless it shrinks it.
+         vault's notional within its limit unless it shrinks it. Neither trader's
+         position may be left below the market's minimum notional, other than flat.
     @param maker The resting order's account.
     @param taker The incoming order's account.
     @param market The market id.
@@ -451,6 +452,11 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
         after: int256 = ledger._size(v, market)
         if abs(after) > abs(vault_before) or (after > 0) != (vault_before > 0):
             assert perp_math._notional(after, oracle_price) <= parameters.vault_limit[market], "ch: vault limit"
+    # No voluntary trade leaves dust; the vault's own side is exempt.
+    if maker != v:
+        trading._check_min_notional(maker, market, oracle_price)
+    if taker != v:
+        trading._check_min_notional(taker, market, oracle_price)
     funding._update_ema(market, price, r.ema_weight)
     log Filled(
         maker=maker,
@@ -504,7 +510,7 @@ def sweep_to_insurance() -> uint256:
 
 @external
 @nonreentrant
-def liquidate(account: address, counterparties: DynArray[address, constants.MAX_ADL]):
+def liquidate(account: address, counterparties: DynArray[address, constants.MAX_ADL_ARG]):
     """
     @notice Runs the risk waterfall on `account` if its equity is below its
             maintenance requirement (permissionless).
@@ -523,8 +529,10 @@ def liquidate(account: address, counterparties: DynArray[address, constants.MAX_
     @param account The account to liquidate.
     @param counterparties For every position closed by ADL, in market-id
            order, its opposite-side counterparties in ADL rank order (empty
-           where the vault takes every position).
+           where the vault takes every position); at most MAX_ADL. The ABI
+           takes up to MAX_ADL_ARG so that a longer list gets its reason.
     """
+    assert len(counterparties) <= constants.MAX_ADL, "ch: adl list too long"
     raw_call(liquidator, msg.data, is_delegate_call=True)
 
 
@@ -627,7 +635,7 @@ def params(market: uint256) -> parameters.MarketParams:
     """
     @notice A market's parameters as set (zero for an unlisted market).
     @param market The market id.
-    @return parameters.MarketParams Margin ratios, fees, band, vault limit, funding cap, EMA weight.
+    @return parameters.MarketParams Margin ratios, fees, band, vault limit, funding cap, EMA weight, minimum notional.
     """
     return parameters._params(market)
 

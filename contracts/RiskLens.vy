@@ -8,6 +8,7 @@
         scans, it checks the keeper's list.
 """
 
+from .modules import constants
 from .modules import perp_math
 from .interfaces import IClearinghouse
 from .interfaces import IRiskLens
@@ -16,7 +17,8 @@ implements: IRiskLens
 
 
 MAX_ACCOUNTS: constant(uint256) = 1_000_000
-MAX_QUEUE: constant(uint256) = 64
+# The head of a queue a keeper can send: as long as the longest ADL list `liquidate` runs.
+MAX_QUEUE: constant(uint256) = constants.MAX_ADL
 
 
 clearinghouse: public(immutable(IClearinghouse))
@@ -66,8 +68,8 @@ def adl_queue(market: uint256, longs: bool, k: uint256) -> DynArray[address, MAX
     @notice The first `k` positions of one side's ADL queue, first in line first.
     @param market The market id.
     @param longs True for the long side.
-    @param k How many (at most 64).
-    @return DynArray[address, 64] Accounts in ADL order.
+    @param k How many (at most MAX_ADL).
+    @return DynArray[address, MAX_ADL] Accounts in ADL order.
     """
     out: DynArray[address, MAX_QUEUE] = []
     last: address = empty(address)

@@ -27,6 +27,7 @@ class MarketSpec:
     vault_max_notional: int = 10**15  # atoms: 1e9 USDC
     max_funding_rate: int = WAD // 3600 // 1000  # 0.1% an hour, WAD per second
     ema_weight: int = 200_000  # each fill moves the traded-price EMA 20% of the way
+    min_notional: int = 10_000_000  # atoms: 10 USDC, the smallest position a voluntary trade may leave
 
     def params(self) -> tuple:
         """The MarketParams struct, in declaration order."""
@@ -40,6 +41,7 @@ class MarketSpec:
             self.vault_max_notional,
             self.max_funding_rate,
             self.ema_weight,
+            self.min_notional,
         )
 
 

@@ -19,7 +19,10 @@ FUNDING_UNIT: constant(int256) = 10**36
 SCORE_CAP: constant(int256) = 10**24
 
 MAX_MARKETS: constant(uint256) = 8
-MAX_ADL: constant(uint256) = 64
+# The longest ADL list `liquidate` runs (bench/adl_list_bound.py: the worst case fits a 30M-gas block).
+MAX_ADL: constant(uint256) = 128
+# The longest list `Clearinghouse.liquidate` decodes: up to it, a list beyond MAX_ADL is refused by its reason.
+MAX_ADL_ARG: constant(uint256) = 4096
 # Bounds on user input: beyond them notional maths could overflow.
 MAX_SIZE: constant(uint256) = 10**36
 MAX_AMOUNT: constant(uint256) = 2**128
@@ -40,6 +43,7 @@ MAX_PENALTY: constant(uint256) = 100_000  # 10%
 MAX_BAND: constant(uint256) = 200_000  # 20%
 MAX_FUNDING_RATE: constant(uint256) = 10**18 // 3600 // 100  # 1% an hour, WAD per second
 MAX_EMA_WEIGHT: constant(uint256) = 1_000_000
+MAX_MIN_NOTIONAL: constant(uint256) = 10**12  # atoms: 1M USDC, the largest minimum position notional
 MIN_BUFFER: constant(uint256) = 10_000  # 1%: absorbs the atoms requirements round up by
 MAX_BUFFER: constant(uint256) = 1_000_000  # 100%
 MAX_KEEPER_SHARE: constant(uint256) = 500_000  # 50%

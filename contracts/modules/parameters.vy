@@ -30,6 +30,7 @@ struct MarketParams:
     vault_max_notional: uint256
     max_funding_rate: uint256
     ema_weight: uint256
+    min_notional: uint256
 
 
 # A market's rates as `_rates` unpacks them from one storage word.
@@ -57,6 +58,8 @@ struct RiskParams:
 rate_word: HashMap[uint256, uint256]
 # @dev Per market: the LiquidityVault's largest notional, atoms.
 vault_limit: HashMap[uint256, uint256]
+# @dev Per market: the smallest notional a voluntary trade may leave a position at, atoms (zero is always allowed).
+min_notional: HashMap[uint256, uint256]
 # @dev RiskParams in 24-bit lanes, in declaration order.
 risk_word: uint256
 
@@ -82,6 +85,7 @@ def _check_params(p: MarketParams):
     assert p.vault_max_notional <= constants.MAX_AMOUNT, "ch: vault limit out of bounds"
     assert p.max_funding_rate <= constants.MAX_FUNDING_RATE, "ch: funding cap out of bounds"
     assert p.ema_weight != 0 and p.ema_weight <= constants.MAX_EMA_WEIGHT, "ch: ema weight out of bounds"
+    assert p.min_notional <= constants.MAX_MIN_NOTIONAL, "ch: min notional out of bounds"
 
 
 @internal
@@ -100,6 +104,7 @@ def _set_params(market: uint256, p: MarketParams):
         | p.max_funding_rate << 168
     )
     self.vault_limit[market] = p.vault_max_notional
+    self.min_notional[market] = p.min_notional
 
 
 @internal
@@ -137,6 +142,7 @@ def _params(market: uint256) -> MarketParams:
         vault_max_notional=self.vault_limit[market],
         max_funding_rate=r.max_funding_rate,
         ema_weight=r.ema_weight,
+        min_notional=self.min_notional[market],
     )
 
 

@@ -72,3 +72,16 @@ def _trade(
         margin_rule._check_margin(buyer, q_buyer, k_buyer, market, price)
         margin_rule._check_margin(seller, q_seller, k_seller, market, price)
     return bf, sf
+
+
+@internal
+@view
+def _check_min_notional(account: address, market: uint256, oracle_price: uint256):
+    """
+    @dev SPEC section 4: a voluntary trade leaves `account`'s position flat or at
+         least the market's minimum notional at the oracle price, so dust cannot
+         clog the ADL queue. Liquidation and ADL do not check it.
+    """
+    q: int256 = ledger._size(account, market)
+    if q != 0:
+        assert perp_math._notional(q, oracle_price) >= parameters.min_notional[market], "ch: position below minimum notional"

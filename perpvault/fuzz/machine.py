@@ -685,7 +685,7 @@ class PerpMachine(RuleBasedStateMachine):
 
     @rule(
         market=markets,
-        which=st.sampled_from(["mmr", "imr", "fees", "penalty", "band", "funding", "ema"]),
+        which=st.sampled_from(["mmr", "imr", "fees", "penalty", "band", "funding", "ema", "min_notional"]),
         x=st.integers(0, 1_000_000),
     )
     def announce_market_params(self, market: int, which: str, x: int) -> None:
@@ -705,6 +705,8 @@ class PerpMachine(RuleBasedStateMachine):
             p.price_band = 1 + x % 200_000
         elif which == "funding":
             p.max_funding_rate = x * (10**18 // 3600 // 100) // PPM
+        elif which == "min_notional":
+            p.min_notional = x * 50  # 0 .. 50 USDC
         else:
             p.ema_weight = 1 + x % 1_000_000
         self._params(market, p)

@@ -36,6 +36,7 @@ from perpvault.model.maths import Revert
 from perpvault.model.state import Account, addr
 
 NOT_ELIGIBLE = "ch: adl counterparty would go bankrupt"
+TOO_SHORT = "ch: adl list too short"
 
 
 def adl_key(score: int, account: str) -> tuple[int, int]:
@@ -130,6 +131,8 @@ def plan_liquidation(model: Exchange, account: Any, sender: Any) -> Plan:
             trial.w.ch.liquidate(sender, account, cps)
         except Revert as exc:
             failed = len(cps) - 1
+            if exc.reason == TOO_SHORT and len(cps) >= MAX_ADL:  # one close ran through MAX_ADL entries
+                raise NoPlan(account, f"needs more than MAX_ADL ({MAX_ADL}) counterparties", cps) from None
             if exc.reason != NOT_ELIGIBLE or failed < len(given):
                 raise NoPlan(account, exc.reason, cps) from None
             planner.refuse(failed, cps[failed])

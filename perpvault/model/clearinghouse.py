@@ -14,6 +14,7 @@ from perpvault.model.constants import (
     FUNDING_PERIOD,
     FUNDING_PRICE_DIV,
     MAX_ADL,
+    MAX_ADL_ARG,
     MAX_AMOUNT,
     MAX_BAND,
     MAX_BUFFER,
@@ -23,6 +24,7 @@ from perpvault.model.constants import (
     MAX_IMR,
     MAX_KEEPER_SHARE,
     MAX_MARKETS,
+    MAX_MIN_NOTIONAL,
     MAX_MMR,
     MAX_PENALTY,
     MAX_POSITION,
@@ -60,7 +62,7 @@ from perpvault.model.timelock import Timelock
 if TYPE_CHECKING:
     from perpvault.model.exchange import World
 
-# A DynArray[address, MAX_ADL] argument longer than MAX_ADL fails ABI decoding (no reason on chain).
+# A DynArray[address, MAX_ADL_ARG] argument longer than MAX_ADL_ARG fails ABI decoding (no reason on chain).
 OVERFLOW_ABI = "abi: too many counterparties"
 
 
@@ -280,6 +282,11 @@ class Clearinghouse:
                     pm.notional(after, oracle_price) <= self.params[market].vault_max_notional,
                     "ch: vault limit",
                 )
+        # No voluntary trade leaves dust; the vault's own side is exempt.
+        if maker != v:
+            self._check_min_notional(maker, market, oracle_price)
+        if taker != v:
+            self._check_min_notional(taker, market, oracle_price)
         self._update_ema(market, price, self.params[market].ema_weight)
         self.w.log("Filled", maker, taker, market, taker_size, price, maker_fee, taker_fee)
         return maker_fee, taker_fee
@@ -306,7 +313,8 @@ class Clearinghouse:
     # --- the risk waterfall -------------------------------------------------------------------
 
     def liquidate(self, sender: str, account: str, counterparties: list[str]) -> None:
-        require(len(counterparties) <= MAX_ADL, OVERFLOW_ABI)
+        require(len(counterparties) <= MAX_ADL_ARG, OVERFLOW_ABI)
+        require(len(counterparties) <= MAX_ADL, "ch: adl list too long")
         require(self.is_known(account), "ch: unknown account")
         self._settle_all(account)
         h = self._health(account)
@@ -523,6 +531,14 @@ class Clearinghouse:
             self._check_margin(buyer, q_buyer, k_buyer, market, price)
             self._check_margin(seller, q_seller, k_seller, market, price)
         return bf, sf
+
+    def _check_min_notional(self, account: str, market: int, oracle_price: int) -> None:
+        q = self.pos(account, market).size
+        if q != 0:
+            require(
+                pm.notional(q, oracle_price) >= self.params[market].min_notional,
+                "ch: position below minimum notional",
+            )
 
     def _check_margin(
         self, account: str, q_before: int, k_before: int, market: int, price: int
@@ -855,6 +871,7 @@ class Clearinghouse:
         require(
             p.ema_weight != 0 and p.ema_weight <= MAX_EMA_WEIGHT, "ch: ema weight out of bounds"
         )
+        require(p.min_notional <= MAX_MIN_NOTIONAL, "ch: min notional out of bounds")
 
     def _imr(self, market: int) -> int:
         """`_rates(market).imr`: the stricter of the ratio in force and an announced one (E4)."""

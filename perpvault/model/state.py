@@ -25,6 +25,7 @@ class MarketParams:
     vault_max_notional: int  # atoms
     max_funding_rate: int  # WAD per second
     ema_weight: int
+    min_notional: int  # atoms: a voluntary trade leaves a position flat or at least this
 
     @classmethod
     def of(cls, values: tuple | list) -> MarketParams:

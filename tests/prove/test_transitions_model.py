@@ -65,7 +65,7 @@ def world(st_: dict, price: int, fee_share: int = 500_000, maker_fee: int = 200)
     ch.vault = VAULT
     ch.market_count = 1
     ch.markets[0] = MarketState(st_["F"], 0, price, st_["pool"], st_["weight"], st_["oi"])
-    ch.params[0] = MarketParams(100_000, 50_000, maker_fee, 500, 10_000, 50_000, 10**15, 0, 200_000)
+    ch.params[0] = MarketParams(100_000, 50_000, maker_fee, 500, 10_000, 50_000, 10**15, 0, 200_000, 0)
     ch.insurance_due = st_["due"]
     for name, a in st_["acc"].items():
         ch.accounts[name] = Account(a["m"], {0: Position(a["q"], a["on"], a["f"])},

@@ -19,7 +19,7 @@ from typing import Any
 from perpvault.chain.actions import fund_account, set_price
 from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, ORACLE_MAX_AGE, TIMELOCK_DELAY
 from perpvault.chain.orders import Order, sign_order
-from perpvault.model.constants import GRACE_PERIOD
+from perpvault.model.constants import GRACE_PERIOD, MAX_ADL, MAX_MIN_NOTIONAL
 from perpvault.units import size, usdc
 from tests.security.doc_tables import markdown_table
 
@@ -370,11 +370,8 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
               "ch: token took a fee, fund: token took a fee",
               "tests/unit/test_bad_input.py::test_deposit__fee_on_transfer_collateral__reverts"),
     # Oversized lists
-    Case("ADL list longer than MAX_ADL (65 entries)", "clearinghouse", "liquidate", "keeper", "ch: adl list too long",
-         lambda c: (c.addr("taker"), [c.addr("maker")] * 65),
-         gap="Vyper's ABI decoder refuses a DynArray[address, 64] argument with 65 entries by a bare revert, "
-             "before the function body runs. Fix: take DynArray[address, 1024] and assert "
-             "len(counterparties) <= MAX_ADL, \"ch: adl list too long\" (lists beyond 1024 stay bare)."),
+    Case("ADL list longer than MAX_ADL (MAX_ADL + 1 entries)", "clearinghouse", "liquidate", "keeper",
+         "ch: adl list too long", lambda c: (c.addr("taker"), [c.addr("maker")] * (MAX_ADL + 1))),
     # Deposits into a vault under water (they would fill the hole: I9)
     Case("vault deposit while the vault's equity is negative", "vault", "deposit", "lp", "vault: under water",
          lambda c: (usdc(1_000), c.addr("lp")), setup=_vault_under_water),
@@ -417,6 +414,15 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
               "order_book.match_orders", "ch: insufficient margin",
               "tests/security/test_attack_orders.py::"
               "test_band_edge_fill_of_a_wallet_that_never_deposited__is_refused_and_lps_stay_whole"),
+    # Minimum position notional (10 USDC in BTC-PERP): voluntary trades leave no dust
+    Case("signed fill opening a position below the minimum notional (0.0001 BTC, 6 USDC)", "order_book",
+         "match_orders", "trader", "ch: position below minimum notional", lambda c: c.pair(size("0.0001"))),
+    Case("vault trade opening a position below the minimum notional", "vault", "trade", "trader",
+         "ch: position below minimum notional", lambda c: (0, size("0.0001"), MAX_UINT)),
+    Case("reduction leaving a position below the minimum notional (1 BTC long sells 0.9999)", "vault", "trade",
+         "taker", "ch: position below minimum notional", lambda c: (0, -size("0.9999"), 0)),
+    Case("minimum notional above its bound (1M USDC)", "clearinghouse", "announce_market_params", "owner",
+         "ch: min notional out of bounds", lambda c: (0, _market(min_notional=MAX_MIN_NOTIONAL + 1))),
 )
 
 

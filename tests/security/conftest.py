@@ -40,7 +40,11 @@ def book(calm_system, owner, oracle_updater, maker, taker, trader, lp, stranger,
     """calm_system with a book: maker, taker and trader hold 100k USDC of margin, the LP has
     1M in the vault, maker is short and taker long 1 BTC at the oracle price, and the
     stranger holds 100 USDC in its wallet with no allowance and no account."""
-    s = calm_system
+    return open_book(calm_system, owner, maker, taker, trader, lp, stranger, chain)
+
+
+def open_book(s, owner, maker, taker, trader, lp, stranger, chain):
+    """`book`'s accounts and positions on the deployment `s`."""
     for account in (maker, taker, trader):
         fund_account(s, account, TRADER_MARGIN)
     s.usdc.mint(lp, VAULT_CAPITAL, sender=owner)

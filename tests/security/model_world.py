@@ -20,10 +20,13 @@ FEE_SHARE = DEFAULT_RISK[2]  # fund's share of fees, ppm
 
 
 def exchange(*, funding: bool = False, vault_capital: int = usdc(1_000_000),
-             margins: dict[str, int] | None = None) -> Exchange:
-    """A model exchange with the default markets (funding off unless asked), an LP's capital in
-    the vault, and each of `margins`' accounts funded with its margin (A and B: 1M each)."""
+             margins: dict[str, int] | None = None, min_notional: int | None = None) -> Exchange:
+    """A model exchange with the default markets (funding off unless asked; `min_notional` in
+    every market if given), an LP's capital in the vault, and each of `margins`' accounts funded
+    with its margin (A and B: 1M each)."""
     specs = DEFAULT_MARKETS if funding else tuple(replace(m, max_funding_rate=0) for m in DEFAULT_MARKETS)
+    if min_notional is not None:
+        specs = tuple(replace(m, min_notional=min_notional) for m in specs)
     ex = Exchange(
         OWNER,
         UPDATER,

@@ -143,8 +143,9 @@ def test_bad_input__refused_with_its_reason__books_unchanged(ctx: Ctx, case: Cas
     assert_invariants(ctx.system)
 
 
-def test_books__see_a_one_atom_deposit_and_a_one_wei_position(book, roles, chain):
-    """The read the catalogue compares is fine enough to see the smallest state change."""
+def test_books__see_a_one_atom_deposit_and_a_one_wei_position_change(book, roles, chain):
+    """The read the catalogue compares is fine enough to see the smallest state change (the
+    taker's 1 BTC long grows by one wei: a new 1-wei position is below the minimum notional)."""
     from tests.utils.trading import trade
 
     before = books(book, roles, {})
@@ -152,7 +153,7 @@ def test_books__see_a_one_atom_deposit_and_a_one_wei_position(book, roles, chain
     book.clearinghouse.deposit(1, sender=roles["trader"])
     after_deposit = books(book, roles, {})
     assert after_deposit != before
-    trade(book, roles["maker"], roles["trader"], 0, 1, book.markets[0].initial_price, chain=chain)
+    trade(book, roles["maker"], roles["taker"], 0, 1, book.markets[0].initial_price, chain=chain)
     assert books(book, roles, {}) != after_deposit
 
 

@@ -17,23 +17,29 @@ short, the oracle drops, and every long is liquidated with bad debt. What the te
   equity: zero for a bankrupt account, zero for a dust one, never more than the penalty, so
   liquidating one's own dust positions through a second account (liquidate-farming) loses.
 
-There is no minimum position size or notional in the contracts (a 1-wei position is legal):
-the tests show the fund does not need one; what a dust attack costs the attacker is fees
-(each side of each fill pays at least one atom) and gas.
+A market has a minimum position notional that voluntary trades respect (10 USDC by default; the
+ADL queue is what it protects: tests/security/test_attack_dust_adl.py), but the owner may list a
+market without one and a position shrinks below any minimum when its price falls. These tests
+run markets with min_notional = 0, where a 1-wei position is legal, and show the fund does not
+need a minimum: what a dust attack costs the attacker is fees (each side of each fill pays at
+least one atom) and gas.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import ape
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK
+from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, deploy
 from perpvault.keeper import plan_liquidation
 from perpvault.model import Revert
 from perpvault.units import PPM, usdc
+from tests.security.conftest import open_book
 from tests.security.model_world import KEEPER, UPDATER, B, exchange
 from tests.utils.checks import assert_invariants
 from tests.utils.spec import VALUE_UNIT, fee
@@ -46,6 +52,13 @@ MAKER_FEE = DEFAULT_MARKETS[BTC].maker_fee
 TAKER_FEE = DEFAULT_MARKETS[BTC].taker_fee
 PENALTY = DEFAULT_MARKETS[BTC].liquidation_penalty
 KEEPER_SHARE = DEFAULT_RISK[1]
+
+
+@pytest.fixture(scope="module")
+def dust_book(owner, oracle_updater, calm_markets, maker, taker, trader, lp, stranger, chain):
+    """`book` on markets without a minimum position notional (min_notional = 0)."""
+    s = deploy(owner, oracle_updater, markets=tuple(replace(m, min_notional=0) for m in calm_markets))
+    return open_book(s, owner, maker, taker, trader, lp, stranger, chain)
 
 
 def dust_account(i: int) -> str:
@@ -83,7 +96,7 @@ dust = st.lists(st.one_of(st.integers(1, 10**8), st.integers(10**8, 10**13)), mi
 @settings(max_examples=120, deadline=None)
 @given(sizes=dust, slack=st.integers(0, 3), crash=st.integers(120_000, 300_000), fund=st.integers(0, 50))
 def test_dust_bankruptcies__fund_pays_at_most_the_real_bad_debt__attacker_gains_less__model(sizes, slack, crash, fund):
-    ex = exchange(margins={B: usdc(100_000)})
+    ex = exchange(margins={B: usdc(100_000)}, min_notional=0)
     if fund:
         ex.donate(KEEPER, fund)  # a tiny fund: some shortfalls go on to ADL
     holds0 = fund_holds(ex)
@@ -148,7 +161,7 @@ def test_liquidate_farming__own_dust_through_a_second_account__loses__model(q, d
     """The attacker holds a long and liquidates it from its own keeper account: the pair pays
     the taker fee and the penalty and earns back only keeper_share of the penalty."""
     d = dust_account(0)
-    ex = exchange(margins={B: usdc(100_000), KEEPER: usdc(1)})
+    ex = exchange(margins={B: usdc(100_000), KEEPER: usdc(1)}, min_notional=0)
     need = fee(q, ORACLE0, IMR) + fee(q, ORACLE0, TAKER_FEE) + 1  # + the buyer's rounding atom
     ex.mint(d, need)
     ex.approve(d, ex.ch.address)
@@ -175,12 +188,12 @@ def test_liquidate_farming__own_dust_through_a_second_account__loses__model(q, d
 
 
 def test_dust_positions_on_chain__each_cover_is_its_shortfall__no_reward__fund_loses_no_more(
-    book, maker, keeper, owner, accounts, chain
+    dust_book, maker, keeper, owner, accounts, chain
 ):
     """Three dust longs (notional 60, 6,000 and 600,000 atoms, odd sizes) at 10x against the maker, a 30% crash:
     each liquidation's BadDebtCovered is exactly -equity, no penalty or reward, each account
     ends at zero, and the fund loses no more than the real (exact rational) bad debt."""
-    s = book
+    s = dust_book
     ch, fund = s.clearinghouse, s.fund
     fund_account(s, owner, usdc(1_000), deposit=False)
     s.usdc.approve(fund, 2**256 - 1, sender=owner)
@@ -214,9 +227,9 @@ def test_dust_positions_on_chain__each_cover_is_its_shortfall__no_reward__fund_l
     assert_invariants(s)
 
 
-def test_dust_liquidation__healthy_dust__reverts_not_liquidatable(book, maker, keeper, accounts, chain):
+def test_dust_liquidation__healthy_dust__reverts_not_liquidatable(dust_book, maker, keeper, accounts, chain):
     """A dust position above maintenance cannot be liquidated for a reward: 'ch: not liquidatable'."""
-    s = book
+    s = dust_book
     d = accounts[8]
     fund_account(s, d, usdc(1))
     trade(s, maker, d, BTC, 10**6, ORACLE0, chain=chain)

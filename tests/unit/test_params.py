@@ -38,6 +38,7 @@ MARKET_EDGES = [
      "ch: funding cap out of bounds"),
     (dict(ema_weight=1), dict(ema_weight=0), "ch: ema weight out of bounds"),
     (dict(ema_weight=1_000_000), dict(ema_weight=1_000_001), "ch: ema weight out of bounds"),
+    (dict(min_notional=10**12), dict(min_notional=10**12 + 1), "ch: min notional out of bounds"),
 ]
 
 RISK_FIELDS = ("liquidation_buffer", "keeper_share", "fund_fee_share", "vault_max_drawdown", "vault_window")

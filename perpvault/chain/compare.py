@@ -259,12 +259,20 @@ def model_from_chain(
 
 
 def _pending_changes_from_chain(ex: Exchange, view: View, n_markets: int) -> None:
-    """The timelock's state: the delay, and every announced change with its eta (a pending
-    market change binds new risk at its stricter imr, so a plan must know it)."""
+    """The timelocks' state (the Clearinghouse's and the PriceFeed's): each delay, the feed's
+    updater, and every announced change with its eta (a pending market change binds new risk
+    at its stricter imr, so a plan must know it)."""
     ch = ex.w.ch
     ch.timelock.delay = int(view("Clearinghouse", "delay"))
     ch.timelock.pending_delay = int(view("Clearinghouse", "pending_delay"))
     ch.timelock.pending_delay_eta = int(view("Clearinghouse", "pending_delay_eta"))
+    feed = ex.w.feed
+    feed.updater = addr(view("PriceFeed", "updater"))
+    for name in ("delay", "pending_delay", "pending_delay_eta"):
+        setattr(feed.timelock, name, int(view("PriceFeed", name)))
+    feed.pending_updater = addr(view("PriceFeed", "pending_updater"))
+    for name in ("pending_updater_eta", "pending_max_age", "pending_max_jump", "pending_bounds_eta"):
+        setattr(feed, name, int(view("PriceFeed", name)))
     for m in range(n_markets):
         eta = int(view("Clearinghouse", "pending_params_eta", m))
         if eta:

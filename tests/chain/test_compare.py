@@ -212,3 +212,26 @@ def test_model_from_chain__pending_change__loaded_with_its_stricter_imr(raw_book
         assert state.accounts[taker].health.initial > model.w.ch._health(taker.lower()).initial
     finally:
         d.revert(snap)
+
+
+def test_model_from_chain__oracle_wiring__loaded_with_what_is_pending(raw_book):
+    """The feed's updater, its delay and its announced changes are loaded too: the model then
+    refuses and applies the same timelocked changes as the chain."""
+    d, a = raw_book
+    s = d.system
+    feed = s.abis["PriceFeed"]
+    snap = d.snapshot()
+    try:
+        d.send(s.owner, s.feed, feed.fn("announce_updater").encode(a[TRADER]))
+        d.send(s.owner, s.feed, feed.fn("announce_bounds").encode(7_200, 200_000))
+        d.send(s.owner, s.feed, feed.fn("announce_delay").encode(2 * 86_400))
+        model = model_from_chain(d.read(), d.view, d.system).w.feed
+        assert (model.pending_updater, model.pending_updater_eta) == (
+            a[TRADER].lower(), d.view("PriceFeed", "pending_updater_eta"))
+        assert (model.pending_max_age, model.pending_max_jump, model.pending_bounds_eta) == (
+            7_200, 200_000, d.view("PriceFeed", "pending_bounds_eta"))
+        assert (model.timelock.delay, model.timelock.pending_delay, model.timelock.pending_delay_eta) == (
+            86_400, 2 * 86_400, d.view("PriceFeed", "pending_delay_eta"))
+        assert model.updater == s.oracle_updater.lower()
+    finally:
+        d.revert(snap)

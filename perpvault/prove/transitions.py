@@ -214,6 +214,10 @@ def trade(
     """
     st = settle(B, st, buyer)
     st = settle(B, st, seller)
+    # The contract computes margin - open_notional of both sides before the trade (the margin
+    # rule's k_before), whether or not it checks: that subtraction reverts on overflow too.
+    for side in (buyer, seller):
+        i256(B, st["acc"][side]["m"] - st["acc"][side]["on"])
     pays = g.notional(B, size, price)
     gets = to_uint(B, g.value(B, size, price))
     if B.mut("trade_round_flip"):

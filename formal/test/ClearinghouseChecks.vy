@@ -31,6 +31,8 @@ interface Vm:
     def assume(condition: bool): nonpayable
     def assertTrue(condition: bool, message: String[64]): nonpayable
     def store(target: address, slot: bytes32, word: bytes32): nonpayable
+    def load(target: address, slot: bytes32) -> bytes32: view
+    def warp(timestamp: uint256): nonpayable
 
 
 interface Svm:
@@ -52,6 +54,7 @@ struct MarketParams:
     vault_max_notional: uint256
     max_funding_rate: uint256
     ema_weight: uint256
+    min_notional: uint256
 
 
 struct RiskParams:
@@ -89,8 +92,23 @@ interface Clearinghouse:
     def set_vault(vault: address): nonpayable
     def set_order_book(order_book: address): nonpayable
     def add_market(oracle: address, params: MarketParams) -> uint256: nonpayable
-    def set_market_params(market: uint256, params: MarketParams): nonpayable
-    def set_risk_params(risk: RiskParams): nonpayable
+    def announce_market_params(market: uint256, params: MarketParams): nonpayable
+    def apply_market_params(market: uint256): nonpayable
+    def cancel_market_params(market: uint256): nonpayable
+    def announce_risk_params(risk: RiskParams): nonpayable
+    def apply_risk_params(): nonpayable
+    def cancel_risk_params(): nonpayable
+    def announce_delay(delay: uint256): nonpayable
+    def apply_delay(): nonpayable
+    def cancel_delay(): nonpayable
+    def owner() -> address: view
+    def delay() -> uint256: view
+    def params(market: uint256) -> MarketParams: view
+    def risk() -> RiskParams: view
+    def pending_params(market: uint256) -> MarketParams: view
+    def pending_params_eta(market: uint256) -> uint256: view
+    def pending_risk() -> RiskParams: view
+    def pending_risk_eta() -> uint256: view
     def pause(): nonpayable
     def unpause(): nonpayable
     def transfer_ownership(new_owner: address): nonpayable
@@ -99,7 +117,7 @@ interface Clearinghouse:
     def fill(maker: address, taker: address, market: uint256, taker_size: int256, price: uint256): nonpayable
     def settle_funding(account: address): nonpayable
     def sweep_to_insurance() -> uint256: nonpayable
-    def liquidate(account: address, counterparties: DynArray[address, 64]): nonpayable
+    def liquidate(account: address, counterparties: DynArray[address, 4096]): nonpayable
     def equity(account: address) -> int256: view
     def margin_requirements(account: address) -> (uint256, uint256): view
 
@@ -120,28 +138,33 @@ struct Books:
 VM: constant(address) = 0x7109709ECfa91a80626fF3989D68f67F5b1DD12D
 SVM: constant(address) = 0xF3993A62377BCd56AE39D773740A5390411E8BC9
 MAX_TOUCHED: constant(uint256) = 8
+# The timelock's delay at deploy (MIN_DELAY); storage is symbolic afterwards.
+DELAY: constant(uint256) = 86_400
+# constants.vy's timelock bounds.
+MIN_DELAY: constant(uint256) = 86_400
+MAX_DELAY: constant(uint256) = 30 * 86_400
+GRACE_PERIOD: constant(uint256) = 14 * 86_400
 # The Clearinghouse's storage slots the checks pin (`vyper -f layout contracts/Clearinghouse.vy`, the
 # Liquidator's too: its code runs on this storage by DELEGATECALL;
 # a HashMap entry lives at keccak256(slot ++ key)). test_formal checks them against the layout.
-MARKET_COUNT_SLOT: constant(uint256) = 6
-MARKET_STORE_SLOT: constant(uint256) = 7
-MARKET_MASK_SLOT: constant(uint256) = 11
+MARKET_COUNT_SLOT: constant(uint256) = 7
+MARKET_STORE_SLOT: constant(uint256) = 8
+MARKET_MASK_SLOT: constant(uint256) = 12
 PAUSED_SLOT: constant(uint256) = 1
-VAULT_SLOT: constant(uint256) = 5
-POSITION_WORD_SLOT: constant(uint256) = 9
-MARGIN_SLOT: constant(uint256) = 8
-ORDER_BOOK_SLOT: constant(uint256) = 16
+VAULT_SLOT: constant(uint256) = 6
+POSITION_WORD_SLOT: constant(uint256) = 10
+MARGIN_SLOT: constant(uint256) = 9
+ORDER_BOOK_SLOT: constant(uint256) = 17
 # Fixed accounts for the fill checks (any storage; only their identities are fixed).
 MAKER: constant(address) = 0x00000000000000000000000000000000000A11cE
 TAKER: constant(address) = 0x0000000000000000000000000000000000000B0b
-VAULT: constant(address) = 0x000000000000000000000000000000000000fA17
 BOOK: constant(address) = 0x0000000000000000000000000000000000000B00
 KEEPER: constant(address) = 0x000000000000000000000000000000000000cafE
 COUNTERPARTY: constant(address) = 0x000000000000000000000000000000000000C0C0
 # More slots the liquidation checks pin (same source, same test).
 RATE_WORD_SLOT: constant(uint256) = 2
-RISK_WORD_SLOT: constant(uint256) = 4
-POSITION_INDEX_SLOT: constant(uint256) = 10
+RISK_WORD_SLOT: constant(uint256) = 5
+POSITION_INDEX_SLOT: constant(uint256) = 11
 FEED_MAX_AGE_SLOT: constant(uint256) = 2
 FEED_ROUNDS_SLOT: constant(uint256) = 4
 # The liquidation checks' one market: the crash scenario's ETH-PERP (perpvault/scenarios/
@@ -164,6 +187,9 @@ usdc: public(address)
 feed: public(address)
 fund: public(address)
 ch: public(address)
+# The vault account of the fill and liquidation checks: a MockUSDC with symbolic storage,
+# so the vault loss cap's `totalSupply()` (waterfall._vault_share_value) is any value.
+lp: public(address)
 outsider: address
 
 
@@ -172,19 +198,21 @@ def setUp():
     vm: Vm = Vm(VM)
     svm: Svm = Svm(SVM)
     usdc: address = raw_create(staticcall vm.getCode("MockUSDC.vy:MockUSDC"))
-    feed: address = raw_create(staticcall vm.getCode("PriceFeed.vy:PriceFeed"), self, convert(3_600, uint256), convert(300_000, uint256))
+    feed: address = raw_create(staticcall vm.getCode("PriceFeed.vy:PriceFeed"), self, convert(3_600, uint256), convert(300_000, uint256), DELAY)
     fund: address = raw_create(staticcall vm.getCode("InsuranceFund.vy:InsuranceFund"), usdc)
     risk: RiskParams = RiskParams(
         liquidation_buffer=200_000, keeper_share=200_000, fund_fee_share=500_000,
         vault_max_drawdown=200_000, vault_window=86_400,
     )
     liquidator: address = raw_create(staticcall vm.getCode("Liquidator.vy:Liquidator"), usdc, fund)
-    ch: address = raw_create(staticcall vm.getCode("Clearinghouse.vy:Clearinghouse"), usdc, fund, liquidator, risk)
+    ch: address = raw_create(staticcall vm.getCode("Clearinghouse.vy:Clearinghouse"), usdc, fund, liquidator, risk, DELAY)
+    lp: address = raw_create(staticcall vm.getCode("MockUSDC.vy:MockUSDC"))
     self.usdc = usdc
     self.feed = feed
     self.fund = fund
     self.ch = ch
-    for target: address in [usdc, feed, fund, ch]:
+    self.lp = lp
+    for target: address in [usdc, feed, fund, ch, lp]:
         extcall svm.enableSymbolicStorage(target)
 
 
@@ -239,7 +267,7 @@ def check_ch_fill_flat(taker_size: int256, price: uint256):
             the order book; the pause flag is stored as false.
     """
     ch: Clearinghouse = Clearinghouse(self.ch)
-    touched: DynArray[address, MAX_TOUCHED] = [MAKER, TAKER, VAULT]
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, TAKER, self.lp]
     self._pin_market()
     self._pin_roles(False)
     self._pin_flat(MAKER)
@@ -259,14 +287,14 @@ def check_ch_fill_vault_flat(taker_size: int256, price: uint256):
             addresses as in check_ch_fill_flat; not paused.
     """
     ch: Clearinghouse = Clearinghouse(self.ch)
-    touched: DynArray[address, MAX_TOUCHED] = [VAULT, TAKER]
+    touched: DynArray[address, MAX_TOUCHED] = [self.lp, TAKER]
     self._pin_market()
     self._pin_roles(False)
-    self._pin_flat(VAULT)
+    self._pin_flat(self.lp)
     self._pin_flat(TAKER)
     before: Books = self._before(touched, True)
-    extcall Vm(VM).prank(VAULT)
-    extcall ch.fill(VAULT, TAKER, 0, taker_size, price)
+    extcall Vm(VM).prank(self.lp)
+    extcall ch.fill(self.lp, TAKER, 0, taker_size, price)
     self._after(touched, before)
 
 
@@ -279,7 +307,7 @@ def check_ch_fill_open(taker_size: int256, price: uint256):
             (long LIQ_SIZE at LIQ_BASIS, funding settled); the fill's size and price, and
             every margin, stay symbolic. NOT RUN by perpvault prove (`--deep` runs it).
     """
-    touched: DynArray[address, MAX_TOUCHED] = [MAKER, TAKER, VAULT]
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, TAKER, self.lp]
     self._pin_liquidation(MAKER, LIQ_RATES)
     self._pin_position(MAKER, convert(LIQ_SIZE, int256), LIQ_BASIS)
     self._pin_flat(TAKER)
@@ -313,7 +341,7 @@ def check_ch_fill_both_flip(price: uint256):
 
 @internal
 def _fill_both(taker_size: int256, price: uint256):
-    touched: DynArray[address, MAX_TOUCHED] = [MAKER, COUNTERPARTY, VAULT]
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, COUNTERPARTY, self.lp]
     self._pin_waterfall(LIQ_RATES)
     before: Books = self._before(touched, True)
     extcall Vm(VM).prank(BOOK)
@@ -363,7 +391,7 @@ def check_ch_liquidate_bankrupt():
             vault's), the vault's peak and limit, and the fund's books stay symbolic.
     """
     ch: Clearinghouse = Clearinghouse(self.ch)
-    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, VAULT, COUNTERPARTY]
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, self.lp, COUNTERPARTY]
     self._pin_waterfall(LIQ_RATES)
     extcall Vm(VM).assume(staticcall ch.equity(MAKER) < 0)
     before: Books = self._before(touched, True)
@@ -388,7 +416,7 @@ def check_ch_liquidate_solvent():
             size is a quotient the solver cannot branch on (check_ch_liquidate_partial).
     """
     ch: Clearinghouse = Clearinghouse(self.ch)
-    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, VAULT, COUNTERPARTY]
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, self.lp, COUNTERPARTY]
     self._pin_waterfall(LIQ_RATES_NO_PARTIAL)
     extcall Vm(VM).assume(staticcall ch.equity(MAKER) >= 0)
     before: Books = self._before(touched, True)
@@ -411,7 +439,7 @@ def check_ch_liquidate_partial():
             and limit, and the fund's books stay symbolic.
     """
     ch: Clearinghouse = Clearinghouse(self.ch)
-    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, VAULT, COUNTERPARTY]
+    touched: DynArray[address, MAX_TOUCHED] = [MAKER, KEEPER, self.lp, COUNTERPARTY]
     self._pin_waterfall(LIQ_RATES)
     extcall Vm(VM).store(self.ch, self._margin_slot(MAKER), convert(PARTIAL_MARGIN, bytes32))
     before: Books = self._before(touched, True)
@@ -457,21 +485,200 @@ def check_ch_add_market(oracle: address, params: MarketParams):
 
 
 @external
-def check_ch_set_market_params(params: MarketParams):
+def check_ch_announce_market_params(params: MarketParams):
     touched: DynArray[address, MAX_TOUCHED] = []
     before: Books = self._before(touched)
     self._as_anyone()
-    extcall Clearinghouse(self.ch).set_market_params(0, params)
+    extcall Clearinghouse(self.ch).announce_market_params(0, params)
     self._after(touched, before)
 
 
 @external
-def check_ch_set_risk_params(risk: RiskParams):
+def check_ch_apply_market_params():
+    """
+    @notice Funding accrued to this block (`_before(..., True)`): the apply's `_accrue` then
+            writes the index it had; the pending parameters and their eta are symbolic.
+    """
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched, True)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).apply_market_params(0)
+    self._after(touched, before)
+
+
+@external
+def check_ch_cancel_market_params():
     touched: DynArray[address, MAX_TOUCHED] = []
     before: Books = self._before(touched)
     self._as_anyone()
-    extcall Clearinghouse(self.ch).set_risk_params(risk)
+    extcall Clearinghouse(self.ch).cancel_market_params(0)
     self._after(touched, before)
+
+
+@external
+def check_ch_announce_risk_params(risk: RiskParams):
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).announce_risk_params(risk)
+    self._after(touched, before)
+
+
+@external
+def check_ch_apply_risk_params():
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).apply_risk_params()
+    self._after(touched, before)
+
+
+@external
+def check_ch_cancel_risk_params():
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).cancel_risk_params()
+    self._after(touched, before)
+
+
+@external
+def check_ch_announce_delay(delay: uint256):
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).announce_delay(delay)
+    self._after(touched, before)
+
+
+@external
+def check_ch_apply_delay():
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).apply_delay()
+    self._after(touched, before)
+
+
+@external
+def check_ch_cancel_delay():
+    touched: DynArray[address, MAX_TOUCHED] = []
+    before: Books = self._before(touched)
+    self._as_anyone()
+    extcall Clearinghouse(self.ch).cancel_delay()
+    self._after(touched, before)
+
+
+@external
+def check_ch_apply_before_delay(params: MarketParams, t0: uint256, t1: uint256):
+    """
+    @notice E4 for market parameters: the owner announces valid `params` for market 0 at
+            any time t0; at any later time t1 before eta = t0 + delay, apply reverts and
+            neither the parameters in force nor the rate word move; at any t1 in
+            [eta, eta + GRACE_PERIOD] it applies: `params(0)` is `params`, the pending
+            slots and the pending-imr lane are cleared. The delay in force is any value in
+            [MIN_DELAY, MAX_DELAY] (the timelock keeps it there); t0, t1 < 2**64. Funding
+            is pinned as accrued at t0 and again at t1 (`_pin_market`), so the apply's
+            `_accrue` writes nothing new; every other word stays symbolic.
+    """
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    vm: Vm = Vm(VM)
+    d: uint256 = staticcall ch.delay()
+    extcall vm.assume(self._b(d >= MIN_DELAY) & self._b(d <= MAX_DELAY) & self._b(t0 < 2**64) & self._b(t1 >= t0) & self._b(t1 < 2**64) == 1)
+    extcall vm.warp(t0)
+    self._pin_market()
+    owner: address = staticcall ch.owner()
+    extcall vm.prank(owner)
+    extcall ch.announce_market_params(0, params)
+    rates0: uint256 = self._rate_word()
+    in_force: MarketParams = staticcall ch.params(0)
+    eta: uint256 = t0 + d
+    extcall vm.warp(t1)
+    self._pin_market()
+    extcall vm.prank(owner)
+    ok: bool = raw_call(self.ch, abi_encode(convert(0, uint256), method_id=method_id("apply_market_params(uint256)")), revert_on_failure=False)
+    now: MarketParams = staticcall ch.params(0)
+    if t1 < eta:
+        same: uint256 = self._same_params(now, in_force) & self._b(self._rate_word() == rates0) & self._b(not ok)
+        extcall vm.assertTrue(same == 1, "timelock: applied before the delay")
+    elif t1 <= eta + GRACE_PERIOD:
+        done: uint256 = self._b(ok) & self._same_params(now, params) & self._b(self._rate_word() >> 232 == 0)
+        done &= self._b(staticcall ch.pending_params_eta(0) == 0)
+        extcall vm.assertTrue(done == 1, "timelock: a due change did not apply")
+
+
+@external
+def check_ch_apply_risk_before_delay(risk: RiskParams, t0: uint256, t1: uint256):
+    """
+    @notice As check_ch_apply_before_delay, for the risk parameters: before eta the apply
+            reverts and `risk()` is unchanged; within the grace period it applies.
+    """
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    vm: Vm = Vm(VM)
+    d: uint256 = staticcall ch.delay()
+    extcall vm.assume(self._b(d >= MIN_DELAY) & self._b(d <= MAX_DELAY) & self._b(t0 < 2**64) & self._b(t1 >= t0) & self._b(t1 < 2**64) == 1)
+    extcall vm.warp(t0)
+    owner: address = staticcall ch.owner()
+    extcall vm.prank(owner)
+    extcall ch.announce_risk_params(risk)
+    word0: uint256 = convert(staticcall vm.load(self.ch, convert(RISK_WORD_SLOT, bytes32)), uint256)
+    eta: uint256 = t0 + d
+    extcall vm.warp(t1)
+    extcall vm.prank(owner)
+    ok: bool = raw_call(self.ch, method_id("apply_risk_params()"), revert_on_failure=False)
+    now: RiskParams = staticcall ch.risk()
+    word1: uint256 = convert(staticcall vm.load(self.ch, convert(RISK_WORD_SLOT, bytes32)), uint256)
+    if t1 < eta:
+        extcall vm.assertTrue(self._b(word1 == word0) & self._b(not ok) == 1, "timelock: risk applied before the delay")
+    elif t1 <= eta + GRACE_PERIOD:
+        done: uint256 = self._b(ok) & self._b(now.liquidation_buffer == risk.liquidation_buffer) & self._b(now.keeper_share == risk.keeper_share)
+        done &= self._b(now.fund_fee_share == risk.fund_fee_share) & self._b(now.vault_max_drawdown == risk.vault_max_drawdown)
+        done &= self._b(now.vault_window == risk.vault_window) & self._b(staticcall ch.pending_risk_eta() == 0)
+        extcall vm.assertTrue(done == 1, "timelock: due risk change did not apply")
+
+
+@external
+def check_ch_announce_changes_nothing_in_force(params: MarketParams):
+    """
+    @notice E4: an announce of market 0's parameters changes nothing in force. The
+            parameters `params(0)`, the rate word's lanes below the pending imr, the risk
+            word, the market's state, insurance_due, the token balance, and any account's
+            margin, position and maintenance requirement are the same after it; the
+            pending parameters are `params`, due at now + delay, and the rate word's top
+            lane holds `params.imr`. One market, pinned accrued with a fresh feed price
+            (`_pin_market`, the feed's round 0 and max_age as in the liquidation checks);
+            the account's market bit tied to its position (`_assume_mask`); every other
+            word, the rate word included, symbolic.
+    """
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    vm: Vm = Vm(VM)
+    self._pin_market()
+    self._pin_price()
+    a: address = extcall Svm(SVM).createAddress("account")
+    self._assume_mask(a)
+    m0: int256 = staticcall ch.margin(a)
+    p0: Position = staticcall ch.positions(a, 0)
+    req0: uint256 = (staticcall ch.margin_requirements(a))[1]
+    in_force: MarketParams = staticcall ch.params(0)
+    rates0: uint256 = self._rate_word() & (2**232 - 1)
+    risk0: bytes32 = staticcall vm.load(self.ch, convert(RISK_WORD_SLOT, bytes32))
+    s0: MarketState = staticcall ch.markets(0)
+    due0: uint256 = staticcall ch.insurance_due()
+    bal0: uint256 = staticcall Token(self.usdc).balanceOf(self.ch)
+    self._as_anyone()
+    extcall ch.announce_market_params(0, params)
+    p1: Position = staticcall ch.positions(a, 0)
+    s1: MarketState = staticcall ch.markets(0)
+    ok: uint256 = self._same_params(staticcall ch.params(0), in_force) & self._b(self._rate_word() & (2**232 - 1) == rates0)
+    ok &= self._b(staticcall vm.load(self.ch, convert(RISK_WORD_SLOT, bytes32)) == risk0)
+    ok &= self._b(staticcall ch.margin(a) == m0) & self._b(p1.size == p0.size) & self._b(p1.open_notional == p0.open_notional)
+    ok &= self._b(p1.funding_index == p0.funding_index) & self._b((staticcall ch.margin_requirements(a))[1] == req0)
+    ok &= self._b(s1.funding_index == s0.funding_index) & self._b(s1.mark_ema == s0.mark_ema) & self._b(s1.funding_pool == s0.funding_pool)
+    ok &= self._b(s1.open_interest == s0.open_interest) & self._b(staticcall ch.insurance_due() == due0)
+    ok &= self._b(staticcall Token(self.usdc).balanceOf(self.ch) == bal0)
+    ok &= self._same_params(staticcall ch.pending_params(0), params) & self._b(self._rate_word() >> 232 == params.imr)
+    ok &= self._b(staticcall ch.pending_params_eta(0) == block.timestamp + staticcall ch.delay())
+    extcall vm.assertTrue(ok == 1, "announce: something in force moved")
 
 
 @external
@@ -576,10 +783,10 @@ def _pin_mask(a: address, mask: uint256):
 
 @internal
 def _pin_roles(paused: bool):
-    """Stores the pause flag, the vault (VAULT) and the order book (BOOK)."""
+    """Stores the pause flag, the vault (`self.lp`) and the order book (BOOK)."""
     vm: Vm = Vm(VM)
     extcall vm.store(self.ch, convert(PAUSED_SLOT, bytes32), convert(convert(paused, uint256), bytes32))
-    extcall vm.store(self.ch, convert(VAULT_SLOT, bytes32), convert(VAULT, bytes32))
+    extcall vm.store(self.ch, convert(VAULT_SLOT, bytes32), convert(self.lp, bytes32))
     extcall vm.store(self.ch, convert(ORDER_BOOK_SLOT, bytes32), convert(BOOK, bytes32))
 
 
@@ -602,10 +809,7 @@ def _pin_liquidation(account: address, rates: uint256):
     extcall vm.store(self.ch, convert(convert(store, uint256) + 1, bytes32), empty(bytes32))  # funding_index
     extcall vm.store(self.ch, keccak256(concat(convert(RATE_WORD_SLOT, bytes32), convert(0, bytes32))), convert(rates, bytes32))
     extcall vm.store(self.ch, convert(RISK_WORD_SLOT, bytes32), convert(LIQ_RISK, bytes32))
-    extcall vm.store(self.feed, convert(FEED_MAX_AGE_SLOT, bytes32), convert(3_600, bytes32))
-    round: uint256 = convert(keccak256(concat(convert(FEED_ROUNDS_SLOT, bytes32), convert(0, bytes32))), uint256)
-    extcall vm.store(self.feed, convert(round, bytes32), convert(LIQ_PRICE, bytes32))
-    extcall vm.store(self.feed, convert(round + 1, bytes32), convert(block.timestamp, bytes32))
+    self._pin_price()
     self._pin_open(account)
 
 
@@ -624,7 +828,7 @@ def _pin_waterfall(rates: uint256):
     self._pin_position(MAKER, convert(LIQ_SIZE, int256), LIQ_BASIS)
     self._pin_open(COUNTERPARTY)
     self._pin_position(COUNTERPARTY, -10 * 10**18, -46_000_000_000)
-    self._pin_flat(VAULT)
+    self._pin_flat(self.lp)
 
 
 @internal
@@ -642,6 +846,34 @@ def _pin_open(a: address):
     self._pin_mask(a, 1)
     outer: bytes32 = keccak256(concat(convert(POSITION_INDEX_SLOT, bytes32), convert(a, bytes32)))
     extcall Vm(VM).store(self.ch, keccak256(concat(outer, convert(0, bytes32))), empty(bytes32))
+
+
+@internal
+@view
+def _rate_word() -> uint256:
+    """Market 0's rate word (the seven rates, the funding cap, the pending imr's lane)."""
+    slot: bytes32 = keccak256(concat(convert(RATE_WORD_SLOT, bytes32), convert(0, bytes32)))
+    return convert(staticcall Vm(VM).load(self.ch, slot), uint256)
+
+
+@internal
+@pure
+def _same_params(a: MarketParams, b: MarketParams) -> uint256:
+    ok: uint256 = self._b(a.imr == b.imr) & self._b(a.mmr == b.mmr) & self._b(a.maker_fee == b.maker_fee)
+    ok &= self._b(a.taker_fee == b.taker_fee) & self._b(a.liquidation_penalty == b.liquidation_penalty)
+    ok &= self._b(a.price_band == b.price_band) & self._b(a.vault_max_notional == b.vault_max_notional)
+    ok &= self._b(a.max_funding_rate == b.max_funding_rate) & self._b(a.ema_weight == b.ema_weight)
+    return ok & self._b(a.min_notional == b.min_notional)
+
+
+@internal
+def _pin_price():
+    """The feed's max_age (3,600 s) and market 0's round: LIQ_PRICE, posted now."""
+    vm: Vm = Vm(VM)
+    extcall vm.store(self.feed, convert(FEED_MAX_AGE_SLOT, bytes32), convert(3_600, bytes32))
+    round: uint256 = convert(keccak256(concat(convert(FEED_ROUNDS_SLOT, bytes32), convert(0, bytes32))), uint256)
+    extcall vm.store(self.feed, convert(round, bytes32), convert(LIQ_PRICE, bytes32))
+    extcall vm.store(self.feed, convert(round + 1, bytes32), convert(block.timestamp, bytes32))
 
 
 @internal

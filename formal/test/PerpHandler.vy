@@ -51,6 +51,7 @@ struct MarketParams:
     vault_max_notional: uint256
     max_funding_rate: uint256
     ema_weight: uint256
+    min_notional: uint256
 
 
 struct RiskParams:
@@ -81,6 +82,8 @@ MAX_ACCOUNTS: constant(uint256) = 16
 MAX_LIST: constant(uint256) = 32
 PPM: constant(uint256) = 10**6
 MAX_SIZE: constant(uint256) = 10**36
+# The timelock's delay (perpvault.params.TIMELOCK_DELAY); the campaign changes no parameter.
+DELAY: constant(uint256) = 86_400
 # perpvault.chain.deploy's defaults: BTC 60,000 and ETH 3,000 (18 decimals).
 INITIAL_PRICES: constant(uint256[N_MARKETS]) = [60_000 * 10**18, 3_000 * 10**18]
 
@@ -105,14 +108,14 @@ i4_violations: public(uint256)
 def __init__():
     vm: Vm = Vm(VM)
     usdc: address = extcall vm.deployCode("MockUSDC.vy:MockUSDC", b"")
-    feed: address = extcall vm.deployCode("PriceFeed.vy:PriceFeed", abi_encode(self, convert(3_600, uint256), convert(300_000, uint256)))
+    feed: address = extcall vm.deployCode("PriceFeed.vy:PriceFeed", abi_encode(self, convert(3_600, uint256), convert(300_000, uint256), DELAY))
     fund: address = extcall vm.deployCode("InsuranceFund.vy:InsuranceFund", abi_encode(usdc))
     risk: RiskParams = RiskParams(
         liquidation_buffer=200_000, keeper_share=200_000, fund_fee_share=500_000,
         vault_max_drawdown=200_000, vault_window=86_400,
     )
     liquidator: address = extcall vm.deployCode("Liquidator.vy:Liquidator", abi_encode(usdc, fund))
-    ch: address = extcall vm.deployCode("Clearinghouse.vy:Clearinghouse", abi_encode(usdc, fund, liquidator, risk))
+    ch: address = extcall vm.deployCode("Clearinghouse.vy:Clearinghouse", abi_encode(usdc, fund, liquidator, risk, DELAY))
     vault: address = extcall vm.deployCode("LiquidityVault.vy:LiquidityVault", abi_encode(usdc, ch, convert(1_000, uint256)))
     extcall Fund(fund).set_clearinghouse(ch)
     extcall Clearinghouse(ch).set_vault(vault)
@@ -127,7 +130,7 @@ def __init__():
         extcall Clearinghouse(ch).add_market(feed, MarketParams(
             imr=imr, mmr=mmr, maker_fee=200, taker_fee=500, liquidation_penalty=10_000,
             price_band=50_000, vault_max_notional=10**15, max_funding_rate=10**18 // 3600 // 1000,
-            ema_weight=200_000,
+            ema_weight=200_000, min_notional=10_000_000,
         ))
     self.usdc = usdc
     self.feed = feed

@@ -30,7 +30,7 @@ from perpvault.paths import bitwuzla_command, forge_bin, halmos_bin, repo_root, 
 
 # The halmos harnesses (formal/test/<name>.vy) and which of their checks run: one check per
 # external state-changing function, except those NOT_RUN lists (docs/verification.md, §5).
-HALMOS_CONTRACTS = ("FundChecks", "ClearinghouseChecks", "VaultChecks")
+HALMOS_CONTRACTS = ("FundChecks", "ClearinghouseChecks", "VaultChecks", "OrderBookChecks")
 NOT_RUN = {
     "check_ch_fill_flat": "passes in 175 s (perpvault prove --deep): too slow for CI",
     "check_ch_fill_vault_flat": "passes in 196 s (perpvault prove --deep): too slow for CI",
@@ -146,10 +146,34 @@ MUTANTS: dict[str, Mutant] = registry(
         "the keeper's share of the penalty is paid to the keeper and still booked to the fund (I2)",
         ("halmos: check_ch_liquidate_partial",),
     ),
+    Mutant(
+        "timelock_no_wait",
+        "modules/timelock.vy",
+        '    assert block.timestamp >= eta, "timelock: too early"\n',
+        "",
+        "an announced change applies at once: the delay is never waited out (E4)",
+        ("halmos: check_ch_apply_before_delay", "halmos: check_ch_apply_risk_before_delay"),
+    ),
+    Mutant(
+        "announce_sets_params",
+        "modules/param_changes.vy",
+        "    parameters._set_pending_imr(market, p.imr)\n",
+        "    parameters._set_params(market, p)\n",
+        "announcing market parameters puts them in force at once (E4)",
+        ("halmos: check_ch_announce_changes_nothing_in_force",),
+    ),
+    Mutant(
+        "ob_zero_account_accepted",
+        "OrderBook.vy",
+        '    assert order.account != empty(address), "ob: zero account"\n',
+        "",
+        "an order naming address(0) matches whenever ecrecover answers address(0) for its signature (R1)",
+        ("halmos: check_ob_zero_account",),
+    ),
 )
 
 
-_NOT_DEPLOYED = ("OrderBook.vy", "RiskLens.vy", "ChainlinkAdapter.vy", "FeeOnTransferToken.vy", "HookToken.vy",
+_NOT_DEPLOYED = ("RiskLens.vy", "ChainlinkAdapter.vy", "FeeOnTransferToken.vy", "HookToken.vy",
                  "MockAggregator.vy", "MockAggregatorProxy.vy", "PerpMathMock.vy", "VaultRoundingChecks.vy")
 
 

@@ -29,7 +29,8 @@ def test_halmos__every_check_is_proved_on_the_bytecode(contract):
     rows = formal.run_halmos(contract)
     assert rows and all(formal.passed(r) for r in rows), _show(rows)
     # One check per external state-changing function of the harnessed contract.
-    assert len(rows) >= {"FundChecks": 5, "ClearinghouseChecks": 14, "VaultChecks": 15}[contract], _show(rows)
+    least = {"FundChecks": 5, "ClearinghouseChecks": 26, "VaultChecks": 15, "OrderBookChecks": 1}[contract]
+    assert len(rows) >= least, _show(rows)
 
 
 def test_deep_checks_are_written_and_left_out_of_ci():

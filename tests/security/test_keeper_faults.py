@@ -10,6 +10,7 @@ on chain is reported with its decoded reason.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -249,11 +250,24 @@ def test_node_killed__restarted_from_an_older_dump__bot_says_the_chain_went_back
     anvil, driver, keeper, _ = _deployed(start)
     s = driver.system
     mtime = dump.stat().st_mtime if dump.exists() else 0
-    _wait(
-        lambda: dump.exists() and dump.stat().st_mtime > mtime, what="a state dump after the book"
-    )
+    copied: list[bytes] = []
+
+    def whole_dump_after_the_book() -> bool:
+        """A dump written after the book, read whole: Anvil may be mid-write (a copy taken
+        then is cut short and will not load)."""
+        if not dump.exists() or dump.stat().st_mtime <= mtime:
+            return False
+        data = dump.read_bytes()
+        try:
+            json.loads(data)
+        except ValueError:
+            return False
+        copied.append(data)
+        return True
+
+    _wait(whole_dump_after_the_book, what="a whole state dump after the book")
     older = tmp_path / "older.json"
-    older.write_bytes(dump.read_bytes())
+    older.write_bytes(copied[-1])
     lines: list[str] = []
     bot = KeeperBot(
         anvil.url, s.clearinghouse, s.fund, keeper, abis=s.abis, say=lines.append, give_up_after=60

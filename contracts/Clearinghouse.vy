@@ -244,7 +244,7 @@ def add_market(oracle: address, params_: parameters.MarketParams) -> uint256:
     ledger.market_store[market] = ledger.MarketStore(
         oracle_time=convert(oracle, uint256) | block.timestamp << 160,
         funding_index=0,
-        mark_ema=price,
+        funding_price=price,
         funding_pool=0,
         funding_weight=0,
         open_interest=0,
@@ -457,7 +457,6 @@ def fill(maker: address, taker: address, market: uint256, taker_size: int256, pr
         trading._check_min_notional(maker, market, oracle_price)
     if taker != v:
         trading._check_min_notional(taker, market, oracle_price)
-    funding._update_ema(market, price, r.ema_weight)
     log Filled(
         maker=maker,
         taker=taker,
@@ -614,7 +613,7 @@ def markets(market: uint256) -> ledger.MarketState:
     """
     @notice A market's state as stored (zero for an unlisted market).
     @param market The market id.
-    @return MarketState Oracle, funding index, last funding time, traded-price EMA,
+    @return MarketState Oracle, funding index, last funding time, funding price,
             funding pool and weight, open interest.
     """
     m: ledger.MarketStore = ledger.market_store[market]
@@ -622,7 +621,7 @@ def markets(market: uint256) -> ledger.MarketState:
         oracle=convert(m.oracle_time & constants.ORACLE_BITS, address),
         funding_index=m.funding_index,
         last_funding_time=m.oracle_time >> 160,
-        mark_ema=m.mark_ema,
+        funding_price=m.funding_price,
         funding_pool=m.funding_pool,
         funding_weight=m.funding_weight,
         open_interest=m.open_interest,
@@ -635,7 +634,7 @@ def params(market: uint256) -> parameters.MarketParams:
     """
     @notice A market's parameters as set (zero for an unlisted market).
     @param market The market id.
-    @return parameters.MarketParams Margin ratios, fees, band, vault limit, funding cap, EMA weight, minimum notional.
+    @return parameters.MarketParams Margin ratios, fees, band, vault limit, funding cap, skew scale, minimum notional.
     """
     return parameters._params(market)
 

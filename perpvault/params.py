@@ -26,7 +26,7 @@ class MarketSpec:
     price_band: int = 50_000  # fills within 5% of the oracle
     vault_max_notional: int = 10**15  # atoms: 1e9 USDC
     max_funding_rate: int = WAD // 3600 // 1000  # 0.1% an hour, WAD per second
-    ema_weight: int = 200_000  # each fill moves the traded-price EMA 20% of the way
+    skew_scale: int = 10**13  # atoms: funding reaches max_funding_rate when the vault holds 10M USDC of skew
     min_notional: int = 10_000_000  # atoms: 10 USDC, the smallest position a voluntary trade may leave
 
     def params(self) -> tuple:
@@ -40,7 +40,7 @@ class MarketSpec:
             self.price_band,
             self.vault_max_notional,
             self.max_funding_rate,
-            self.ema_weight,
+            self.skew_scale,
             self.min_notional,
         )
 

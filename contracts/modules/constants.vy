@@ -30,8 +30,7 @@ MAX_AMOUNT: constant(uint256) = 2**128
 MAX_PRICE: constant(uint256) = 10**36
 # A position's size and open notional are stored as int128 in one slot.
 MAX_POSITION: constant(int256) = 2**127
-# Funding: the premium is paid over this period; the index scale is 10**36.
-FUNDING_PERIOD: constant(int256) = 28_800
+# Funding: rate (WAD per second) * seconds * price (18 decimals) / 10**12 is the index's growth (atoms per whole base unit, scaled by 10**18).
 FUNDING_PRICE_DIV: constant(int256) = 10**12
 
 # Hard bounds of the owner's parameters (ppm unless noted).
@@ -42,7 +41,6 @@ MAX_FEE: constant(uint256) = 10_000  # 1%
 MAX_PENALTY: constant(uint256) = 100_000  # 10%
 MAX_BAND: constant(uint256) = 200_000  # 20%
 MAX_FUNDING_RATE: constant(uint256) = 10**18 // 3600 // 100  # 1% an hour, WAD per second
-MAX_EMA_WEIGHT: constant(uint256) = 1_000_000
 MAX_MIN_NOTIONAL: constant(uint256) = 10**12  # atoms: 1M USDC, the largest minimum position notional
 MIN_BUFFER: constant(uint256) = 10_000  # 1%: absorbs the atoms requirements round up by
 MAX_BUFFER: constant(uint256) = 1_000_000  # 100%

@@ -2,10 +2,16 @@
 """
 @title funding
 @notice SPEC section 5: each market's cumulative funding index, accrued per
-        second from the premium of the traded-price EMA over the oracle index
-        (clamped to the market's cap), and settled lazily into an account's
-        margin whenever the account is touched. Longs pay shorts when the
-        premium is positive.
+        second from the skew of the LiquidityVault's position (docs/mechanism.md
+        section 5), and settled lazily into an account's margin whenever the
+        account is touched. Longs pay shorts when the vault is short (traders
+        are net long), at max_funding_rate * clamp(skew / skew_scale, -1, 1).
+@dev F1: a wash trade between traders leaves the vault's position, so the rate,
+     unchanged. F2: an interval is priced only from what is stored at its
+     start (the vault's size, the funding price, the parameters): every change
+     of the vault's position settles the vault first, which accrues, and
+     `_accrue` stores the oracle price the next interval is priced at. No
+     traded price is kept, so nothing has to decay (F3).
 @dev Zero-sum to the atom: payers round up, receivers down
      (`perp_math._funding_credit`); the market's `funding_pool` keeps the
      difference and `funding_weight` bounds what future settlements can still
@@ -30,32 +36,51 @@ event FundingSettled:
 
 @internal
 @view
+def _rate(market: uint256) -> int256:
+    """
+    @dev Funding per second (WAD) from the vault's skew valued at the funding
+         price: max_funding_rate * clamp(skew / skew_scale, -1, 1), both
+         divisions truncated toward zero (the same magnitude for either sign).
+         Positive (longs pay shorts) when the vault is short.
+    """
+    size: int256 = ledger._size(ledger.vault, market)
+    if size == 0:
+        return 0
+    skew: int256 = -size * convert(ledger.market_store[market].funding_price, int256) // convert(constants.VALUE_UNIT, int256)
+    cap: int256 = convert(parameters._rates(market).max_funding_rate, int256)
+    return min(max(skew * cap // convert(parameters.skew_scale[market], int256), -cap), cap)
+
+
+@internal
+@view
 def _current_index(market: uint256) -> int256:
+    """
+    @dev The index after accrual now: it grows by floor(rate * dt * funding_price
+         / 10**12) over the dt seconds since the last accrual, every factor
+         stored at that accrual (F2); the oracle is not read.
+    """
     last: uint256 = ledger.market_store[market].oracle_time >> 160
     index: int256 = ledger.market_store[market].funding_index
     if block.timestamp == last:
         return index
-    ip: int256 = convert(ledger._price(market), int256)
-    premium: int256 = (convert(ledger.market_store[market].mark_ema, int256) - ip) * constants.WAD // ip
-    cap: int256 = convert(parameters._rates(market).max_funding_rate, int256)
-    rate: int256 = min(max(premium // constants.FUNDING_PERIOD, -cap), cap)
     dt: int256 = convert(block.timestamp - last, int256)
-    return index + perp_math._floor_div(rate * dt * ip, constants.FUNDING_PRICE_DIV)
+    return index + perp_math._floor_div(self._rate(market) * dt * convert(ledger.market_store[market].funding_price, int256), constants.FUNDING_PRICE_DIV)
 
 
 @internal
 def _accrue(market: uint256) -> int256:
+    """
+    @dev Brings the index to now and starts a new interval, priced at the
+         oracle price now (the first accrual of a block sets it; later ones in
+         the same block change nothing).
+    """
+    if block.timestamp == ledger.market_store[market].oracle_time >> 160:
+        return ledger.market_store[market].funding_index
     index: int256 = self._current_index(market)
     ledger.market_store[market].funding_index = index
+    ledger.market_store[market].funding_price = ledger._price(market)
     ledger.market_store[market].oracle_time = ledger.market_store[market].oracle_time & constants.ORACLE_BITS | block.timestamp << 160
     return index
-
-
-@internal
-def _update_ema(market: uint256, price: uint256, weight: uint256):
-    ema: int256 = convert(ledger.market_store[market].mark_ema, int256)
-    ema += (convert(price, int256) - ema) * convert(weight, int256) // convert(constants.PPM, int256)
-    ledger.market_store[market].mark_ema = convert(ema, uint256)
 
 
 @internal

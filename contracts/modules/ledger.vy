@@ -25,7 +25,7 @@ from ..interfaces import IInsuranceFund
 struct MarketStore:
     oracle_time: uint256  # oracle address (low 160 bits) | last_funding_time << 160
     funding_index: int256
-    mark_ema: uint256
+    funding_price: uint256  # the oracle price at the last accrual: the current interval is priced at it
     funding_pool: int256
     funding_weight: int256
     open_interest: uint256
@@ -36,7 +36,7 @@ struct MarketState:
     oracle: address
     funding_index: int256
     last_funding_time: uint256
-    mark_ema: uint256
+    funding_price: uint256
     funding_pool: int256
     funding_weight: int256
     open_interest: uint256
@@ -57,7 +57,7 @@ insurance_fund: public(immutable(IInsuranceFund))
 vault: public(address)
 # @dev Markets listed so far; ids are 0 .. market_count - 1.
 market_count: public(uint256)
-# @dev Per market: oracle, funding index and time, traded-price EMA, funding pool and weight, open interest.
+# @dev Per market: oracle, funding index and time, funding price, funding pool and weight, open interest.
 market_store: HashMap[uint256, MarketStore]
 # @dev Collateral atoms per account (signed: realized losses can take it below zero).
 margin: public(HashMap[address, int256])

@@ -2,9 +2,9 @@
 """
 @title params
 @notice The owner's parameters: each market's margin ratios, fees, band, vault
-        limit and funding cap, and the waterfall's global risk parameters, each
+        limit, funding cap and skew scale, and the waterfall's global risk parameters, each
         checked against its hard bound (`constants.vy`) before it is stored.
-@dev Packed for gas: a market's seven ppm rates share one word in 24-bit lanes
+@dev Packed for gas: a market's six ppm rates share one word in 24-bit lanes
      with max_funding_rate above them (the hard bounds keep each in its lane:
      10**6 < 2**24, MAX_FUNDING_RATE < 2**64), and the five risk parameters
      share another (MAX_WINDOW < 2**22). The rate word's top lane (bits 232
@@ -14,7 +14,7 @@
 
 from . import constants
 
-# The rate word's lanes above the seven rates: max_funding_rate (64 bits), then a pending imr.
+# The rate word's lanes above the six rates (bits 144-167 are unused): max_funding_rate (64 bits), then a pending imr.
 FUNDING_LANE: constant(uint256) = 2**64 - 1
 PENDING_IMR_SHIFT: constant(uint256) = 232
 PENDING_IMR_MASK: constant(uint256) = 2**232
@@ -29,7 +29,7 @@ struct MarketParams:
     price_band: uint256
     vault_max_notional: uint256
     max_funding_rate: uint256
-    ema_weight: uint256
+    skew_scale: uint256
     min_notional: uint256
 
 
@@ -41,7 +41,6 @@ struct Rates:
     taker_fee: uint256
     liquidation_penalty: uint256
     price_band: uint256
-    ema_weight: uint256
     max_funding_rate: uint256
 
 
@@ -53,11 +52,13 @@ struct RiskParams:
     vault_window: uint256
 
 
-# @dev Per market: the seven ppm rates in 24-bit lanes, max_funding_rate above them,
+# @dev Per market: the six ppm rates in 24-bit lanes, max_funding_rate above them,
 #      a pending change's imr in the top lane.
 rate_word: HashMap[uint256, uint256]
 # @dev Per market: the LiquidityVault's largest notional, atoms.
 vault_limit: HashMap[uint256, uint256]
+# @dev Per market: the vault skew (atoms of notional) at which funding reaches max_funding_rate.
+skew_scale: HashMap[uint256, uint256]
 # @dev Per market: the smallest notional a voluntary trade may leave a position at, atoms (zero is always allowed).
 min_notional: HashMap[uint256, uint256]
 # @dev RiskParams in 24-bit lanes, in declaration order.
@@ -84,7 +85,7 @@ def _check_params(p: MarketParams):
     assert p.price_band != 0 and p.price_band <= constants.MAX_BAND, "ch: band out of bounds"
     assert p.vault_max_notional <= constants.MAX_AMOUNT, "ch: vault limit out of bounds"
     assert p.max_funding_rate <= constants.MAX_FUNDING_RATE, "ch: funding cap out of bounds"
-    assert p.ema_weight != 0 and p.ema_weight <= constants.MAX_EMA_WEIGHT, "ch: ema weight out of bounds"
+    assert p.skew_scale != 0 and p.skew_scale <= constants.MAX_AMOUNT, "ch: skew scale out of bounds"
     assert p.min_notional <= constants.MAX_MIN_NOTIONAL, "ch: min notional out of bounds"
 
 
@@ -100,10 +101,10 @@ def _set_params(market: uint256, p: MarketParams):
         | p.taker_fee << 72
         | p.liquidation_penalty << 96
         | p.price_band << 120
-        | p.ema_weight << 144
         | p.max_funding_rate << 168
     )
     self.vault_limit[market] = p.vault_max_notional
+    self.skew_scale[market] = p.skew_scale
     self.min_notional[market] = p.min_notional
 
 
@@ -123,7 +124,6 @@ def _rates(market: uint256) -> Rates:
         taker_fee=(w >> 72) & constants.LANE,
         liquidation_penalty=(w >> 96) & constants.LANE,
         price_band=(w >> 120) & constants.LANE,
-        ema_weight=(w >> 144) & constants.LANE,
         max_funding_rate=(w >> 168) & FUNDING_LANE,
     )
 
@@ -141,7 +141,7 @@ def _params(market: uint256) -> MarketParams:
         price_band=r.price_band,
         vault_max_notional=self.vault_limit[market],
         max_funding_rate=r.max_funding_rate,
-        ema_weight=r.ema_weight,
+        skew_scale=self.skew_scale[market],
         min_notional=self.min_notional[market],
     )
 

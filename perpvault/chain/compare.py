@@ -163,7 +163,7 @@ def diff(model: Exchange, state: ChainState, views: ModelViews | None = None) ->
         stored = (
             mm.funding_index,
             mm.last_funding_time,
-            mm.mark_ema,
+            mm.funding_price,
             mm.funding_pool,
             mm.funding_weight,
             mm.open_interest,

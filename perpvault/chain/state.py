@@ -56,7 +56,7 @@ class MarketState:
     oracle: str
     funding_index: int
     last_funding_time: int
-    mark_ema: int
+    funding_price: int
     funding_pool: int
     funding_weight: int
     open_interest: int
@@ -68,7 +68,7 @@ class MarketState:
         return (
             self.funding_index,
             self.last_funding_time,
-            self.mark_ema,
+            self.funding_price,
             self.funding_pool,
             self.funding_weight,
             self.open_interest,

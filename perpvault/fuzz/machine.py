@@ -685,7 +685,7 @@ class PerpMachine(RuleBasedStateMachine):
 
     @rule(
         market=markets,
-        which=st.sampled_from(["mmr", "imr", "fees", "penalty", "band", "funding", "ema", "min_notional"]),
+        which=st.sampled_from(["mmr", "imr", "fees", "penalty", "band", "funding", "skew_scale", "min_notional"]),
         x=st.integers(0, 1_000_000),
     )
     def announce_market_params(self, market: int, which: str, x: int) -> None:
@@ -708,7 +708,7 @@ class PerpMachine(RuleBasedStateMachine):
         elif which == "min_notional":
             p.min_notional = x * 50  # 0 .. 50 USDC
         else:
-            p.ema_weight = 1 + x % 1_000_000
+            p.skew_scale = 1 + x * x * 100  # 1 atom .. 100M USDC: from always at the cap to nearly off
         self._params(market, p)
 
     def _params(self, market: int, p: MarketParams, sender: str | None = None) -> None:

@@ -11,14 +11,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from perpvault.model import maths as pm
 from perpvault.model.constants import (
-    FUNDING_PERIOD,
     FUNDING_PRICE_DIV,
     MAX_ADL,
     MAX_ADL_ARG,
     MAX_AMOUNT,
     MAX_BAND,
     MAX_BUFFER,
-    MAX_EMA_WEIGHT,
     MAX_FEE,
     MAX_FUNDING_RATE,
     MAX_IMR,
@@ -34,6 +32,7 @@ from perpvault.model.constants import (
     MIN_DELAY,
     MIN_MMR,
     PPM,
+    VALUE_UNIT,
     VAULT_DECIMALS_OFFSET,
     WAD,
 )
@@ -163,7 +162,7 @@ class Clearinghouse:
         self.markets[market] = MarketState(
             funding_index=0,
             last_funding_time=self.w.now,
-            mark_ema=price,
+            funding_price=price,
             funding_pool=0,
             funding_weight=0,
             open_interest=0,
@@ -287,7 +286,6 @@ class Clearinghouse:
             self._check_min_notional(maker, market, oracle_price)
         if taker != v:
             self._check_min_notional(taker, market, oracle_price)
-        self._update_ema(market, price, self.params[market].ema_weight)
         self.w.log("Filled", maker, taker, market, taker_size, price, maker_fee, taker_fee)
         return maker_fee, taker_fee
 
@@ -390,29 +388,35 @@ class Clearinghouse:
     def _price(self, market: int) -> int:
         return self.w.feed.price(market)
 
+    def _rate(self, market: int) -> int:
+        """`funding._rate`: max_funding_rate * clamp(vault skew / skew_scale, -1, 1), WAD per second."""
+        s = self.markets[market]
+        size = self.positions_of(self.vault, market).size
+        if size == 0:
+            return 0
+        skew = trunc_div(i256(-size * to_int(s.funding_price)), to_int(VALUE_UNIT))
+        cap = to_int(self.params[market].max_funding_rate)
+        return min(max(trunc_div(i256(skew * cap), to_int(self.params[market].skew_scale)), -cap), cap)
+
     def _current_index(self, market: int) -> int:
         s = self.markets[market]
         last = s.last_funding_time
         index = s.funding_index
         if self.w.now == last:
             return index
-        ip = to_int(self._price(market))
-        premium = trunc_div(i256(i256(to_int(s.mark_ema) - ip) * WAD), ip)
-        cap = to_int(self.params[market].max_funding_rate)
-        rate = min(max(trunc_div(premium, FUNDING_PERIOD), -cap), cap)
         dt = to_int(u256(self.w.now - last))
-        return i256(index + pm.floor_div(i256(i256(rate * dt) * ip), FUNDING_PRICE_DIV))
+        growth = i256(i256(self._rate(market) * dt) * to_int(s.funding_price))
+        return i256(index + pm.floor_div(growth, FUNDING_PRICE_DIV))
 
     def _accrue(self, market: int) -> int:
+        s = self.markets[market]
+        if self.w.now == s.last_funding_time:
+            return s.funding_index
         index = self._current_index(market)
-        self.markets[market].funding_index = index
-        self.markets[market].last_funding_time = self.w.now
+        s.funding_index = index
+        s.funding_price = self._price(market)
+        s.last_funding_time = self.w.now
         return index
-
-    def _update_ema(self, market: int, price: int, weight: int) -> None:
-        ema = to_int(self.markets[market].mark_ema)
-        ema = i256(ema + trunc_div(i256(i256(to_int(price) - ema) * to_int(weight)), to_int(PPM)))
-        self.markets[market].mark_ema = to_uint(ema)
 
     # --- internal: accounts -------------------------------------------------------------------
 
@@ -868,9 +872,7 @@ class Clearinghouse:
         require(p.price_band != 0 and p.price_band <= MAX_BAND, "ch: band out of bounds")
         require(p.vault_max_notional <= MAX_AMOUNT, "ch: vault limit out of bounds")
         require(p.max_funding_rate <= MAX_FUNDING_RATE, "ch: funding cap out of bounds")
-        require(
-            p.ema_weight != 0 and p.ema_weight <= MAX_EMA_WEIGHT, "ch: ema weight out of bounds"
-        )
+        require(p.skew_scale != 0 and p.skew_scale <= MAX_AMOUNT, "ch: skew scale out of bounds")
         require(p.min_notional <= MAX_MIN_NOTIONAL, "ch: min notional out of bounds")
 
     def _imr(self, market: int) -> int:

@@ -23,8 +23,7 @@ MAX_AMOUNT = 2**128
 MAX_PRICE = 10**36
 # A position's size and open notional are stored as int128 in one slot.
 MAX_POSITION = 2**127
-# Funding: the premium is paid over this period; the index scale is 10**36.
-FUNDING_PERIOD = 28_800
+# Funding: rate (WAD per second) * seconds * price / 10**12 is the index's growth.
 FUNDING_PRICE_DIV = 10**12
 
 # Hard bounds of the owner's parameters (ppm unless noted).
@@ -35,7 +34,6 @@ MAX_FEE = 10_000
 MAX_PENALTY = 100_000
 MAX_BAND = 200_000
 MAX_FUNDING_RATE = 10**18 // 3600 // 100
-MAX_EMA_WEIGHT = 1_000_000
 MAX_MIN_NOTIONAL = 10**12
 MIN_BUFFER = 10_000
 MAX_BUFFER = 1_000_000

@@ -24,7 +24,7 @@ class MarketParams:
     price_band: int
     vault_max_notional: int  # atoms
     max_funding_rate: int  # WAD per second
-    ema_weight: int
+    skew_scale: int  # atoms: the vault skew at which funding reaches max_funding_rate
     min_notional: int  # atoms: a voluntary trade leaves a position flat or at least this
 
     @classmethod
@@ -53,7 +53,7 @@ class MarketState:
 
     funding_index: int = 0
     last_funding_time: int = 0
-    mark_ema: int = 0
+    funding_price: int = 0  # the oracle price at the last accrual
     funding_pool: int = 0
     funding_weight: int = 0
     open_interest: int = 0

@@ -144,11 +144,11 @@ def run_scenario(r: Lockstep, roles: dict[str, Any]) -> dict[str, Any]:
         "unpause", lambda s: s.clearinghouse.unpause(sender=s.owner), lambda x: x.unpause(owner)
     )
     eth_params = copy.copy(m.w.ch.params[ETH])
-    eth_params.ema_weight = 350_000
+    eth_params.skew_scale = 3 * 10**9  # 3,000 USDC of vault skew puts funding at its cap
     eth_params.taker_fee = 700
     r.change_market_params(ETH, eth_params)
 
-    # Time passes; funding accrues (the EMA sits above the index) and is settled lazily.
+    # Time passes; funding accrues (from the vault's skew) and is settled lazily.
     r.advance(1_200)
     r.set_price(BTC, 60_050 * 10**18 + 11)
     r.set_price(ETH, 3_003 * 10**18 + 17)

@@ -36,8 +36,8 @@ MARKET_EDGES = [
     (dict(vault_max_notional=2**128), dict(vault_max_notional=2**128 + 1), "ch: vault limit out of bounds"),
     (dict(max_funding_rate=MAX_FUNDING_RATE), dict(max_funding_rate=MAX_FUNDING_RATE + 1),
      "ch: funding cap out of bounds"),
-    (dict(ema_weight=1), dict(ema_weight=0), "ch: ema weight out of bounds"),
-    (dict(ema_weight=1_000_000), dict(ema_weight=1_000_001), "ch: ema weight out of bounds"),
+    (dict(skew_scale=1), dict(skew_scale=0), "ch: skew scale out of bounds"),
+    (dict(skew_scale=2**128), dict(skew_scale=2**128 + 1), "ch: skew scale out of bounds"),
     (dict(min_notional=10**12), dict(min_notional=10**12 + 1), "ch: min notional out of bounds"),
 ]
 
@@ -166,7 +166,7 @@ def test_add_market__lists_market_with_its_oracle_price(system, owner, oracle_up
     assert system.clearinghouse.market_count() == 3
     assert tuple(system.clearinghouse.params(2)) == params
     state = system.clearinghouse.markets(2)
-    assert (state.oracle, state.mark_ema, state.funding_index) == (system.feed.address, price(151), 0)
+    assert (state.oracle, state.funding_price, state.funding_index) == (system.feed.address, price(151), 0)
     ev = tx.events.filter(system.clearinghouse.MarketAdded)[0]
     assert (ev.market, ev.oracle) == (2, system.feed.address)
     assert_invariants(system)

@@ -53,7 +53,7 @@ struct MarketParams:
     price_band: uint256
     vault_max_notional: uint256
     max_funding_rate: uint256
-    ema_weight: uint256
+    skew_scale: uint256
     min_notional: uint256
 
 
@@ -69,7 +69,7 @@ struct MarketState:
     oracle: address
     funding_index: int256
     last_funding_time: uint256
-    mark_ema: uint256
+    funding_price: uint256
     funding_pool: int256
     funding_weight: int256
     open_interest: uint256
@@ -147,14 +147,14 @@ GRACE_PERIOD: constant(uint256) = 14 * 86_400
 # The Clearinghouse's storage slots the checks pin (`vyper -f layout contracts/Clearinghouse.vy`, the
 # Liquidator's too: its code runs on this storage by DELEGATECALL;
 # a HashMap entry lives at keccak256(slot ++ key)). test_formal checks them against the layout.
-MARKET_COUNT_SLOT: constant(uint256) = 7
-MARKET_STORE_SLOT: constant(uint256) = 8
-MARKET_MASK_SLOT: constant(uint256) = 12
+MARKET_COUNT_SLOT: constant(uint256) = 8
+MARKET_STORE_SLOT: constant(uint256) = 9
+MARKET_MASK_SLOT: constant(uint256) = 13
 PAUSED_SLOT: constant(uint256) = 1
-VAULT_SLOT: constant(uint256) = 6
-POSITION_WORD_SLOT: constant(uint256) = 10
-MARGIN_SLOT: constant(uint256) = 9
-ORDER_BOOK_SLOT: constant(uint256) = 17
+VAULT_SLOT: constant(uint256) = 7
+POSITION_WORD_SLOT: constant(uint256) = 11
+MARGIN_SLOT: constant(uint256) = 10
+ORDER_BOOK_SLOT: constant(uint256) = 18
 # Fixed accounts for the fill checks (any storage; only their identities are fixed).
 MAKER: constant(address) = 0x00000000000000000000000000000000000A11cE
 TAKER: constant(address) = 0x0000000000000000000000000000000000000B0b
@@ -163,21 +163,22 @@ KEEPER: constant(address) = 0x000000000000000000000000000000000000cafE
 COUNTERPARTY: constant(address) = 0x000000000000000000000000000000000000C0C0
 # More slots the liquidation checks pin (same source, same test).
 RATE_WORD_SLOT: constant(uint256) = 2
-RISK_WORD_SLOT: constant(uint256) = 5
-POSITION_INDEX_SLOT: constant(uint256) = 11
+RISK_WORD_SLOT: constant(uint256) = 6
+POSITION_INDEX_SLOT: constant(uint256) = 12
 FEED_MAX_AGE_SLOT: constant(uint256) = 2
 FEED_ROUNDS_SLOT: constant(uint256) = 4
 # The liquidation checks' one market: the crash scenario's ETH-PERP (perpvault/scenarios/
 # catalogue.py) at 4,400 USDC, 40x: imr 2.5%, mmr 1.25%, maker 2 bp, taker 5 bp, penalty
-# 0.5%, band 5%, EMA weight 20%, cap 0.1%/h; and setUp's risk parameters.
+# 0.5%, band 5%, cap 0.1%/h (the rate word's lanes; skew_scale has its own slot); and setUp's
+# risk parameters.
 LIQ_PRICE: constant(uint256) = 4_400 * 10**18
 LIQ_SIZE: constant(uint256) = 7 * 10**18 + 3
 LIQ_BASIS: constant(int128) = 33_600_123_457
-LIQ_RATES: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 5_000 << 96 | 50_000 << 120 | 200_000 << 144 | (10**18 // 3600 // 1000) << 168
+LIQ_RATES: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 5_000 << 96 | 50_000 << 120 | (10**18 // 3600 // 1000) << 168
 # The same market with a 1.5% liquidation penalty: taker fee + penalty (1.55%) then cost more
 # than closing frees (mmr x buffer, 1.5%), so `_partial_close` declines and a liquidation
 # always closes everything.
-LIQ_RATES_NO_PARTIAL: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 15_000 << 96 | 50_000 << 120 | 200_000 << 144 | (10**18 // 3600 // 1000) << 168
+LIQ_RATES_NO_PARTIAL: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 15_000 << 96 | 50_000 << 120 | (10**18 // 3600 // 1000) << 168
 # An equity of 300 USDC for the pinned position (value 30,800 USDC, basis 33,600.123457):
 # below the maintenance requirement (385 USDC) but enough for a partial close to restore it.
 PARTIAL_MARGIN: constant(int256) = 2_800_123_457 + 300 * 10**6
@@ -673,7 +674,7 @@ def check_ch_announce_changes_nothing_in_force(params: MarketParams):
     ok &= self._b(staticcall vm.load(self.ch, convert(RISK_WORD_SLOT, bytes32)) == risk0)
     ok &= self._b(staticcall ch.margin(a) == m0) & self._b(p1.size == p0.size) & self._b(p1.open_notional == p0.open_notional)
     ok &= self._b(p1.funding_index == p0.funding_index) & self._b((staticcall ch.margin_requirements(a))[1] == req0)
-    ok &= self._b(s1.funding_index == s0.funding_index) & self._b(s1.mark_ema == s0.mark_ema) & self._b(s1.funding_pool == s0.funding_pool)
+    ok &= self._b(s1.funding_index == s0.funding_index) & self._b(s1.funding_price == s0.funding_price) & self._b(s1.funding_pool == s0.funding_pool)
     ok &= self._b(s1.open_interest == s0.open_interest) & self._b(staticcall ch.insurance_due() == due0)
     ok &= self._b(staticcall Token(self.usdc).balanceOf(self.ch) == bal0)
     ok &= self._same_params(staticcall ch.pending_params(0), params) & self._b(self._rate_word() >> 232 == params.imr)
@@ -851,7 +852,7 @@ def _pin_open(a: address):
 @internal
 @view
 def _rate_word() -> uint256:
-    """Market 0's rate word (the seven rates, the funding cap, the pending imr's lane)."""
+    """Market 0's rate word (the six rates, the funding cap, the pending imr's lane)."""
     slot: bytes32 = keccak256(concat(convert(RATE_WORD_SLOT, bytes32), convert(0, bytes32)))
     return convert(staticcall Vm(VM).load(self.ch, slot), uint256)
 
@@ -862,7 +863,7 @@ def _same_params(a: MarketParams, b: MarketParams) -> uint256:
     ok: uint256 = self._b(a.imr == b.imr) & self._b(a.mmr == b.mmr) & self._b(a.maker_fee == b.maker_fee)
     ok &= self._b(a.taker_fee == b.taker_fee) & self._b(a.liquidation_penalty == b.liquidation_penalty)
     ok &= self._b(a.price_band == b.price_band) & self._b(a.vault_max_notional == b.vault_max_notional)
-    ok &= self._b(a.max_funding_rate == b.max_funding_rate) & self._b(a.ema_weight == b.ema_weight)
+    ok &= self._b(a.max_funding_rate == b.max_funding_rate) & self._b(a.skew_scale == b.skew_scale)
     return ok & self._b(a.min_notional == b.min_notional)
 
 

@@ -50,7 +50,7 @@ struct MarketParams:
     price_band: uint256
     vault_max_notional: uint256
     max_funding_rate: uint256
-    ema_weight: uint256
+    skew_scale: uint256
     min_notional: uint256
 
 
@@ -130,7 +130,7 @@ def __init__():
         extcall Clearinghouse(ch).add_market(feed, MarketParams(
             imr=imr, mmr=mmr, maker_fee=200, taker_fee=500, liquidation_penalty=10_000,
             price_band=50_000, vault_max_notional=10**15, max_funding_rate=10**18 // 3600 // 1000,
-            ema_weight=200_000, min_notional=10_000_000,
+            skew_scale=10**13, min_notional=10_000_000,
         ))
     self.usdc = usdc
     self.feed = feed

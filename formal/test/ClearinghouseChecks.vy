@@ -120,6 +120,7 @@ interface Clearinghouse:
     def liquidate(account: address, counterparties: DynArray[address, 4096]): nonpayable
     def equity(account: address) -> int256: view
     def margin_requirements(account: address) -> (uint256, uint256): view
+    def funding_index(market: uint256) -> int256: view
 
 
 struct Books:
@@ -165,6 +166,7 @@ COUNTERPARTY: constant(address) = 0x000000000000000000000000000000000000C0C0
 RATE_WORD_SLOT: constant(uint256) = 2
 RISK_WORD_SLOT: constant(uint256) = 6
 POSITION_INDEX_SLOT: constant(uint256) = 12
+SKEW_SCALE_SLOT: constant(uint256) = 4
 FEED_MAX_AGE_SLOT: constant(uint256) = 2
 FEED_ROUNDS_SLOT: constant(uint256) = 4
 # The liquidation checks' one market: the crash scenario's ETH-PERP (perpvault/scenarios/
@@ -182,6 +184,11 @@ LIQ_RATES_NO_PARTIAL: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 50
 # An equity of 300 USDC for the pinned position (value 30,800 USDC, basis 33,600.123457):
 # below the maintenance requirement (385 USDC) but enough for a partial close to restore it.
 PARTIAL_MARGIN: constant(int256) = 2_800_123_457 + 300 * 10**6
+# The funding checks' parameters: LIQ_RATES's cap (0.1%/h, WAD per second) and perpvault.params'
+# default skew scale (10M USDC of vault skew reaches the cap).
+FUNDING_CAP: constant(int256) = 10**18 // 3600 // 1000
+MAX_PRICE: constant(uint256) = 10**36
+SKEW_SCALE: constant(uint256) = 10**13
 LIQ_RISK: constant(uint256) = 200_000 | 200_000 << 24 | 500_000 << 48 | 200_000 << 72 | 86_400 << 96
 
 usdc: public(address)
@@ -358,6 +365,101 @@ def check_ch_settle_funding(account: address):
     extcall Vm(VM).prank(caller)
     extcall Clearinghouse(self.ch).settle_funding(account)
     self._after(touched, before)
+
+
+@external
+def check_ch_funding_index_ignores_oracle_now(size: int128, fp: uint256, dt: uint256, p1: uint256, p2: uint256):
+    """
+    @notice F2 on the bytecode: funding for an interval is priced only from what was stored
+            at its start. Market 0 last accrued now (t0) with funding price `fp`, the vault
+            holding `size`; after any dt > 0 seconds, `funding_index(0)` with the oracle at
+            `p1` and again at `p2` returns the same index, and it is exactly
+            index + floor(rate * dt * fp / 10**12) with rate = clamp(trunc(-size * fp / 10**30)
+            * cap / skew_scale, -cap, cap) from the stored size, price and parameters. Then an
+            accrual (`settle_funding` of an account long 1 unit, settled to index 0) stores that
+            index, the time t0 + dt and the oracle's price then (`p2`) as the next interval's
+            funding price. Bounded: the cap and skew scale fixed (FUNDING_CAP, SKEW_SCALE: the
+            rate word LIQ_RATES); t0 + dt < 2**64; the size any int128 (the stored range), fp
+            any uint256, p1 and p2 any non-zero price posted now; the index, the vault's
+            position index and margin, the pool and weight symbolic. Paths that revert (an
+            overflowing product, a stale or zero price) end without asserting. Its mutant run
+            (`funding_reads_oracle_now`) does not finish: the solver finds no model for the
+            256-bit products within 120 s a query; check_ch_funding_index_ignores_oracle_now_at
+            is the instance that catches it.
+    """
+    extcall Vm(VM).assume(self._b(dt < 2**64) == 1)
+    self._index_ignores_oracle_now(convert(size, int256), fp, dt, p1, p2)
+
+
+@external
+def check_ch_funding_index_ignores_oracle_now_at(dt: uint256, p1: uint256, p2: uint256):
+    """
+    @notice check_ch_funding_index_ignores_oracle_now at one stored state: the vault short
+            2,500 ETH at funding price LIQ_PRICE (11M USDC of skew: past SKEW_SCALE, so the
+            rate is the cap); dt < 2**32 and the oracle's two prices at most MAX_PRICE (the
+            feed refuses larger), all three symbolic.
+    """
+    extcall Vm(VM).assume(self._b(dt < 2**32) & self._b(p1 <= MAX_PRICE) & self._b(p2 <= MAX_PRICE) == 1)
+    self._index_ignores_oracle_now(-2_500 * 10**18, LIQ_PRICE, dt, p1, p2)
+
+
+@internal
+def _index_ignores_oracle_now(size: int256, fp: uint256, dt: uint256, p1: uint256, p2: uint256):
+    """The F2 checks' body: the state pinned at t0 with the vault holding `size` at funding
+    price `fp`; the index after dt read with the oracle at p1 and at p2; then an accrual."""
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    vm: Vm = Vm(VM)
+    t0: uint256 = block.timestamp
+    extcall vm.assume(self._b(dt != 0) & self._b(t0 < 2**64) & self._b(p1 != 0) & self._b(p2 != 0) == 1)
+    self._pin_funding(size, fp)
+    # What is stored at the interval's start, read back (the same terms the contract reads).
+    s0: MarketState = staticcall ch.markets(0)
+    q: int256 = (staticcall ch.positions(self.lp, 0)).size
+    extcall vm.warp(t0 + dt)
+    self._pin_feed(p1)
+    i1: int256 = staticcall ch.funding_index(0)
+    self._pin_feed(p2)
+    i2: int256 = staticcall ch.funding_index(0)
+    extcall vm.assertTrue(i1 == i2, "F2: the index reads the oracle now")
+    expected: int256 = s0.funding_index + self._growth(q, s0.funding_price, block.timestamp - s0.last_funding_time)
+    extcall vm.assertTrue(i1 == expected, "F2: the index is not the stored state's")
+    self._pin_open(KEEPER)
+    self._pin_position(KEEPER, 10**18, 0)
+    extcall ch.settle_funding(KEEPER)
+    s: MarketState = staticcall ch.markets(0)
+    ok: uint256 = self._b(s.funding_index == expected) & self._b(s.funding_price == p2) & self._b(s.last_funding_time == t0 + dt)
+    extcall vm.assertTrue(ok == 1, "F2: the accrual stored something else")
+
+
+@external
+def check_ch_funding_rate_ignores_wash_fill(size: int128, dt: uint256):
+    """
+    @notice F1 on the bytecode: a fill between two traders leaves the rate. The liquidation
+            checks' pair (`_pin_waterfall`: MAKER long LIQ_SIZE, COUNTERPARTY short 10 ETH)
+            with the vault holding `size` instead of being flat, funding last accrued now (t0)
+            at LIQ_PRICE; the index `funding_index(0)` would reach after dt seconds is read,
+            then COUNTERPARTY buys 3 ETH from MAKER at t0 (both shrink; open interest falls by
+            3 ETH), and the index after the same dt is the same. Bounded: the fill's size and
+            price (the oracle's, LIQ_PRICE) fixed, the cap and skew scale as in
+            check_ch_funding_index_ignores_oracle_now; the vault's size any int128; every
+            margin, the open interest, pool and weight symbolic; t0 + dt < 2**64.
+    """
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    vm: Vm = Vm(VM)
+    t0: uint256 = block.timestamp
+    extcall vm.assume(self._b(dt != 0) & self._b(dt < 2**64) & self._b(t0 < 2**64) == 1)
+    self._pin_waterfall(LIQ_RATES)
+    self._pin_funding(convert(size, int256), LIQ_PRICE)
+    extcall vm.warp(t0 + dt)
+    self._pin_feed(LIQ_PRICE)
+    before: int256 = staticcall ch.funding_index(0)
+    extcall vm.warp(t0)
+    self._pin_feed(LIQ_PRICE)
+    extcall vm.prank(BOOK)
+    extcall ch.fill(MAKER, COUNTERPARTY, 0, 3 * 10**18, LIQ_PRICE)
+    extcall vm.warp(t0 + dt)
+    self._pin_feed(LIQ_PRICE)
+    extcall vm.assertTrue(staticcall ch.funding_index(0) == before, "F1: a wash fill moved the rate")
 
 
 @external
@@ -870,11 +972,52 @@ def _same_params(a: MarketParams, b: MarketParams) -> uint256:
 @internal
 def _pin_price():
     """The feed's max_age (3,600 s) and market 0's round: LIQ_PRICE, posted now."""
+    self._pin_feed(LIQ_PRICE)
+
+
+@internal
+def _pin_funding(size: int256, fp: uint256):
+    """The funding checks' market: one market accrued now (`_pin_market`), the roles (not
+    paused; the vault `self.lp`), the rate word LIQ_RATES, skew_scale SKEW_SCALE, the stored
+    funding price `fp`, and the vault holding `size` (market bit set iff size != 0, basis 0;
+    its position index stays symbolic)."""
+    vm: Vm = Vm(VM)
+    self._pin_market()
+    self._pin_roles(False)
+    store: uint256 = convert(keccak256(concat(convert(MARKET_STORE_SLOT, bytes32), convert(0, bytes32))), uint256)
+    extcall vm.store(self.ch, convert(store + 2, bytes32), convert(fp, bytes32))  # funding_price
+    extcall vm.store(self.ch, keccak256(concat(convert(RATE_WORD_SLOT, bytes32), convert(0, bytes32))), convert(LIQ_RATES, bytes32))
+    extcall vm.store(self.ch, keccak256(concat(convert(SKEW_SCALE_SLOT, bytes32), convert(0, bytes32))), convert(SKEW_SCALE, bytes32))
+    self._pin_mask(self.lp, convert(size != 0, uint256))
+    self._pin_position(self.lp, size, 0)
+
+
+@internal
+def _pin_feed(p: uint256):
+    """The feed's max_age (3,600 s) and market 0's round: `p`, posted now."""
     vm: Vm = Vm(VM)
     extcall vm.store(self.feed, convert(FEED_MAX_AGE_SLOT, bytes32), convert(3_600, bytes32))
     round: uint256 = convert(keccak256(concat(convert(FEED_ROUNDS_SLOT, bytes32), convert(0, bytes32))), uint256)
-    extcall vm.store(self.feed, convert(round, bytes32), convert(LIQ_PRICE, bytes32))
+    extcall vm.store(self.feed, convert(round, bytes32), convert(p, bytes32))
     extcall vm.store(self.feed, convert(round + 1, bytes32), convert(block.timestamp, bytes32))
+
+
+@internal
+@pure
+def _growth(size: int256, fp: uint256, dt: uint256) -> int256:
+    """SPEC 5 / docs/mechanism.md 5, written out: floor(rate * dt * fp / 10**12), rate =
+    clamp(trunc(-size * fp / 10**30) * FUNDING_CAP / SKEW_SCALE, -cap, cap), 0 for a flat vault.
+    The operations are the contract's, on the stored values read back through its views, so
+    halmos sees the same terms (with the size passed in as the check's argument instead, the
+    equality is a non-linear query that timed out at 120 s); floor as `perp_math._floor_div`
+    computes it, branch-free."""
+    rate: int256 = 0
+    if size != 0:
+        skew: int256 = -size * convert(fp, int256) // 10**30
+        rate = min(max(skew * FUNDING_CAP // convert(SKEW_SCALE, int256), -FUNDING_CAP), FUNDING_CAP)
+    x: int256 = rate * convert(dt, int256) * convert(fp, int256)
+    q: int256 = x // 10**12
+    return unsafe_sub(q, convert(unsafe_sub(x, unsafe_mul(q, 10**12)) < 0, int256))
 
 
 @internal

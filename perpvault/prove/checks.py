@@ -18,6 +18,12 @@ are summed into the ghost terms ``rest_q`` and ``rest_v``, which no step touches
   together draws at most ``weight / 10**36`` from the pool (docs/mechanism.md §4), so the
   pool never pays out value it does not hold, and `sweep_to_insurance` never takes it.
 
+The funding accrual (`funding._rate`, `_current_index`, `_accrue`) has its own checks: it
+moves no money (I1, I2, IF preserved, every balance unchanged), the index after an interval
+depends only on what was stored at its start (F2; a wash fill inside it and the oracle's
+price now change nothing), and the rate is bounded by the cap with the sign that makes the
+vault's counterparties pay.
+
 ``MUTANTS`` maps each planted bug to the checks that must report a counterexample for it.
 """
 
@@ -204,6 +210,17 @@ def step_bad_debt(B, st, pre):
 
 def step_sweep(B, st, pre):
     return t.sweep_to_insurance(B, st)[0]
+
+
+def with_funding(st: dict, pre: list) -> dict:
+    """The accrual's fields (transitions.py): last funding time, funding price, the cap and the
+    skew scale, each over its full uint256 range."""
+    return {**st, "last": u("last", pre), "fp": u("fp", pre), "cap": u("cap", pre),
+            "scale": u("scale", pre)}
+
+
+def step_accrue(B, st, pre):
+    return t.accrue(B, with_funding(st, pre), "vault", u("now", pre), u("oracle_price", pre))
 
 
 def adl_names(n: int) -> list[str]:
@@ -431,6 +448,67 @@ def waterfall_zero(n: int):
     return build
 
 
+MONEY = ("pool", "weight", "oi", "due", "bal", "fin", "fout", "fbal")
+
+
+def accrue_moves_no_money(B):
+    """`_accrue` changes the index, the time and the funding price only: every margin,
+    position, the pool and weight, open interest, insurance_due and both token balances are
+    the same after it."""
+    pre: list = []
+    st = with_funding(sym_state(["vault", "a"], pre), pre)
+    post = t.accrue(B, st, "vault", u("now", pre), u("oracle_price", pre))
+    same = [post["acc"][n][k] == st["acc"][n][k] for n in st["acc"] for k in ("m", "q", "on", "f")]
+    return pre, z3.And(*same, *[post[k] == st[k] for k in MONEY])
+
+
+def index_ignores_oracle_now(B):
+    """F2 on the index formula: two executions that agree on what is stored at the interval's
+    start (index, time, funding price, the vault's size, cap and scale) -- one reads the
+    index at `now` with the oracle at price_a; the other first runs a wash fill between two
+    traders (maker and taker, the vault taking its fee share: no vault size change) in the
+    block of the last accrual, then reads it at the same `now` with the oracle at price_b --
+    get the same index. So the amount an interval accrues is fixed by the state at its start:
+    no price first seen later and no fill inside it moves it (F1, F2)."""
+    pre: list = []
+    st = with_funding(sym_state(["vault", "maker", "taker"], pre), pre)
+    now = u("now", pre)
+    washed = t.fill(B, st, "maker", "taker", s("taker_size", pre), u("price", pre),
+                    u("maker_fee", pre), u("taker_fee", pre), u("fund_fee_share", pre), "vault")[0]
+    a = t.current_index(B, st, "vault", now, u("price_a", pre))
+    b = t.current_index(B, washed, "vault", now, u("price_b", pre))
+    return pre, a == b
+
+
+def _skew_spec(vq, fp):
+    """trunc(-vq * fp / 10**30) toward zero, written independently of gmath."""
+    num = -vq * fp
+    return z3.If(num >= 0, num / 10**30, -((-num) / 10**30))
+
+
+def rate_props(which: str):
+    """`funding._rate` over the full ranges of the vault's size, the funding price, the cap
+    and the scale. ``bounded``: |rate| <= cap, and with the vault holding a position
+    |rate| == cap once |skew| >= scale (the clamp saturates). ``sign``: rate * vault_size <= 0
+    (the vault is never the side that pays: vault short, longs pay); 0 when the vault is
+    flat; otherwise rate != 0 exactly when |skew| * cap >= scale."""
+
+    def build(B):
+        pre: list = []
+        st = with_funding(sym_state(["vault"], pre), pre)
+        r = t.rate(B, st, "vault")
+        vq, cap, scale = st["acc"]["vault"]["q"], st["cap"], st["scale"]
+        skew = _skew_spec(vq, st["fp"])
+        mag = z3.If(r >= 0, r, -r)
+        abs_skew = z3.If(skew >= 0, skew, -skew)
+        if which == "bounded":
+            return pre, z3.And(mag <= cap, z3.Implies(z3.And(vq != 0, abs_skew >= scale), mag == cap))
+        return pre, z3.And(r * vq <= 0, z3.Implies(vq == 0, r == 0),
+                           z3.Implies(vq != 0, (r != 0) == (abs_skew * cap >= scale)))
+
+    return build
+
+
 # --- the list ---------------------------------------------------------------------------------
 
 ADL_N = (1, 2, 3)
@@ -451,6 +529,7 @@ def _checks() -> list[Check]:
         ("liquidation_charges", step_charges, ["a", "keeper"], ("a",), ("I2",), FULL),
         ("fund_cover", step_bad_debt, one, (), ("I2", "I5", "I5 exact"), FULL),
         ("sweep_to_insurance", step_sweep, one, (), ("I2", "I5", "I5 exact", "IF"), FULL),
+        ("accrue", step_accrue, ["vault", "a"], (), ("I1", "I2", "IF"), FULL),
     ]
     for n in ADL_N:
         steps.append((f"adl[{n}]", step_adl(n), adl_names(n), ("a",), ("I1", "I2", "IF"),
@@ -469,6 +548,19 @@ def _checks() -> list[Check]:
         Check("fund_cover: bounded", "fund_cover",
               "dues pay min(need, due), the fund the rest up to available; S > 0 ⇒ both "
               "emptied", cover_bounded),
+    ]
+    cs += [
+        Check("accrue: no money moves", "accrue",
+              "every margin, position, pool, weight, oi, due and balance unchanged",
+              accrue_moves_no_money),
+        Check("funding_index: F2", "current_index",
+              "same index at now whatever the oracle's price now and a wash fill inside the "
+              "interval", index_ignores_oracle_now,
+              FULL + "; the wash fill in the block of the last accrual"),
+        Check("funding_rate: bounded", "rate", "|rate| <= cap; |skew| >= scale ⇒ |rate| = cap",
+              rate_props("bounded")),
+        Check("funding_rate: sign", "rate",
+              "rate * vault_size <= 0; rate != 0 ⇔ |skew| * cap >= scale", rate_props("sign")),
     ]
     for roles in TRADE_ROLES:
         cs += [
@@ -535,6 +627,16 @@ MUTANTS: dict[str, tuple[str, list[str]]] = {
     "funding_round_account": ("funding credit rounded the account's way",
                               ["settle_funding: rounding", "settle_funding: IF"]),
     "sweep_rounds_up": ("sweep takes the funding surplus rounded up", ["sweep_to_insurance: IF"]),
+    "accrue_books_growth": ("accrual books the interval's growth into the funding pool",
+                            ["accrue: I2", "accrue: no money moves"]),
+    "index_priced_at_oracle_now": ("the index's growth priced at the oracle's price now, not "
+                                   "the stored funding price (a retroactive rate, R8)",
+                                   ["funding_index: F2"]),
+    "rate_from_open_interest": ("the rate from the traders' long open interest, not the "
+                                "vault's size: a wash fill moves it (F1)", ["funding_index: F2"]),
+    "rate_unclamped": ("the rate not clamped to ±max_funding_rate", ["funding_rate: bounded"]),
+    "rate_sign_flipped": ("the skew from +vault size: longs are paid when the vault is short",
+                          ["funding_rate: sign"]),
 }
 # I9: each vault entry point rounding the holders' way (perpvault.prove.vault_rounding).
 from perpvault.prove import vault_rounding  # noqa: E402 (loaded by _checks() above already)
@@ -567,6 +669,14 @@ HINTS: dict[str | tuple[str, str], dict[str, int]] = {
     ("adl_haircut_plus_one", "adl[2]: I6"): {**_ADL_HINT, "a.size": 2, "cp0.size": -1,
                                             "cp1.size": -1},
     "adl_same_side": _ADL_HINT,
+    # The vault short 1 at funding price 10**30, cap and scale 1: the rate is 1 for one second.
+    "index_priced_at_oracle_now": {**_TRADE_HINT, "fp": 10**30, "cap": 1, "scale": 1, "last": 0,
+                                   "now": 1, "vault.size": -1},
+    # Funding settled, no fees, the index priced at 10**30 with cap and scale 1: the rate is
+    # 1 while there is open interest, 0 without; two flat traders open a position of 1.
+    "rate_from_open_interest": {**_TRADE_HINT, "maker_fee": 0, "taker_fee": 0, "fund_fee_share": 0,
+                                "fp": 10**30, "cap": 1, "scale": 1, "last": 0, "now": 1, "oi": 0,
+                                "maker.size": 0, "taker.size": 0, "taker_size": 1},
 }
 
 

@@ -163,6 +163,24 @@ MUTANTS: dict[str, Mutant] = registry(
         ("halmos: check_ch_announce_changes_nothing_in_force",),
     ),
     Mutant(
+        "funding_reads_oracle_now",
+        "modules/funding.vy",
+        "dt * convert(ledger.market_store[market].funding_price, int256), constants.FUNDING_PRICE_DIV)",
+        "dt * convert(ledger._price(market), int256), constants.FUNDING_PRICE_DIV)",
+        "the index's growth priced at the oracle's price now, not the stored funding price: a price first "
+        "seen after the interval prices it (F2, R8's retroactive rate)",
+        ("halmos: check_ch_funding_index_ignores_oracle_now_at",),
+    ),
+    Mutant(
+        "rate_reads_open_interest",
+        "modules/funding.vy",
+        "    size: int256 = ledger._size(ledger.vault, market)\n",
+        "    size: int256 = -convert(ledger.market_store[market].open_interest, int256)\n",
+        "the rate from the traders' long open interest, as if the vault were short all of it: a fill "
+        "between two traders moves it (F1)",
+        ("halmos: check_ch_funding_rate_ignores_wash_fill",),
+    ),
+    Mutant(
         "ob_zero_account_accepted",
         "OrderBook.vy",
         '    assert order.account != empty(address), "ob: zero account"\n',

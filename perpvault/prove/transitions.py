@@ -2,9 +2,10 @@
 
 Each function mirrors the function of the same name in `perpvault/model/clearinghouse.py`
 (and so `contracts/Clearinghouse.vy` / `contracts/InsuranceFund.vy`), restricted to one
-market with funding already accrued to the market's current index ``F`` (``_accrue`` is not
-modelled: it only moves the index). State is a plain dict, updated functionally so that
-symbolic branches can be merged::
+market. Every step but the funding accrual runs with funding already accrued to the
+market's current index ``F``; ``rate``, ``current_index`` and ``accrue`` (`funding._rate`,
+`_current_index`, `_accrue`) bring it there. State is a plain dict, updated functionally so
+that symbolic branches can be merged::
 
     st = {
         "acc": {name: {"m": margin, "q": size, "on": open_notional, "f": funding_index}},
@@ -12,6 +13,10 @@ symbolic branches can be merged::
         "oi": open_interest, "due": insurance_due, "bal": the clearinghouse's token balance,
         "fin": fund.total_in, "fout": fund.total_out, "fbal": the fund's token balance,
     }
+
+The accrual reads four more fields, present only in the states of the funding checks:
+``"last"`` (last_funding_time), ``"fp"`` (funding_price, the oracle price at the last
+accrual), ``"cap"`` (max_funding_rate) and ``"scale"`` (skew_scale).
 
 Mutants (``B.mut(name)``) are planted bugs used to show that each proof can fail; they are
 listed with the check that must catch them in :mod:`perpvault.prove.checks`.
@@ -22,7 +27,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from perpvault.model.constants import PPM
+from perpvault.model.constants import FUNDING_PRICE_DIV, PPM, VALUE_UNIT
 from perpvault.prove import gmath as g
 from perpvault.prove.gmath import Int, i256, neg, to_int, to_uint, trunc_div, u256, udiv, vabs
 
@@ -119,6 +124,63 @@ def sweep_to_insurance(B, st: State) -> tuple[State, Int]:
 
 
 # --- positions and funding ------------------------------------------------------------------
+
+
+def rate(B, st: State, vault: str) -> Int:
+    """`funding._rate`: max_funding_rate * clamp(skew / skew_scale, -1, 1), WAD per second, with
+    skew = -vault_size * funding_price // 10**30 (both `//` truncate toward zero); 0 when the
+    vault is flat. Positive (longs pay shorts) when the vault is short."""
+    size = st["acc"][vault]["q"]
+    if B.mut("rate_from_open_interest"):
+        # MUTANT: the skew read from the traders' long open interest, as if the vault were
+        # short all of it: a fill between two traders moves it (F1).
+        size = neg(B, to_int(B, st["oi"]))
+
+    def skewed() -> Int:
+        # MUTANT rate_sign_flipped: skew from +size, so longs are paid when the vault is short.
+        side = size if B.mut("rate_sign_flipped") else neg(B, size)
+        skew = trunc_div(B, i256(B, side * to_int(B, st["fp"])), VALUE_UNIT)
+        cap = to_int(B, st["cap"])
+        r = trunc_div(B, i256(B, skew * cap), to_int(B, st["scale"]))
+        if B.mut("rate_unclamped"):
+            return r  # MUTANT: no clamp to +-max_funding_rate
+        return B.min_(B.max_(r, neg(B, cap)), cap)
+
+    return B.cases(size != 0, skewed, lambda: 0)
+
+
+def current_index(B, st: State, vault: str, now: Int, oracle_price: Int) -> Int:
+    """`funding._current_index` at time `now`: the stored index grown by
+    floor(rate * dt * funding_price / 10**12) over dt = now - last. `oracle_price` is the
+    oracle's price now: the contract does not read it (F2); only a mutant does."""
+
+    def grown() -> Int:
+        dt = to_int(B, u256(B, now - st["last"]))
+        priced_at = st["fp"]
+        if B.mut("index_priced_at_oracle_now"):
+            priced_at = oracle_price  # MUTANT: the growth priced at a price first seen now (R8)
+        growth = i256(B, i256(B, rate(B, st, vault) * dt) * to_int(B, priced_at))
+        return i256(B, st["F"] + g.floor_div(B, growth, FUNDING_PRICE_DIV))
+
+    return B.cases(now == st["last"], lambda: st["F"], grown)
+
+
+def accrue(B, st: State, vault: str, now: Int, oracle_price: Int) -> State:
+    """`funding._accrue` at time `now` with the oracle at `oracle_price`: stores the index, the
+    time and the funding price the next interval is priced at; nothing within the same
+    timestamp. No money moves."""
+
+    def new_interval() -> State:
+        s = cp(st)
+        s["F"] = current_index(B, st, vault, now, oracle_price)
+        if B.mut("accrue_books_growth"):
+            # MUTANT: the interval's growth booked into the funding pool at accrual.
+            s["pool"] = i256(B, s["pool"] + i256(B, s["F"] - st["F"]))
+        s["fp"] = oracle_price
+        s["last"] = now
+        return s
+
+    return B.cases(now == st["last"], lambda: cp(st), new_interval)
 
 
 def settle(B, st: State, who: str) -> State:

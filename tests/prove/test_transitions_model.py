@@ -153,6 +153,93 @@ def test_trade__matches_model(s, size, price, bfr, sfr, share, roles):
          model, names)
 
 
+# --- funding accrual: `_rate`, `_current_index`, `_accrue` ------------------------------------
+
+caps = st.one_of(st.sampled_from([0, 1, 10**18 // 3600 // 1000, 10**18 // 3600 // 100]),
+                 st.integers(0, 2**64 - 1))
+scales = st.one_of(st.sampled_from([1, 10**6, 10**13]), st.integers(1, 10**15), st.just(2**128),
+                   st.integers(1, 2**128))
+vault_sizes = st.one_of(st.integers(-(10**27), 10**27), st.sampled_from([2**127 - 1, -(2**127)]),
+                        st.integers(-(2**127), 2**127 - 1), sizes)
+funding_prices = st.one_of(st.sampled_from([10**18, 3_000 * 10**18, 60_000 * 10**18]), prices,
+                           st.sampled_from([0, 10**36]))
+
+
+@st.composite
+def funding_states(draw, names):
+    """A proof state with the accrual's fields (transitions.py): last time, funding price,
+    cap and skew scale; the vault's size over the whole stored (int128) range."""
+    s = draw(states(names))
+    s["last"] = draw(st.integers(0, 2**40))
+    if draw(st.booleans()):
+        # A market like the deployed ones: up to 10**9 whole units of vault skew at a real
+        # price, a real cap and scale (most such draws accrue something).
+        units = draw(st.integers(-(10**9), 10**9).filter(bool))
+        s["acc"][VAULT]["q"] = units * 10**18 + draw(st.integers(-(10**18) + 1, 10**18 - 1))
+        s.update(fp=draw(st.sampled_from([10**18, 3_000 * 10**18, 60_000 * 10**18])),
+                 cap=draw(st.sampled_from([10**18 // 3600 // 1000, 10**18 // 3600 // 100])),
+                 scale=draw(st.sampled_from([10**6, 10**13, 10**15])))
+        return s
+    s["acc"][VAULT]["q"] = draw(vault_sizes)
+    s.update(fp=draw(funding_prices), cap=draw(caps), scale=draw(scales))
+    return s
+
+
+def funding_world(s: dict, now: int, oracle_price: int) -> Clearinghouse:
+    """`world` with the market last accrued at s["last"] at funding price s["fp"], its cap and
+    skew scale, the clock at `now` and the oracle at `oracle_price`."""
+    ch = world(s, oracle_price)
+    ch.w.now = now
+    ch.markets[0].last_funding_time = s["last"]
+    ch.markets[0].funding_price = s["fp"]
+    ch.params[0].max_funding_rate = s["cap"]
+    ch.params[0].skew_scale = s["scale"]
+    return ch
+
+
+def outcome(run):
+    try:
+        return run()
+    except Revert:
+        return Revert
+
+
+elapsed = st.one_of(st.integers(0, 2), st.integers(0, 10**6), st.sampled_from([86_400 * 365]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=funding_states([VAULT]), dt=elapsed, oracle=prices)
+def test_rate_and_current_index__match_model(s, dt, oracle):
+    now = s["last"] + dt
+    ch = funding_world(s, now, oracle)
+    assert outcome(lambda: t.rate(Concrete(), s, VAULT)) == outcome(lambda: ch._rate(0))
+    assert outcome(lambda: t.current_index(Concrete(), s, VAULT, now, oracle)) == outcome(
+        lambda: ch._current_index(0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=funding_states([VAULT, ACCOUNTS[0]]), dt=elapsed, oracle=prices)
+def test_accrue__matches_model(s, dt, oracle):
+    now = s["last"] + dt
+    names = [VAULT, ACCOUNTS[0]]
+
+    def model():
+        ch = funding_world(s, now, oracle)
+        ch._accrue(0)
+        return ch
+
+    def generic():
+        return t.accrue(Concrete(), s, VAULT, now, oracle)
+
+    both(lambda: {k: v for k, v in generic().items() if k not in ("last", "fp", "cap", "scale")},
+         model, names)
+    try:
+        got, ch = generic(), model()
+    except Revert:
+        return
+    assert (got["last"], got["fp"]) == (ch.markets[0].last_funding_time, ch.markets[0].funding_price)
+
+
 @settings(max_examples=300, deadline=None)
 @given(s=states([ACCOUNTS[0]]), amount=st.integers(0, 10**31))
 def test_cover__matches_model(s, amount):
@@ -242,16 +329,21 @@ from perpvault.prove.checks import sym_state  # noqa: E402
 FIELDS = {"m": "margin", "q": "size", "on": "open_notional", "f": "funding_index"}
 
 
+FUNDING_FIELDS = ("last", "fp", "cap", "scale")
+
+
 def symbolic_agrees(names, s, params: dict, run) -> None:
     """Run `run(B, st, p)` on z3 terms over fresh variables, substitute the concrete state
     `s` and parameters, and compare with the same run on ints: same revert-or-not, same
-    state."""
+    state (the accrual's fields too, when `s` has them)."""
     B = Symbolic()
     st_sym = sym_state(list(names), [])
+    extra = [k for k in FUNDING_FIELDS if k in s]
+    st_sym.update({k: z3.Int(k) for k in extra})
     p_sym = {k: z3.Int(k) for k in params}
     sub = [(z3.Int(f"{n}.{FIELDS[k]}"), z3.IntVal(s["acc"][n][k])) for n in names for k in FIELDS]
     sub += [(z3.Int(k), z3.IntVal(s[k])) for k in ("F", "pool", "weight", "oi", "due", "bal",
-                                                     "fin", "fout", "fbal")]
+                                                     "fin", "fout", "fbal", *extra)]
     sub += [(p_sym[k], z3.IntVal(v)) for k, v in params.items()]
     post = run(B, st_sym, p_sym)
     ok = z3.simplify(z3.substitute(z3.And(*B.conds), *sub))
@@ -268,7 +360,7 @@ def symbolic_agrees(names, s, params: dict, run) -> None:
     for n in names:
         for k in FIELDS:
             assert ev(post["acc"][n][k]) == want["acc"][n][k], (n, k)
-    for k in ("F", "pool", "weight", "oi", "due", "bal", "fin", "fout", "fbal"):
+    for k in ("F", "pool", "weight", "oi", "due", "bal", "fin", "fout", "fbal", *extra):
         assert ev(post[k]) == want[k], k
 
 
@@ -305,3 +397,11 @@ def test_settle_cover_sweep__z3_terms_mean_the_same(s, amount, after):
     symbolic_agrees(["a"], s, {"after": after}, lambda B, x, p: t.bad_debt(B, x, "a",
                                                                            p["after"])[0])
     symbolic_agrees(["a"], s, {}, lambda B, x, p: t.sweep_to_insurance(B, x)[0])
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(s=funding_states([VAULT]), dt=elapsed, oracle=prices)
+def test_accrue__z3_term_means_the_same(s, dt, oracle):
+    params = {"now": s["last"] + dt, "oracle": oracle}
+    symbolic_agrees([VAULT], s, params, lambda B, x, p: t.accrue(B, x, VAULT, p["now"], p["oracle"]))

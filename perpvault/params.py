@@ -26,7 +26,7 @@ class MarketSpec:
     price_band: int = 50_000  # fills within 5% of the oracle
     vault_max_notional: int = 10**15  # atoms: 1e9 USDC
     max_funding_rate: int = WAD // 3600 // 1000  # 0.1% an hour, WAD per second
-    skew_scale: int = 100 * WAD  # base units: funding reaches max_funding_rate when the vault holds this much, either side
+    skew_scale: int = 100 * WAD  # base units: funding is at its cap once the vault holds this much, either side
     min_notional: int = 10_000_000  # atoms: 10 USDC, the smallest position a voluntary trade may leave
 
     def params(self) -> tuple:

@@ -478,14 +478,16 @@ def _play(plan, *, wash: bool):
             elif leg[0] == "honest":
                 nonce += 1
                 q = leg[1]
-                tx("match_orders", H2, Order(H1, BTC, -q, oracle, nonce, 2**40), Order(H2, BTC, q, oracle, nonce, 2**40), abs(q))
+                mo, to = Order(H1, BTC, -q, oracle, nonce, 2**40), Order(H2, BTC, q, oracle, nonce, 2**40)
+                tx("match_orders", H2, mo, to, abs(q))
             elif wash:
                 _, taker, q, offset = leg
                 maker = B if taker == C else C
                 p = oracle * (PPM + offset) // PPM
                 nonce += 1
                 q = q if offset % 2 else -q  # either direction
-                tx("match_orders", taker, Order(maker, BTC, -q, p, nonce, 2**40), Order(taker, BTC, q, p, nonce, 2**40), abs(q))
+                mo, to = Order(maker, BTC, -q, p, nonce, 2**40), Order(taker, BTC, q, p, nonce, 2**40)
+                tx("match_orders", taker, mo, to, abs(q))
                 ledger.fill(q, p, MAKER_FEE, TAKER_FEE)
         except Revert:
             continue

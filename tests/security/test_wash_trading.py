@@ -14,7 +14,7 @@ vault's favour) and pays the taker fee, so:
   every fill plus the buyer/seller rounding atom, the vault the rest of the fees.
 
 Breadth: Hypothesis over the reference model (same integer maths as the contracts). Concrete
-cases: on chain. A known weakness (funding set by dust wash fills) is pinned as a strict xfail.
+cases: on chain. Funding from the vault's skew: wash fills change nobody else's funding (F1).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from perpvault.chain.deploy import DEFAULT_MARKETS
 from perpvault.model import Order, Revert
 from perpvault.units import PPM, size, usdc
 from tests.security.conftest import TRADER_MARGIN
-from tests.security.model_world import FEE_SHARE, UPDATER, A, B, C, exchange, vault_quote
+from tests.security.model_world import FEE_SHARE, KEEPER, UPDATER, A, B, C, exchange, vault_quote
 from tests.utils.spec import VALUE_UNIT, fee, notional, trade_dust, value
 from tests.utils.trading import signed
 
@@ -261,91 +261,290 @@ def test_vault_round_trip__oracle_moves_between__gain_is_the_exposure_less_sprea
     assert vault.totalAssets() - assets == ledger.vault_cash + ledger.to_vault_fees > -exposure
 
 
-# --- a weakness: small wash fills set the funding rate --------------------------------------------
+# --- funding cannot be steered by wash fills (SPEC section 5, F1) -------------------------------
+#
+# Funding is priced from the vault's skew (mechanism.md section 5): a fill between two traders
+# leaves the vault's position, so the rate, unchanged, at any size and any price in the band.
+# The review's attack under the old EMA premium: B and C wash 0.0002 BTC ten times at the band's
+# top, which put funding at its cap against the vault (long opposite A's 10 BTC short): over a day
+# with the oracle unmoved the coalition ended ~12,600 USDC up. tests/security/old_code/
+# funding-ema.patch restores that code: there the scenario below has the vault *pay* 14,401.50
+# USDC of funding with the dust wash (14,401.66 with the large one) where it receives 360.04
+# without it, and all four wash tests below fail.
 
-FUNDING_WEAKNESS = (
-    "Funding's premium is an EMA that every fill moves ema_weight (20%) of the way to its price, "
-    "whatever its size: ten wash fills of 12 USDC (just above the minimum notional) between colluders at "
-    "the band's top (fees: under 1,000 atoms each) "
-    "set the premium to +5% and funding to its cap, which the vault (long opposite the colluder's "
-    "short) then pays. Fix in Clearinghouse._update_ema: weight each fill by its notional "
-    "(weight x min(1, notional / ema_depth)) or skip fills below a minimum notional."
-)
+DUST = 2 * 10**14  # 0.0002 BTC: 12 USDC, above the 10-USDC minimum notional
+LARGE = size("0.5")  # 30,000 USDC a fill, 5 BTC in all
 
 
-def _funding_round_trip(*, wash: bool) -> int:
-    """A sells 10 BTC to the vault; B and C (A's colluders) optionally wash 0.0002 BTC ten times at
-    the top of the band; a day passes with the oracle unmoved (refreshed hourly); everyone closes.
-    Returns the coalition's gain (atoms)."""
+class FundingTally:
+    """Runs model transactions and sums the FundingSettled amounts each account received (< 0: paid)."""
+
+    def __init__(self, ex) -> None:
+        self.ex, self.paid, self.settlements = ex, {}, {}
+
+    def __call__(self, method: str, *args):
+        result = getattr(self.ex, method)(*args)
+        for e in self.ex.last_events:
+            if e[0] == "FundingSettled":
+                self.paid[e[1]] = self.paid.get(e[1], 0) + e[3]
+                self.settlements[e[1]] = self.settlements.get(e[1], 0) + 1
+        return result
+
+
+def _funding_world(*, wash: int, fills: int = 10):
+    """A sells 10 BTC to the vault; B and C (A's colluders) wash `wash` BTC `fills` times at the
+    band's top (0: no wash), a second apart; a day passes with the oracle refreshed hourly at the
+    same price; everyone closes and settles. Returns (exchange, funding tally, coalition gain,
+    fees the wash paid)."""
     coalition = (A, B, C)
-    ex = exchange(funding=True, margins={A: usdc(1_000_000), B: usdc(1_000), C: usdc(1_000)})
+    ex = exchange(funding=True, margins={A: usdc(1_000_000), B: usdc(100_000), C: usdc(100_000)})
+    tx = FundingTally(ex)
     before = coalition_equity(ex, coalition)
-    ex.vault_trade(A, BTC, -size(10), 0)  # the vault is now long 10
+    tx("vault_trade", A, BTC, -size(10), 0)  # the vault is now long 10
     top = ORACLE0 * (PPM + BAND) // PPM
-    dust = 2 * 10**14  # 0.0002 BTC: 12 USDC, above the 10-USDC minimum notional
-    for nonce in range(1, 11 if wash else 1):
+    ledger = Ledger()
+    for nonce in range(1, fills + 1):
         ex.advance(1)
-        ex.match_orders(C, Order(B, BTC, -dust, top, nonce, 2**40), Order(C, BTC, dust, top, nonce, 2**40), dust)
+        if wash:
+            tx("match_orders", C, Order(B, BTC, -wash, top, nonce, 2**40), Order(C, BTC, wash, top, nonce, 2**40), wash)
+            ledger.fill(wash, top, MAKER_FEE, TAKER_FEE)
     for _ in range(24):
         ex.advance(3_600)
-        ex.set_price(UPDATER, BTC, ORACLE0)
-    ex.vault_trade(A, BTC, size(10), 2**256 - 1)
+        tx("set_price", UPDATER, BTC, ORACLE0)
+    tx("vault_trade", A, BTC, size(10), 2**256 - 1)
     if wash:
-        ex.match_orders(B, Order(C, BTC, -10 * dust, ORACLE0, 99, 2**40),
-                        Order(B, BTC, 10 * dust, ORACLE0, 99, 2**40), 10 * dust)
+        q = fills * wash
+        tx("match_orders", B, Order(C, BTC, -q, ORACLE0, 99, 2**40), Order(B, BTC, q, ORACLE0, 99, 2**40), q)
+        ledger.fill(q, ORACLE0, MAKER_FEE, TAKER_FEE)
+    for account in (*coalition, ex.w.vault.address):
+        tx("settle_funding", KEEPER, account)
     assert all(ex.position(a, BTC)[0] == 0 for a in coalition)
-    return coalition_equity(ex, coalition) - before
+    return ex, tx.paid, coalition_equity(ex, coalition) - before, ledger.fees
 
 
 def test_funding_round_trip__without_wash_fills__coalition_loses__model():
-    """The control: the same day-long round trip without the dust fills pays spread and fees."""
-    assert _funding_round_trip(wash=False) < 0
+    """The control: the day-long round trip pays spread, fees, and the funding of A's short
+    (the vault is long, so shorts pay longs)."""
+    ex, paid, gain, _ = _funding_world(wash=0)
+    assert gain < 0
+    assert paid[A] < 0 < paid[ex.w.vault.address]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=FUNDING_WEAKNESS)
-def test_dust_wash_fills__cannot_steer_funding_against_the_vault__model():
-    # The oracle never moved and the coalition ends flat: it must not have gained.
-    # Today it gains ~12,600 USDC: funding at its cap for a day on 600k notional, less spread and fees.
-    assert _funding_round_trip(wash=True) <= 0
+@pytest.mark.parametrize("wash", [DUST, LARGE], ids=["dust", "large"])
+def test_wash_fills__change_nobody_elses_funding__coalition_does_not_profit__model(wash):
+    """F1: with or without the wash, the vault and A pay and receive the same funding to the
+    atom; the coalition is worse off by at least the fees the wash paid."""
+    quiet, paid_quiet, gain_quiet, _ = _funding_world(wash=0)
+    washed, paid, gain, fees = _funding_world(wash=wash)
+    vault = washed.w.vault.address
+    assert paid[vault] == paid_quiet[vault] > 0
+    assert paid[A] == paid_quiet[A] < 0
+    assert washed.funding_index(BTC) == quiet.funding_index(BTC)
+    assert fees > 0
+    assert gain <= gain_quiet - fees
+    assert gain < 0
 
 
 @pytest.fixture
 def funding_book(system, owner, lp, taker, maker, trader):
     """The shared deployment (funding on): the LP's 1M in the vault; the taker (A) with 1M of
-    margin, the maker (B) and trader (C), A's colluders, with 1,000 each."""
+    margin, the maker (B) and trader (C), A's colluders, with 100,000 each."""
     from tests.utils.trading import fund_account
 
     system.usdc.mint(lp, usdc(1_000_000), sender=owner)
     system.usdc.approve(system.vault, 2**256 - 1, sender=lp)
     system.vault.deposit(usdc(1_000_000), lp, sender=lp)
-    for account, amount in ((taker, usdc(1_000_000)), (maker, usdc(1_000)), (trader, usdc(1_000))):
+    for account, amount in ((taker, usdc(1_000_000)), (maker, usdc(100_000)), (trader, usdc(100_000))):
         fund_account(system, account, amount)
     return system
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=FUNDING_WEAKNESS)
-def test_dust_wash_fills__cannot_steer_funding_against_the_vault__on_chain(
-    funding_book, taker, maker, trader, oracle_updater, chain
-):
-    """The model's scenario on the contracts: A sells 10 BTC to the vault, B and C wash 0.0002 BTC
-    ten times at the band's top, a day passes with the oracle refreshed at the same price, all close."""
-    s = funding_book
-    ch = s.clearinghouse
+def _chain_world(s, chain, taker, maker, trader, oracle_updater, keeper, *, wash: int, t0: int):
+    """The model's scenario on the contracts, every transaction at a set time from `t0`:
+    returns (coalition gain, {account: funding received}, vault assets change)."""
+    ch, vault = s.clearinghouse, s.vault
     coalition = (taker, maker, trader)
+    funding: dict[str, int] = {}
+
+    def at(t: int):
+        chain.pending_timestamp = t0 + t
+
+    def record(tx):
+        for e in tx.events.filter(ch.FundingSettled):
+            funding[e.account] = funding.get(e.account, 0) + e.amount
+
     before = sum(ch.equity(a) for a in coalition)
-    s.vault.trade(BTC, -size(10), 0, sender=taker)
+    assets = vault.totalAssets()
+    at(0)
+    record(vault.trade(BTC, -size(10), 0, sender=taker))
     top = ORACLE0 * (PPM + BAND) // PPM
-    dust = 2 * 10**14  # 0.0002 BTC: 12 USDC, above the 10-USDC minimum notional
-    for _ in range(10):
-        mo, ms = signed(s, maker, BTC, -dust, top, chain=chain)
-        to, ts = signed(s, trader, BTC, dust, top, chain=chain)
-        s.order_book.match_orders(mo, ms, to, ts, dust, sender=trader)
-    for _ in range(24):
-        chain.mine(timestamp=chain.pending_timestamp + 3_600)
+    for i in range(1, 11):
+        at(i)
+        if wash:
+            mo, ms = signed(s, maker, BTC, -wash, top, chain=chain)
+            to, ts = signed(s, trader, BTC, wash, top, chain=chain)
+            record(s.order_book.match_orders(mo, ms, to, ts, wash, sender=trader))
+        else:
+            chain.mine()
+    for h in range(1, 25):
+        at(10 + 3_600 * h)
         s.feed.set_price(BTC, ORACLE0, sender=oracle_updater)
-    s.vault.trade(BTC, size(10), 2**256 - 1, sender=taker)
-    mo, ms = signed(s, trader, BTC, -10 * dust, ORACLE0, chain=chain)
-    to, ts = signed(s, maker, BTC, 10 * dust, ORACLE0, chain=chain)
-    s.order_book.match_orders(mo, ms, to, ts, 10 * dust, sender=maker)
+    at(10 + 3_600 * 24 + 1)
+    record(vault.trade(BTC, size(10), 2**256 - 1, sender=taker))
+    if wash:
+        mo, ms = signed(s, trader, BTC, -10 * wash, ORACLE0, chain=chain)
+        to, ts = signed(s, maker, BTC, 10 * wash, ORACLE0, chain=chain)
+        at(10 + 3_600 * 24 + 2)
+        record(s.order_book.match_orders(mo, ms, to, ts, 10 * wash, sender=maker))
+    for i, account in enumerate((*coalition, vault)):
+        at(10 + 3_600 * 24 + 3 + i)
+        record(ch.settle_funding(account, sender=keeper))
     assert all(ch.positions(a, BTC).size == 0 for a in coalition)
-    assert sum(ch.equity(a) for a in coalition) - before <= 0
+    return sum(ch.equity(a) for a in coalition) - before, funding, vault.totalAssets() - assets
+
+
+@pytest.mark.parametrize("wash", [DUST, LARGE], ids=["dust", "large"])
+def test_wash_fills__change_nobody_elses_funding__coalition_does_not_profit__on_chain(
+    funding_book, taker, maker, trader, oracle_updater, keeper, chain, wash
+):
+    """The model's scenario on the contracts, played twice from one snapshot at the same
+    timestamps: without the wash and with it. The vault and A get the same funding to the atom;
+    the vault's assets differ by exactly its share of the wash's fees; the coalition loses."""
+    s = funding_book
+    t0 = chain.pending_timestamp + 100
+    snap = chain.snapshot()
+    gain_quiet, funding_quiet, assets_quiet = _chain_world(
+        s, chain, taker, maker, trader, oracle_updater, keeper, wash=0, t0=t0)
+    chain.restore(snap)
+    gain, funding, assets = _chain_world(s, chain, taker, maker, trader, oracle_updater, keeper, wash=wash, t0=t0)
+
+    ledger = Ledger()
+    for _ in range(10):
+        ledger.fill(wash, ORACLE0 * (PPM + BAND) // PPM, MAKER_FEE, TAKER_FEE)
+    ledger.fill(10 * wash, ORACLE0, MAKER_FEE, TAKER_FEE)
+    v = s.vault.address
+    assert funding[v] == funding_quiet[v] > 0
+    assert funding[taker.address] == funding_quiet[taker.address] < 0
+    assert assets - assets_quiet == ledger.to_vault_fees > 0
+    assert gain_quiet < 0
+    assert gain <= gain_quiet - ledger.fees
+
+
+# --- breadth: any wash sequence, over the model -------------------------------------------------
+
+H1 = "0x" + "e1" * 20  # honest accounts: one trades with the vault, one with H1 by signed orders
+H2 = "0x" + "e2" * 20
+
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("advance"), st.integers(1, 1_800)),  # the oracle stays fresh (max age 1 h) ...
+        st.tuples(st.just("oracle"), st.just(0)),  # ... if refreshed
+        st.tuples(st.just("oracle"), st.integers(-30_000, 30_000)),
+        st.tuples(st.just("vault"), st.integers(-size(3), size(3)).filter(bool)),
+        st.tuples(st.just("honest"), st.integers(-size(2), size(2)).filter(bool)),
+        st.tuples(st.just("wash"), st.sampled_from([B, C]), st.one_of(st.integers(DUST, size("0.01")),
+                                                                  st.integers(size("0.01"), size(2))),
+                  st.integers(-BAND, BAND)),
+    ),
+    min_size=1,
+    max_size=25,
+)
+# The vault takes a side first, so funding runs from the start.
+plans = st.tuples(st.integers(-size(5), size(5)).filter(lambda q: abs(q) >= size("0.01")), steps)
+
+
+def _play(plan, *, wash: bool):
+    """Plays `plan` on a fresh model (wash legs only if `wash`; a refused leg is skipped). The
+    keeper accrues the market after every oracle update (settle_funding(vault)). At the end the
+    oracle is refreshed and every account settles. Returns (exchange, tally, fees the wash
+    legs paid)."""
+    ex = exchange(funding=True, margins={H1: usdc(1_000_000), H2: usdc(1_000_000),
+                                         B: usdc(1_000_000), C: usdc(1_000_000)})
+    tx = FundingTally(ex)
+    ledger = Ledger()
+    nonce = 0
+    first, legs = plan
+    tx("vault_trade", H1, BTC, first, 2**256 - 1 if first > 0 else 0)
+    for leg in legs:
+        oracle = ex.w.feed.latest(BTC)[0]  # a stale price refuses the trades, in both worlds
+        try:
+            if leg[0] == "advance":
+                ex.advance(leg[1])
+            elif leg[0] == "oracle":
+                tx("set_price", UPDATER, BTC, oracle * (PPM + leg[1]) // PPM)
+                tx("settle_funding", KEEPER, ex.w.vault.address)
+            elif leg[0] == "vault":
+                tx("vault_trade", H1, BTC, leg[1], 2**256 - 1 if leg[1] > 0 else 0)
+            elif leg[0] == "honest":
+                nonce += 1
+                q = leg[1]
+                mo, to = Order(H1, BTC, -q, oracle, nonce, 2**40), Order(H2, BTC, q, oracle, nonce, 2**40)
+                tx("match_orders", H2, mo, to, abs(q))
+            elif wash:
+                _, taker, q, offset = leg
+                maker = B if taker == C else C
+                p = oracle * (PPM + offset) // PPM
+                nonce += 1
+                q = q if offset % 2 else -q  # either direction
+                mo, to = Order(maker, BTC, -q, p, nonce, 2**40), Order(taker, BTC, q, p, nonce, 2**40)
+                tx("match_orders", taker, mo, to, abs(q))
+                ledger.fill(q, p, MAKER_FEE, TAKER_FEE)
+        except Revert:
+            continue
+    ex.advance(60)
+    tx("set_price", UPDATER, BTC, ex.w.feed.latest(BTC)[0])
+    for account in (H1, H2, ex.w.vault.address, B, C):
+        tx("settle_funding", KEEPER, account)
+    return ex, tx, ledger.fees
+
+
+@settings(max_examples=120, deadline=None)
+@given(plan=plans)
+def test_any_wash_sequence__changes_others_funding_by_at_most_rounding__model(plan):
+    """F1 over the model: the same plan played without and with the coalition's wash fills (any
+    sizes, any prices in the band, either direction, interleaved with time, oracle moves and the
+    honest accounts' trades). Every other account's funding differs by at most one atom per
+    settlement it had (the index is floored once per accrual, and the wash adds accruals) —
+    far below the fees the wash paid — and the funding index by at most one unit per extra accrual."""
+    quiet, quiet_tx, _ = _play(plan, wash=False)
+    washed, washed_tx, fees = _play(plan, wash=True)
+    extra_accruals = sum(1 for leg in plan[1] if leg[0] == "wash")
+    assert abs(washed.funding_index(BTC) - quiet.funding_index(BTC)) <= extra_accruals
+    for account in (H1, H2, washed.w.vault.address):
+        settlements = washed_tx.settlements.get(account, 0)
+        assert settlements == quiet_tx.settlements.get(account, 0)
+        drift = abs(washed_tx.paid.get(account, 0) - quiet_tx.paid.get(account, 0))
+        assert drift <= settlements
+        assert drift == 0 or drift < fees
+
+
+def test_two_oracle_updates_between_accruals__a_poke_between_moves_funding_by_the_documented_bound__model():
+    """Where F1 is exact, and what remains: each interval is valued at the stored funding price
+    until the oracle's latest update, and that update's price after it, so an intermediate
+    update no accrual saw is valued at the price before it. A poke (any accrual: a fill, a free
+    settle_funding) between two updates captures it. The difference is exactly
+    rate x (u2 - u1) x (P1 - P0) on the position (mechanism.md section 5): second order, and it
+    only ever brings funding to the exact integral of the oracle's prices; the keeper's accrual
+    after each update removes it."""
+    def world(*, poke: bool):
+        ex = exchange(funding=True, margins={H1: usdc(1_000_000)})
+        tx = FundingTally(ex)
+        tx("vault_trade", H1, BTC, size(10), 2**256 - 1)  # the vault is short 10: longs pay
+        ex.advance(600)
+        tx("set_price", UPDATER, BTC, ORACLE0 * 101 // 100)  # u1: +1%
+        if poke:
+            tx("settle_funding", KEEPER, B)  # B holds nothing: a free accrual of nothing but the market
+            tx("settle_funding", KEEPER, ex.w.vault.address)
+        ex.advance(1_200)
+        tx("set_price", UPDATER, BTC, ORACLE0 * 102 // 100)  # u2 = u1 + 1,200 s
+        ex.advance(600)
+        tx("settle_funding", KEEPER, H1)
+        return tx.paid[H1]
+
+    cap = DEFAULT_MARKETS[BTC].max_funding_rate
+    rate = size(10) * cap // DEFAULT_MARKETS[BTC].skew_scale  # the vault's short: longs pay this
+    p0, p1 = ORACLE0, ORACLE0 * 101 // 100
+    exact = -(size(10) * rate * 1_200 * (p1 - p0)) // (10**12 * 10**36)  # what H1 owes on top, atoms
+    difference = world(poke=True) - world(poke=False)
+    assert exact < 0
+    assert abs(difference - exact) <= 2  # two floors (index and credit) on each side

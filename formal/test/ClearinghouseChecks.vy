@@ -185,10 +185,10 @@ LIQ_RATES_NO_PARTIAL: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 50
 # below the maintenance requirement (385 USDC) but enough for a partial close to restore it.
 PARTIAL_MARGIN: constant(int256) = 2_800_123_457 + 300 * 10**6
 # The funding checks' parameters: LIQ_RATES's cap (0.1%/h, WAD per second) and perpvault.params'
-# default skew scale (10M USDC of vault skew reaches the cap).
+# ETH-PERP skew scale (2,000 ETH in the vault, either side, reaches the cap).
 FUNDING_CAP: constant(int256) = 10**18 // 3600 // 1000
 MAX_PRICE: constant(uint256) = 10**36
-SKEW_SCALE: constant(uint256) = 10**13
+SKEW_SCALE: constant(uint256) = 2_000 * 10**18
 LIQ_RISK: constant(uint256) = 200_000 | 200_000 << 24 | 500_000 << 48 | 200_000 << 72 | 86_400 << 96
 
 usdc: public(address)
@@ -368,66 +368,72 @@ def check_ch_settle_funding(account: address):
 
 
 @external
-def check_ch_funding_index_ignores_oracle_now(size: int128, fp: uint256, dt: uint256, p1: uint256, p2: uint256):
+def check_ch_funding_index_prices_each_second(size: int128, fp: uint256, dt: uint256, u: uint256, p1: uint256, p2: uint256):
     """
-    @notice F2 on the bytecode: funding for an interval is priced only from what was stored
-            at its start. Market 0 last accrued now (t0) with funding price `fp`, the vault
-            holding `size`; after any dt > 0 seconds, `funding_index(0)` with the oracle at
-            `p1` and again at `p2` returns the same index, and it is exactly
-            index + floor(rate * dt * fp / 10**12) with rate = clamp(trunc(-size * fp / 10**30)
-            * cap / skew_scale, -cap, cap) from the stored size, price and parameters. Then an
-            accrual (`settle_funding` of an account long 1 unit, settled to index 0) stores that
-            index, the time t0 + dt and the oracle's price then (`p2`) as the next interval's
-            funding price. Bounded: the cap and skew scale fixed (FUNDING_CAP, SKEW_SCALE: the
-            rate word LIQ_RATES); t0 + dt < 2**64; the size any int128 (the stored range), fp
-            any uint256, p1 and p2 any non-zero price posted now; the index, the vault's
-            position index and margin, the pool and weight symbolic. Paths that revert (an
-            overflowing product, a stale or zero price) end without asserting. Its mutant run
+    @notice F2 on the bytecode: each second of an interval is valued at the oracle price in
+            force then, and a price weighs nothing before the time it is dated. Market 0
+            last accrued at t0 with funding price `fp`, the vault holding `size`; after any
+            dt > 0 seconds, the oracle's latest round dated u <= t0 + dt at price p1, then at
+            p2: `funding_index(0)` is exactly index + floor(rate * weighted / 10**12) for each,
+            with rate = clamp(trunc(-size * cap / skew_scale), -cap, cap) from the stored size
+            and parameters and weighted = (split - t0) * fp + (t0 + dt - split) * p, split = u
+            if t0 <= u < t0 + dt, else t0 + dt; so when u falls outside the interval (before
+            t0, or now: a price first seen after every second of it) the two indices are
+            equal. Then an accrual (`settle_funding` of an account long 1 unit, settled to
+            index 0) stores the p2 index, the time t0 + dt and p2 (the price in force) as the
+            next interval's funding price. Bounded: the cap and skew scale fixed
+            (FUNDING_CAP, SKEW_SCALE); t0 + dt < 2**64; the size any int128 (the stored
+            range), fp, p1, p2 any non-zero uint256; the index, the vault's position index
+            and margin, the pool and weight symbolic. Paths that revert (an overflowing
+            product, a stale price at the accrual) end there. Its mutant run
             (`funding_reads_oracle_now`) does not finish: the solver finds no model for the
-            256-bit products within 120 s a query; check_ch_funding_index_ignores_oracle_now_at
+            256-bit products within 120 s a query; check_ch_funding_index_prices_each_second_at
             is the instance that catches it.
     """
     extcall Vm(VM).assume(self._b(dt < 2**64) == 1)
-    self._index_ignores_oracle_now(convert(size, int256), fp, dt, p1, p2)
+    self._index_prices_each_second(convert(size, int256), fp, dt, u, p1, p2)
 
 
 @external
-def check_ch_funding_index_ignores_oracle_now_at(dt: uint256, p1: uint256, p2: uint256):
+def check_ch_funding_index_prices_each_second_at(dt: uint256, u: uint256, p1: uint256, p2: uint256):
     """
-    @notice check_ch_funding_index_ignores_oracle_now at one stored state: the vault short
-            2,500 ETH at funding price LIQ_PRICE (11M USDC of skew: past SKEW_SCALE, so the
-            rate is the cap); dt < 2**32 and the oracle's two prices at most MAX_PRICE (the
-            feed refuses larger), all three symbolic.
+    @notice check_ch_funding_index_prices_each_second at one stored state: the vault short
+            2,500 ETH (past SKEW_SCALE, so the rate is the cap) at funding price LIQ_PRICE;
+            dt < 2**32, u and the oracle's two prices (at most MAX_PRICE: the feed refuses
+            larger) symbolic.
     """
     extcall Vm(VM).assume(self._b(dt < 2**32) & self._b(p1 <= MAX_PRICE) & self._b(p2 <= MAX_PRICE) == 1)
-    self._index_ignores_oracle_now(-2_500 * 10**18, LIQ_PRICE, dt, p1, p2)
+    self._index_prices_each_second(-2_500 * 10**18, LIQ_PRICE, dt, u, p1, p2)
 
 
 @internal
-def _index_ignores_oracle_now(size: int256, fp: uint256, dt: uint256, p1: uint256, p2: uint256):
+def _index_prices_each_second(size: int256, fp: uint256, dt: uint256, u: uint256, p1: uint256, p2: uint256):
     """The F2 checks' body: the state pinned at t0 with the vault holding `size` at funding
-    price `fp`; the index after dt read with the oracle at p1 and at p2; then an accrual."""
+    price `fp`; the index after dt read with the oracle's round dated u at p1 and at p2; then
+    an accrual."""
     ch: Clearinghouse = Clearinghouse(self.ch)
     vm: Vm = Vm(VM)
     t0: uint256 = block.timestamp
-    extcall vm.assume(self._b(dt != 0) & self._b(t0 < 2**64) & self._b(p1 != 0) & self._b(p2 != 0) == 1)
+    extcall vm.assume(self._b(dt != 0) & self._b(t0 < 2**64) & self._b(p1 != 0) & self._b(p2 != 0) & self._b(u <= t0 + dt) == 1)
     self._pin_funding(size, fp)
     # What is stored at the interval's start, read back (the same terms the contract reads).
     s0: MarketState = staticcall ch.markets(0)
     q: int256 = (staticcall ch.positions(self.lp, 0)).size
     extcall vm.warp(t0 + dt)
-    self._pin_feed(p1)
+    self._pin_round(p1, u)
     i1: int256 = staticcall ch.funding_index(0)
-    self._pin_feed(p2)
+    self._pin_round(p2, u)
     i2: int256 = staticcall ch.funding_index(0)
-    extcall vm.assertTrue(i1 == i2, "F2: the index reads the oracle now")
-    expected: int256 = s0.funding_index + self._growth(q, s0.funding_price, block.timestamp - s0.last_funding_time)
-    extcall vm.assertTrue(i1 == expected, "F2: the index is not the stored state's")
+    inside: uint256 = self._b(u >= s0.last_funding_time) & self._b(u < block.timestamp)
+    extcall vm.assertTrue(self._b(i1 == i2) | inside == 1, "F2: a price weighs before its date")
+    e1: int256 = s0.funding_index + self._growth(q, s0.funding_price, s0.last_funding_time, p1, u)
+    e2: int256 = s0.funding_index + self._growth(q, s0.funding_price, s0.last_funding_time, p2, u)
+    extcall vm.assertTrue(self._b(i1 == e1) & self._b(i2 == e2) == 1, "F2: the index is not the seconds' prices")
     self._pin_open(KEEPER)
     self._pin_position(KEEPER, 10**18, 0)
     extcall ch.settle_funding(KEEPER)
     s: MarketState = staticcall ch.markets(0)
-    ok: uint256 = self._b(s.funding_index == expected) & self._b(s.funding_price == p2) & self._b(s.last_funding_time == t0 + dt)
+    ok: uint256 = self._b(s.funding_index == e2) & self._b(s.funding_price == p2) & self._b(s.last_funding_time == t0 + dt)
     extcall vm.assertTrue(ok == 1, "F2: the accrual stored something else")
 
 
@@ -439,9 +445,10 @@ def check_ch_funding_rate_ignores_wash_fill(size: int128, dt: uint256):
             with the vault holding `size` instead of being flat, funding last accrued now (t0)
             at LIQ_PRICE; the index `funding_index(0)` would reach after dt seconds is read,
             then COUNTERPARTY buys 3 ETH from MAKER at t0 (both shrink; open interest falls by
-            3 ETH), and the index after the same dt is the same. Bounded: the fill's size and
-            price (the oracle's, LIQ_PRICE) fixed, the cap and skew scale as in
-            check_ch_funding_index_ignores_oracle_now; the vault's size any int128; every
+            3 ETH), and the index after the same dt (the oracle at LIQ_PRICE throughout) is the
+            same. Bounded: the fill's size and price (the oracle's, LIQ_PRICE) fixed, the cap
+            and skew scale as in check_ch_funding_index_prices_each_second; the vault's size
+            any int128; every
             margin, the open interest, pool and weight symbolic; t0 + dt < 2**64.
     """
     ch: Clearinghouse = Clearinghouse(self.ch)
@@ -995,29 +1002,40 @@ def _pin_funding(size: int256, fp: uint256):
 @internal
 def _pin_feed(p: uint256):
     """The feed's max_age (3,600 s) and market 0's round: `p`, posted now."""
+    self._pin_round(p, block.timestamp)
+
+
+@internal
+def _pin_round(p: uint256, updated: uint256):
+    """The feed's max_age (3,600 s) and market 0's round: `p`, dated `updated`."""
     vm: Vm = Vm(VM)
     extcall vm.store(self.feed, convert(FEED_MAX_AGE_SLOT, bytes32), convert(3_600, bytes32))
     round: uint256 = convert(keccak256(concat(convert(FEED_ROUNDS_SLOT, bytes32), convert(0, bytes32))), uint256)
     extcall vm.store(self.feed, convert(round, bytes32), convert(p, bytes32))
-    extcall vm.store(self.feed, convert(round + 1, bytes32), convert(block.timestamp, bytes32))
+    extcall vm.store(self.feed, convert(round + 1, bytes32), convert(updated, bytes32))
 
 
 @internal
-@pure
-def _growth(size: int256, fp: uint256, dt: uint256) -> int256:
-    """SPEC 5 / docs/mechanism.md 5, written out: floor(rate * dt * fp / 10**12), rate =
-    clamp(trunc(-size * fp / 10**30) * FUNDING_CAP / SKEW_SCALE, -cap, cap), 0 for a flat vault.
-    The operations are the contract's, on the stored values read back through its views, so
-    halmos sees the same terms (with the size passed in as the check's argument instead, the
-    equality is a non-linear query that timed out at 120 s); floor as `perp_math._floor_div`
-    computes it, branch-free."""
-    rate: int256 = 0
-    if size != 0:
-        skew: int256 = -size * convert(fp, int256) // 10**30
-        rate = min(max(skew * FUNDING_CAP // convert(SKEW_SCALE, int256), -FUNDING_CAP), FUNDING_CAP)
-    x: int256 = rate * convert(dt, int256) * convert(fp, int256)
-    q: int256 = x // 10**12
-    return unsafe_sub(q, convert(unsafe_sub(x, unsafe_mul(q, 10**12)) < 0, int256))
+@view
+def _growth(size: int256, fp: uint256, last: uint256, p: uint256, u: uint256) -> int256:
+    """docs/mechanism.md 5, written out: the growth since `last` to now, floor(rate *
+    weighted / 10**12), rate = clamp(trunc(-size * FUNDING_CAP / SKEW_SCALE), -cap, cap) (0 for
+    a flat vault), weighted = (split - last) * fp + (now - split) * p with split = u when
+    last <= u < now, else now. The operations are the contract's, on the stored values read
+    back through its views, so halmos sees the same terms (with the size passed in as the
+    check's argument instead, the equality was a non-linear query that timed out at 120 s);
+    floor as `perp_math._floor_div` computes it, branch-free."""
+    if block.timestamp == last or size == 0:
+        return 0
+    rate: int256 = min(max(-size * FUNDING_CAP // convert(SKEW_SCALE, int256), -FUNDING_CAP), FUNDING_CAP)
+    if rate == 0:
+        return 0
+    split: uint256 = block.timestamp
+    if u >= last and u < block.timestamp:
+        split = u
+    x: int256 = rate * convert((split - last) * fp + (block.timestamp - split) * p, int256)
+    quotient: int256 = x // 10**12
+    return unsafe_sub(quotient, convert(unsafe_sub(x, unsafe_mul(quotient, 10**12)) < 0, int256))
 
 
 @internal

@@ -220,7 +220,7 @@ def with_funding(st: dict, pre: list) -> dict:
 
 
 def step_accrue(B, st, pre):
-    return t.accrue(B, with_funding(st, pre), "vault", u("now", pre), u("oracle_price", pre))
+    return t.accrue(B, with_funding(st, pre), "vault", u("now", pre), u("p_now", pre), u("updated", pre))
 
 
 def adl_names(n: int) -> list[str]:
@@ -457,54 +457,90 @@ def accrue_moves_no_money(B):
     the same after it."""
     pre: list = []
     st = with_funding(sym_state(["vault", "a"], pre), pre)
-    post = t.accrue(B, st, "vault", u("now", pre), u("oracle_price", pre))
+    post = t.accrue(B, st, "vault", u("now", pre), u("p_now", pre), u("updated", pre))
     same = [post["acc"][n][k] == st["acc"][n][k] for n in st["acc"] for k in ("m", "q", "on", "f")]
     return pre, z3.And(*same, *[post[k] == st[k] for k in MONEY])
 
 
-def index_ignores_oracle_now(B):
+def _abs(x):
+    return z3.If(x >= 0, x, -x)
+
+
+def index_f2(which: str):
     """F2 on the index formula: two executions that agree on what is stored at the interval's
-    start (index, time, funding price, the vault's size, cap and scale) -- one reads the
-    index at `now` with the oracle at price_a; the other first runs a wash fill between two
-    traders (maker and taker, the vault taking its fee share: no vault size change) in the
-    block of the last accrual, then reads it at the same `now` with the oracle at price_b --
-    get the same index. So the amount an interval accrues is fixed by the state at its start:
-    no price first seen later and no fill inside it moves it (F1, F2)."""
+    start (index, time, funding price, the vault's size, cap and scale) and read the index at
+    the same `now`; the oracle's latest price is dated `updated` in both, at price_a in one and
+    price_b in the other; the second execution first runs a wash fill between two traders
+    (maker and taker, the vault taking its fee share: no vault size change) in the block of
+    the last accrual.
+
+    ``same``: with the update dated outside the interval (before the last accrual, or now:
+    first seen after every second of it), both get the same index -- no price first seen
+    after an interval and no fill inside it moves what it accrues (F1, F2).
+    ``weight``: with the update inside it (last <= updated < now), the indices differ by at
+    most what the seconds after the update weigh: |Δindex| * 10**12 < |rate| * (now - updated)
+    * |price_a - price_b| + 10**12 (the last term: the index's own floor). A price dated u
+    has zero weight before u."""
+
+    def build(B):
+        pre: list = []
+        st = with_funding(sym_state(["vault", "maker", "taker"], pre), pre)
+        now, updated = u("now", pre), u("updated", pre)
+        inside = z3.And(updated >= st["last"], updated < now)
+        pre.append(z3.Not(inside) if which == "same" else inside)
+        washed = t.fill(B, st, "maker", "taker", s("taker_size", pre), u("price", pre),
+                        u("maker_fee", pre), u("taker_fee", pre), u("fund_fee_share", pre), "vault")[0]
+        pa, pb = u("price_a", pre), u("price_b", pre)
+        a = t.current_index(B, st, "vault", now, pa, updated)
+        b = t.current_index(B, washed, "vault", now, pb, updated)
+        if which == "same":
+            return pre, a == b
+        r = t.rate(B, st, "vault")
+        return pre, _abs(a - b) * 10**12 < _abs(r) * (now - updated) * _abs(pa - pb) + 10**12
+
+    return build
+
+
+def index_poke(B):
+    """Who pokes, and when, does not change what accrues: with the oracle's update at
+    `updated` inside the interval (price p_now), accruing at `updated` (the oracle then
+    answering p_now, whichever came first in that block) and reading the index at `now`
+    gives the index a single accrual at `now` would, to within the index's floor: 0 or 1
+    less (the interval's growth floored in two parts instead of one)."""
     pre: list = []
-    st = with_funding(sym_state(["vault", "maker", "taker"], pre), pre)
-    now = u("now", pre)
-    washed = t.fill(B, st, "maker", "taker", s("taker_size", pre), u("price", pre),
-                    u("maker_fee", pre), u("taker_fee", pre), u("fund_fee_share", pre), "vault")[0]
-    a = t.current_index(B, st, "vault", now, u("price_a", pre))
-    b = t.current_index(B, washed, "vault", now, u("price_b", pre))
-    return pre, a == b
+    st = with_funding(sym_state(["vault"], pre), pre)
+    now, updated, p_now = u("now", pre), u("updated", pre), u("p_now", pre)
+    pre += [updated >= st["last"], updated < now]
+    once = t.current_index(B, st, "vault", now, p_now, updated)
+    poked = t.accrue(B, st, "vault", updated, p_now, updated)
+    twice = t.current_index(B, poked, "vault", now, p_now, updated)
+    return pre, z3.And(twice <= once, twice >= once - 1)
 
 
-def _skew_spec(vq, fp):
-    """trunc(-vq * fp / 10**30) toward zero, written independently of gmath."""
-    num = -vq * fp
-    return z3.If(num >= 0, num / 10**30, -((-num) / 10**30))
+def _trunc(x, d):
+    """x / d toward zero (d > 0), written independently of gmath."""
+    return z3.If(x >= 0, x / d, -((-x) / d))
 
 
 def rate_props(which: str):
-    """`funding._rate` over the full ranges of the vault's size, the funding price, the cap
-    and the scale. ``bounded``: |rate| <= cap, and with the vault holding a position
-    |rate| == cap once |skew| >= scale (the clamp saturates). ``sign``: rate * vault_size <= 0
-    (the vault is never the side that pays: vault short, longs pay); 0 when the vault is
-    flat; otherwise rate != 0 exactly when |skew| * cap >= scale."""
+    """`funding._rate` over the full ranges of the vault's size, the cap and the scale.
+    ``bounded``: |rate| <= cap, and with the vault holding a position |rate| == cap once
+    |size| >= scale (the clamp saturates); below it |rate| = trunc(|size| * cap / scale).
+    ``sign``: rate * vault_size <= 0 (the vault is never the side that pays: vault short,
+    longs pay); 0 when the vault is flat; otherwise rate != 0 exactly when
+    |size| * cap >= scale."""
 
     def build(B):
         pre: list = []
         st = with_funding(sym_state(["vault"], pre), pre)
         r = t.rate(B, st, "vault")
         vq, cap, scale = st["acc"]["vault"]["q"], st["cap"], st["scale"]
-        skew = _skew_spec(vq, st["fp"])
-        mag = z3.If(r >= 0, r, -r)
-        abs_skew = z3.If(skew >= 0, skew, -skew)
+        mag, size = _abs(r), _abs(vq)
         if which == "bounded":
-            return pre, z3.And(mag <= cap, z3.Implies(z3.And(vq != 0, abs_skew >= scale), mag == cap))
+            return pre, z3.And(mag <= cap, z3.Implies(z3.And(vq != 0, size >= scale), mag == cap),
+                               z3.Implies(size < scale, mag == _trunc(size * cap, scale)))
         return pre, z3.And(r * vq <= 0, z3.Implies(vq == 0, r == 0),
-                           z3.Implies(vq != 0, (r != 0) == (abs_skew * cap >= scale)))
+                           z3.Implies(vq != 0, (r != 0) == (size * cap >= scale)))
 
     return build
 
@@ -554,13 +590,20 @@ def _checks() -> list[Check]:
               "every margin, position, pool, weight, oi, due and balance unchanged",
               accrue_moves_no_money),
         Check("funding_index: F2", "current_index",
-              "same index at now whatever the oracle's price now and a wash fill inside the "
-              "interval", index_ignores_oracle_now,
+              "same index whatever the price of an update dated outside the interval, and a "
+              "wash fill inside it", index_f2("same"), FULL + "; the wash fill in the block of the last accrual"),
+        Check("funding_index: F2 weight", "current_index",
+              "an update dated u inside the interval weighs only the seconds after u: "
+              "|Δindex|·1e12 < |rate|·(now − u)·|Δprice| + 1e12", index_f2("weight"),
               FULL + "; the wash fill in the block of the last accrual"),
-        Check("funding_rate: bounded", "rate", "|rate| <= cap; |skew| >= scale ⇒ |rate| = cap",
+        Check("funding_index: poke", "accrue",
+              "accruing at the oracle's update, then reading at now, gives the one-accrual index "
+              "or one less", index_poke, FULL + "; one oracle update inside the interval"),
+        Check("funding_rate: bounded", "rate",
+              "|rate| <= cap; |q| >= scale ⇒ |rate| = cap, else trunc(|q|·cap / scale)",
               rate_props("bounded")),
         Check("funding_rate: sign", "rate",
-              "rate * vault_size <= 0; rate != 0 ⇔ |skew| * cap >= scale", rate_props("sign")),
+              "rate * vault_size <= 0; rate != 0 ⇔ |q| * cap >= scale", rate_props("sign")),
     ]
     for roles in TRADE_ROLES:
         cs += [
@@ -629,9 +672,12 @@ MUTANTS: dict[str, tuple[str, list[str]]] = {
     "sweep_rounds_up": ("sweep takes the funding surplus rounded up", ["sweep_to_insurance: IF"]),
     "accrue_books_growth": ("accrual books the interval's growth into the funding pool",
                             ["accrue: I2", "accrue: no money moves"]),
-    "index_priced_at_oracle_now": ("the index's growth priced at the oracle's price now, not "
-                                   "the stored funding price (a retroactive rate, R8)",
-                                   ["funding_index: F2"]),
+    "index_priced_at_oracle_now": ("every second of the interval valued at the oracle's price "
+                                   "now, whenever it was dated (a retroactive rate, R8)",
+                                   ["funding_index: F2", "funding_index: F2 weight"]),
+    "index_ignores_update": ("every second valued at the stored funding price, the oracle's "
+                             "update inside the interval ignored: when anyone pokes changes what "
+                             "accrues", ["funding_index: poke"]),
     "rate_from_open_interest": ("the rate from the traders' long open interest, not the "
                                 "vault's size: a wash fill moves it (F1)", ["funding_index: F2"]),
     "rate_unclamped": ("the rate not clamped to ±max_funding_rate", ["funding_rate: bounded"]),
@@ -669,14 +715,20 @@ HINTS: dict[str | tuple[str, str], dict[str, int]] = {
     ("adl_haircut_plus_one", "adl[2]: I6"): {**_ADL_HINT, "a.size": 2, "cp0.size": -1,
                                             "cp1.size": -1},
     "adl_same_side": _ADL_HINT,
-    # The vault short 1 at funding price 10**30, cap and scale 1: the rate is 1 for one second.
-    "index_priced_at_oracle_now": {**_TRADE_HINT, "fp": 10**30, "cap": 1, "scale": 1, "last": 0,
-                                   "now": 1, "vault.size": -1},
-    # Funding settled, no fees, the index priced at 10**30 with cap and scale 1: the rate is
-    # 1 while there is open interest, 0 without; two flat traders open a position of 1.
+    # The vault short 1 with cap and scale 1: the rate is 1; the oracle's update dated now.
+    "index_priced_at_oracle_now": {**_TRADE_HINT, "cap": 1, "scale": 1, "last": 0, "now": 1,
+                                   "updated": 1, "vault.size": -1},
+    ("index_priced_at_oracle_now", "funding_index: F2 weight"): {
+        **_TRADE_HINT, "cap": 1, "scale": 1, "last": 0, "now": 2, "updated": 1, "vault.size": -1},
+    # Rate 1 from t = 0, the stored price 0, the update at t = 1 at 10**12: one unit after it.
+    "index_ignores_update": {"cap": 1, "scale": 1, "last": 0, "updated": 1, "now": 2, "fp": 0,
+                             "p_now": 10**12, "vault.size": -1, "F": 0},
+    # Funding settled, no fees, cap and scale 1, each second priced at 10**12: the rate is 1
+    # while there is open interest, 0 without; two flat traders open a position of 1.
     "rate_from_open_interest": {**_TRADE_HINT, "maker_fee": 0, "taker_fee": 0, "fund_fee_share": 0,
-                                "fp": 10**30, "cap": 1, "scale": 1, "last": 0, "now": 1, "oi": 0,
-                                "maker.size": 0, "taker.size": 0, "taker_size": 1},
+                                "fp": 10**12, "cap": 1, "scale": 1, "last": 0, "now": 1,
+                                "updated": 1, "oi": 0, "maker.size": 0, "taker.size": 0,
+                                "taker_size": 1},
 }
 
 

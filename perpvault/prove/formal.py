@@ -165,11 +165,12 @@ MUTANTS: dict[str, Mutant] = registry(
     Mutant(
         "funding_reads_oracle_now",
         "modules/funding.vy",
-        "dt * convert(ledger.market_store[market].funding_price, int256), constants.FUNDING_PRICE_DIV)",
-        "dt * convert(ledger._price(market), int256), constants.FUNDING_PRICE_DIV)",
-        "the index's growth priced at the oracle's price now, not the stored funding price: a price first "
-        "seen after the interval prices it (F2, R8's retroactive rate)",
-        ("halmos: check_ch_funding_index_ignores_oracle_now_at",),
+        "    split: uint256 = block.timestamp\n    if updated >= last and updated < block.timestamp:\n"
+        "        split = updated\n",
+        "    split: uint256 = last\n",
+        "every second of the interval valued at the oracle's latest price, whenever it was dated: a price "
+        "first seen after the interval prices it (F2, R8's retroactive rate)",
+        ("halmos: check_ch_funding_index_prices_each_second_at",),
     ),
     Mutant(
         "rate_reads_open_interest",

@@ -27,11 +27,15 @@ FUND = "0x" + "e" * 40
 class _Feed:
     address = "0x" + "d" * 40
 
-    def __init__(self, price: int) -> None:
+    def __init__(self, price: int, updated: int = 0) -> None:
         self.p = price
+        self.updated = updated
 
     def price(self, market: int) -> int:
         return self.p
+
+    def latest(self, market: int) -> tuple[int, int]:
+        return self.p, self.updated
 
 
 class _World:
@@ -157,8 +161,8 @@ def test_trade__matches_model(s, size, price, bfr, sfr, share, roles):
 
 caps = st.one_of(st.sampled_from([0, 1, 10**18 // 3600 // 1000, 10**18 // 3600 // 100]),
                  st.integers(0, 2**64 - 1))
-scales = st.one_of(st.sampled_from([1, 10**6, 10**13]), st.integers(1, 10**15), st.just(2**128),
-                   st.integers(1, 2**128))
+scales = st.one_of(st.sampled_from([1, 10**18, 100 * 10**18, 10**36]), st.integers(1, 10**21),
+                   st.integers(1, 10**36))
 vault_sizes = st.one_of(st.integers(-(10**27), 10**27), st.sampled_from([2**127 - 1, -(2**127)]),
                         st.integers(-(2**127), 2**127 - 1), sizes)
 funding_prices = st.one_of(st.sampled_from([10**18, 3_000 * 10**18, 60_000 * 10**18]), prices,
@@ -171,24 +175,36 @@ def funding_states(draw, names):
     cap and skew scale; the vault's size over the whole stored (int128) range."""
     s = draw(states(names))
     s["last"] = draw(st.integers(0, 2**40))
+    s["fp"] = draw(funding_prices)
     if draw(st.booleans()):
-        # A market like the deployed ones: up to 10**9 whole units of vault skew at a real
-        # price, a real cap and scale (most such draws accrue something).
+        # A market like the deployed ones: up to 10**9 whole units in the vault, a real cap
+        # and scale (most such draws accrue something).
         units = draw(st.integers(-(10**9), 10**9).filter(bool))
         s["acc"][VAULT]["q"] = units * 10**18 + draw(st.integers(-(10**18) + 1, 10**18 - 1))
-        s.update(fp=draw(st.sampled_from([10**18, 3_000 * 10**18, 60_000 * 10**18])),
-                 cap=draw(st.sampled_from([10**18 // 3600 // 1000, 10**18 // 3600 // 100])),
-                 scale=draw(st.sampled_from([10**6, 10**13, 10**15])))
+        s.update(cap=draw(st.sampled_from([10**18 // 3600 // 1000, 10**18 // 3600 // 100])),
+                 scale=draw(st.sampled_from([10**18, 100 * 10**18, 2_000 * 10**18])))
         return s
     s["acc"][VAULT]["q"] = draw(vault_sizes)
-    s.update(fp=draw(funding_prices), cap=draw(caps), scale=draw(scales))
+    s.update(cap=draw(caps), scale=draw(scales))
     return s
 
 
-def funding_world(s: dict, now: int, oracle_price: int) -> Clearinghouse:
+@st.composite
+def oracle_at(draw, s):
+    """(now, p_now, updated): up to a year after the last accrual; the oracle's latest update
+    dated before the interval, inside it, at its end, or (never for a real feed) ahead."""
+    dt = draw(st.one_of(st.integers(0, 2), st.integers(0, 10**6), st.just(86_400 * 365)))
+    now = s["last"] + dt
+    updated = draw(st.one_of(st.integers(max(s["last"] - 10**6, 0), s["last"]), st.integers(s["last"], now),
+                             st.just(now), st.just(now + 1)))
+    return now, draw(funding_prices), updated
+
+
+def funding_world(s: dict, now: int, p_now: int, updated: int) -> Clearinghouse:
     """`world` with the market last accrued at s["last"] at funding price s["fp"], its cap and
-    skew scale, the clock at `now` and the oracle at `oracle_price`."""
-    ch = world(s, oracle_price)
+    skew scale, the clock at `now` and the oracle's latest round (p_now, updated)."""
+    ch = world(s, p_now)
+    ch.w.feed.updated = updated
     ch.w.now = now
     ch.markets[0].last_funding_time = s["last"]
     ch.markets[0].funding_price = s["fp"]
@@ -204,32 +220,29 @@ def outcome(run):
         return Revert
 
 
-elapsed = st.one_of(st.integers(0, 2), st.integers(0, 10**6), st.sampled_from([86_400 * 365]))
-
-
 @settings(max_examples=300, deadline=None)
-@given(s=funding_states([VAULT]), dt=elapsed, oracle=prices)
-def test_rate_and_current_index__match_model(s, dt, oracle):
-    now = s["last"] + dt
-    ch = funding_world(s, now, oracle)
+@given(data=st.data(), s=funding_states([VAULT]))
+def test_rate_and_current_index__match_model(data, s):
+    now, p_now, updated = data.draw(oracle_at(s))
+    ch = funding_world(s, now, p_now, updated)
     assert outcome(lambda: t.rate(Concrete(), s, VAULT)) == outcome(lambda: ch._rate(0))
-    assert outcome(lambda: t.current_index(Concrete(), s, VAULT, now, oracle)) == outcome(
+    assert outcome(lambda: t.current_index(Concrete(), s, VAULT, now, p_now, updated)) == outcome(
         lambda: ch._current_index(0))
 
 
 @settings(max_examples=300, deadline=None)
-@given(s=funding_states([VAULT, ACCOUNTS[0]]), dt=elapsed, oracle=prices)
-def test_accrue__matches_model(s, dt, oracle):
-    now = s["last"] + dt
+@given(data=st.data(), s=funding_states([VAULT, ACCOUNTS[0]]))
+def test_accrue__matches_model(data, s):
+    now, p_now, updated = data.draw(oracle_at(s))
     names = [VAULT, ACCOUNTS[0]]
 
     def model():
-        ch = funding_world(s, now, oracle)
+        ch = funding_world(s, now, p_now, updated)
         ch._accrue(0)
         return ch
 
     def generic():
-        return t.accrue(Concrete(), s, VAULT, now, oracle)
+        return t.accrue(Concrete(), s, VAULT, now, p_now, updated)
 
     both(lambda: {k: v for k, v in generic().items() if k not in ("last", "fp", "cap", "scale")},
          model, names)
@@ -401,7 +414,9 @@ def test_settle_cover_sweep__z3_terms_mean_the_same(s, amount, after):
 
 
 @settings(max_examples=60, deadline=None)
-@given(s=funding_states([VAULT]), dt=elapsed, oracle=prices)
-def test_accrue__z3_term_means_the_same(s, dt, oracle):
-    params = {"now": s["last"] + dt, "oracle": oracle}
-    symbolic_agrees([VAULT], s, params, lambda B, x, p: t.accrue(B, x, VAULT, p["now"], p["oracle"]))
+@given(data=st.data(), s=funding_states([VAULT]))
+def test_accrue__z3_term_means_the_same(data, s):
+    now, p_now, updated = data.draw(oracle_at(s))
+    params = {"now": now, "p_now": p_now, "updated": updated}
+    symbolic_agrees([VAULT], s, params, lambda B, x, p: t.accrue(B, x, VAULT, p["now"], p["p_now"],
+                                                                 p["updated"]))

@@ -183,6 +183,8 @@ LIQ_RATES: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 5
 LIQ_RATES_NO_PARTIAL: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 15_000 << 96 | 50_000 << 120 | (10**18 // 3600 // 1000) << 168
 # An equity of 300 USDC for the pinned position (value 30,800 USDC, basis 33,600.123457):
 # below the maintenance requirement (385 USDC) but enough for a partial close to restore it.
+# Both traders' margin in the wash-fill check: 100,000 USDC each, far above any requirement.
+WASH_MARGIN: constant(int256) = 100_000 * 10**6
 PARTIAL_MARGIN: constant(int256) = 2_800_123_457 + 300 * 10**6
 # The funding checks' parameters: LIQ_RATES's cap (0.1%/h, WAD per second) and perpvault.params'
 # ETH-PERP skew scale (2,000 ETH in the vault, either side, reaches the cap).
@@ -438,25 +440,30 @@ def _index_prices_each_second(size: int256, fp: uint256, dt: uint256, u: uint256
 
 
 @external
-def check_ch_funding_rate_ignores_wash_fill(size: int128, dt: uint256):
+def check_ch_funding_rate_ignores_wash_fill(size: int128):
     """
     @notice F1 on the bytecode: a fill between two traders leaves the rate. The liquidation
             checks' pair (`_pin_waterfall`: MAKER long LIQ_SIZE, COUNTERPARTY short 10 ETH)
             with the vault holding `size` instead of being flat, funding last accrued now (t0)
-            at LIQ_PRICE; the index `funding_index(0)` would reach after dt seconds is read,
-            then COUNTERPARTY buys 3 ETH from MAKER at t0 (both shrink; open interest falls by
-            3 ETH), and the index after the same dt (the oracle at LIQ_PRICE throughout) is the
-            same. Bounded: the fill's size and price (the oracle's, LIQ_PRICE) fixed, the cap
-            and skew scale as in check_ch_funding_index_prices_each_second; the vault's size
-            any int128; every
-            margin, the open interest, pool and weight symbolic; t0 + dt < 2**64.
+            at LIQ_PRICE; the index `funding_index(0)` would reach an hour later is read, then
+            COUNTERPARTY buys 3 ETH from MAKER at t0 (both shrink; open interest falls by
+            3 ETH), and the index an hour later (the oracle at LIQ_PRICE throughout) is the
+            same. The hour's growth is rate * 3,600 * LIQ_PRICE / 10**12 = rate * 1.584 * 10**13,
+            exact, so equal indices are equal rates. Bounded: the fill's size and price (the
+            oracle's, LIQ_PRICE), dt and both traders' margins (WASH_MARGIN) fixed (with dt
+            and the margins symbolic its mutant run took 212-235 s), the cap and skew scale as
+            in check_ch_funding_index_prices_each_second; the vault's size any int128; the
+            vault's margin, the open interest, pool, weight and insurance_due symbolic.
     """
     ch: Clearinghouse = Clearinghouse(self.ch)
     vm: Vm = Vm(VM)
     t0: uint256 = block.timestamp
-    extcall vm.assume(self._b(dt != 0) & self._b(dt < 2**64) & self._b(t0 < 2**64) == 1)
+    dt: uint256 = 3_600
+    extcall vm.assume(self._b(t0 < 2**64) == 1)
     self._pin_waterfall(LIQ_RATES)
     self._pin_funding(convert(size, int256), LIQ_PRICE)
+    extcall vm.store(self.ch, self._margin_slot(MAKER), convert(WASH_MARGIN, bytes32))
+    extcall vm.store(self.ch, self._margin_slot(COUNTERPARTY), convert(WASH_MARGIN, bytes32))
     extcall vm.warp(t0 + dt)
     self._pin_feed(LIQ_PRICE)
     before: int256 = staticcall ch.funding_index(0)

@@ -26,7 +26,7 @@ class MarketSpec:
     price_band: int = 50_000  # fills within 5% of the oracle
     vault_max_notional: int = 10**15  # atoms: 1e9 USDC
     max_funding_rate: int = WAD // 3600 // 1000  # 0.1% an hour, WAD per second
-    skew_scale: int = 10**13  # atoms: funding reaches max_funding_rate when the vault holds 10M USDC of skew
+    skew_scale: int = 100 * WAD  # base units: funding is at its cap once the vault holds this much, either side
     min_notional: int = 10_000_000  # atoms: 10 USDC, the smallest position a voluntary trade may leave
 
     def params(self) -> tuple:
@@ -46,8 +46,8 @@ class MarketSpec:
 
 
 DEFAULT_MARKETS: tuple[MarketSpec, ...] = (
-    MarketSpec("BTC-PERP", price(60_000)),
-    MarketSpec("ETH-PERP", price(3_000), imr=125_000, mmr=62_500),
+    MarketSpec("BTC-PERP", price(60_000)),  # skew scale 100 BTC: 6M USDC
+    MarketSpec("ETH-PERP", price(3_000), imr=125_000, mmr=62_500, skew_scale=2_000 * WAD),  # 6M USDC
 )
 
 # RiskParams: liquidation_buffer, keeper_share, fund_fee_share, vault_max_drawdown, vault_window

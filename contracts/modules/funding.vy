@@ -5,13 +5,14 @@
         second from the skew of the LiquidityVault's position (docs/mechanism.md
         section 5), and settled lazily into an account's margin whenever the
         account is touched. Longs pay shorts when the vault is short (traders
-        are net long), at max_funding_rate * clamp(skew / skew_scale, -1, 1).
+        are net long), at max_funding_rate * clamp(-vault_size / skew_scale, -1, 1)
+        of the position's value per second.
 @dev F1: a wash trade between traders leaves the vault's position, so the rate,
-     unchanged. F2: an interval is priced only from what is stored at its
-     start (the vault's size, the funding price, the parameters): every change
-     of the vault's position settles the vault first, which accrues, and
-     `_accrue` stores the oracle price the next interval is priced at. No
-     traded price is kept, so nothing has to decay (F3).
+     unchanged. F2: the rate is fixed by what is stored at the interval's start
+     (every change of the vault's position settles the vault first, which
+     accrues; so does every parameter change), and each second is valued at
+     the oracle price in force during it. No traded price is kept, so nothing
+     has to decay (F3).
 @dev Zero-sum to the atom: payers round up, receivers down
      (`perp_math._funding_credit`); the market's `funding_pool` keeps the
      difference and `funding_weight` bounds what future settlements can still
@@ -22,6 +23,7 @@ from . import constants
 from . import perp_math
 from . import ledger
 from . import parameters
+from ..interfaces import IOracle
 
 uses: ledger
 uses: parameters
@@ -38,41 +40,53 @@ event FundingSettled:
 @view
 def _rate(market: uint256) -> int256:
     """
-    @dev Funding per second (WAD) from the vault's skew valued at the funding
-         price: max_funding_rate * clamp(skew / skew_scale, -1, 1), both
-         divisions truncated toward zero (the same magnitude for either sign).
-         Positive (longs pay shorts) when the vault is short.
+    @dev Funding per second (WAD) from the vault's skew:
+         max_funding_rate * clamp(-vault_size / skew_scale, -1, 1), the division
+         truncated toward zero (the same magnitude for either sign). Positive
+         (longs pay shorts) when the vault is short. It changes only when the
+         vault's position or the parameters do, and both accrue first.
     """
     size: int256 = ledger._size(ledger.vault, market)
     if size == 0:
         return 0
-    skew: int256 = -size * convert(ledger.market_store[market].funding_price, int256) // convert(constants.VALUE_UNIT, int256)
     cap: int256 = convert(parameters._rates(market).max_funding_rate, int256)
-    return min(max(skew * cap // convert(parameters.skew_scale[market], int256), -cap), cap)
+    return min(max(-size * cap // convert(parameters.skew_scale[market], int256), -cap), cap)
 
 
 @internal
 @view
 def _current_index(market: uint256) -> int256:
     """
-    @dev The index after accrual now: it grows by floor(rate * dt * funding_price
-         / 10**12) over the dt seconds since the last accrual, every factor
-         stored at that accrual (F2); the oracle is not read.
+    @dev The index after accrual now. Over the dt seconds since the last
+         accrual it grows by floor(rate * sum(seconds * price) / 10**12), each
+         second priced at the oracle price in force then (F2): the funding
+         price stored at the last accrual until the oracle's latest update,
+         that update's price after it. A price the oracle dates before the
+         last accrual is not used (the stored one was seen then).
     """
     last: uint256 = ledger.market_store[market].oracle_time >> 160
     index: int256 = ledger.market_store[market].funding_index
     if block.timestamp == last:
         return index
-    dt: int256 = convert(block.timestamp - last, int256)
-    return index + perp_math._floor_div(self._rate(market) * dt * convert(ledger.market_store[market].funding_price, int256), constants.FUNDING_PRICE_DIV)
+    rate: int256 = self._rate(market)
+    if rate == 0:
+        return index
+    p_now: uint256 = 0
+    updated: uint256 = 0
+    p_now, updated = staticcall IOracle(convert(ledger.market_store[market].oracle_time & constants.ORACLE_BITS, address)).latest(market)
+    split: uint256 = block.timestamp
+    if updated >= last and updated < block.timestamp:
+        split = updated
+    weighted: int256 = convert((split - last) * ledger.market_store[market].funding_price + (block.timestamp - split) * p_now, int256)
+    return index + perp_math._floor_div(rate * weighted, constants.FUNDING_PRICE_DIV)
 
 
 @internal
 def _accrue(market: uint256) -> int256:
     """
-    @dev Brings the index to now and starts a new interval, priced at the
-         oracle price now (the first accrual of a block sets it; later ones in
-         the same block change nothing).
+    @dev Brings the index to now and starts a new interval at the oracle price
+         now (which fails closed: stale or missing prices revert). The first
+         accrual of a block does it; later ones in the same block change nothing.
     """
     if block.timestamp == ledger.market_store[market].oracle_time >> 160:
         return ledger.market_store[market].funding_index

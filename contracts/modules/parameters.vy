@@ -57,7 +57,7 @@ struct RiskParams:
 rate_word: HashMap[uint256, uint256]
 # @dev Per market: the LiquidityVault's largest notional, atoms.
 vault_limit: HashMap[uint256, uint256]
-# @dev Per market: the vault skew (atoms of notional) at which funding reaches max_funding_rate.
+# @dev Per market: the vault position (base units, 18 decimals, either sign) at which funding reaches max_funding_rate.
 skew_scale: HashMap[uint256, uint256]
 # @dev Per market: the smallest notional a voluntary trade may leave a position at, atoms (zero is always allowed).
 min_notional: HashMap[uint256, uint256]
@@ -85,7 +85,7 @@ def _check_params(p: MarketParams):
     assert p.price_band != 0 and p.price_band <= constants.MAX_BAND, "ch: band out of bounds"
     assert p.vault_max_notional <= constants.MAX_AMOUNT, "ch: vault limit out of bounds"
     assert p.max_funding_rate <= constants.MAX_FUNDING_RATE, "ch: funding cap out of bounds"
-    assert p.skew_scale != 0 and p.skew_scale <= constants.MAX_AMOUNT, "ch: skew scale out of bounds"
+    assert p.skew_scale != 0 and p.skew_scale <= constants.MAX_SIZE, "ch: skew scale out of bounds"
     assert p.min_notional <= constants.MAX_MIN_NOTIONAL, "ch: min notional out of bounds"
 
 

@@ -32,7 +32,6 @@ from perpvault.model.constants import (
     MIN_DELAY,
     MIN_MMR,
     PPM,
-    VALUE_UNIT,
     VAULT_DECIMALS_OFFSET,
     WAD,
 )
@@ -389,14 +388,12 @@ class Clearinghouse:
         return self.w.feed.price(market)
 
     def _rate(self, market: int) -> int:
-        """`funding._rate`: max_funding_rate * clamp(vault skew / skew_scale, -1, 1), WAD per second."""
-        s = self.markets[market]
+        """`funding._rate`: max_funding_rate * clamp(-vault_size / skew_scale, -1, 1), WAD per second."""
         size = self.positions_of(self.vault, market).size
         if size == 0:
             return 0
-        skew = trunc_div(i256(-size * to_int(s.funding_price)), to_int(VALUE_UNIT))
         cap = to_int(self.params[market].max_funding_rate)
-        return min(max(trunc_div(i256(skew * cap), to_int(self.params[market].skew_scale)), -cap), cap)
+        return min(max(trunc_div(i256(-size * cap), to_int(self.params[market].skew_scale)), -cap), cap)
 
     def _current_index(self, market: int) -> int:
         s = self.markets[market]
@@ -404,9 +401,15 @@ class Clearinghouse:
         index = s.funding_index
         if self.w.now == last:
             return index
-        dt = to_int(u256(self.w.now - last))
-        growth = i256(i256(self._rate(market) * dt) * to_int(s.funding_price))
-        return i256(index + pm.floor_div(growth, FUNDING_PRICE_DIV))
+        rate = self._rate(market)
+        if rate == 0:
+            return index
+        p_now, updated = self.w.feed.latest(market)
+        split = self.w.now
+        if updated >= last and updated < self.w.now:
+            split = updated
+        weighted = to_int(u256(u256((split - last) * s.funding_price) + u256((self.w.now - split) * p_now)))
+        return i256(index + pm.floor_div(i256(rate * weighted), FUNDING_PRICE_DIV))
 
     def _accrue(self, market: int) -> int:
         s = self.markets[market]
@@ -872,7 +875,7 @@ class Clearinghouse:
         require(p.price_band != 0 and p.price_band <= MAX_BAND, "ch: band out of bounds")
         require(p.vault_max_notional <= MAX_AMOUNT, "ch: vault limit out of bounds")
         require(p.max_funding_rate <= MAX_FUNDING_RATE, "ch: funding cap out of bounds")
-        require(p.skew_scale != 0 and p.skew_scale <= MAX_AMOUNT, "ch: skew scale out of bounds")
+        require(p.skew_scale != 0 and p.skew_scale <= MAX_SIZE, "ch: skew scale out of bounds")
         require(p.min_notional <= MAX_MIN_NOTIONAL, "ch: min notional out of bounds")
 
     def _imr(self, market: int) -> int:

@@ -160,6 +160,11 @@ class PriceFeed:
         require(self.w.now <= u256(r.updated_at + self.max_age), "oracle: stale price")
         return r.price
 
+    def latest(self, market: int) -> tuple[int, int]:
+        """The last written price and its time, without freshness checks (0, 0 if never set)."""
+        r = self.rounds.get(market, Round())
+        return r.price, r.updated_at
+
     @staticmethod
     def _check_bounds(max_age: int, max_jump: int) -> None:
         require(max_age != 0 and max_age <= MAX_AGE_BOUND, "feed: max_age out of bounds")

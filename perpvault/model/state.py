@@ -24,7 +24,7 @@ class MarketParams:
     price_band: int
     vault_max_notional: int  # atoms
     max_funding_rate: int  # WAD per second
-    skew_scale: int  # atoms: the vault skew at which funding reaches max_funding_rate
+    skew_scale: int  # base units (18 decimals): the vault position at which funding reaches max_funding_rate
     min_notional: int  # atoms: a voluntary trade leaves a position flat or at least this
 
     @classmethod

@@ -14,7 +14,7 @@ vault's favour) and pays the taker fee, so:
   every fill plus the buyer/seller rounding atom, the vault the rest of the fees.
 
 Breadth: Hypothesis over the reference model (same integer maths as the contracts). Concrete
-cases: on chain. A known weakness (funding set by dust wash fills) is pinned as a strict xfail.
+cases: on chain. Funding from the vault's skew: wash fills change nobody else's funding (F1).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from perpvault.chain.deploy import DEFAULT_MARKETS
 from perpvault.model import Order, Revert
 from perpvault.units import PPM, size, usdc
 from tests.security.conftest import TRADER_MARGIN
-from tests.security.model_world import FEE_SHARE, UPDATER, A, B, C, exchange, vault_quote
+from tests.security.model_world import FEE_SHARE, KEEPER, UPDATER, A, B, C, exchange, vault_quote
 from tests.utils.spec import VALUE_UNIT, fee, notional, trade_dust, value
 from tests.utils.trading import signed
 
@@ -261,91 +261,167 @@ def test_vault_round_trip__oracle_moves_between__gain_is_the_exposure_less_sprea
     assert vault.totalAssets() - assets == ledger.vault_cash + ledger.to_vault_fees > -exposure
 
 
-# --- a weakness: small wash fills set the funding rate --------------------------------------------
+# --- funding cannot be steered by wash fills (SPEC section 5, F1) -------------------------------
+#
+# Funding is priced from the vault's skew (mechanism.md section 5): a fill between two traders
+# leaves the vault's position, so the rate, unchanged, at any size and any price in the band.
+# The review's attack under the old EMA premium: B and C wash 0.0002 BTC ten times at the band's
+# top, which put funding at its cap against the vault (long opposite A's 10 BTC short): over a day
+# with the oracle unmoved the coalition ended ~12,600 USDC up (tests/security/old_code/
+# funding_ema.patch restores that code; these tests fail on it).
 
-FUNDING_WEAKNESS = (
-    "Funding's premium is an EMA that every fill moves ema_weight (20%) of the way to its price, "
-    "whatever its size: ten wash fills of 12 USDC (just above the minimum notional) between colluders at "
-    "the band's top (fees: under 1,000 atoms each) "
-    "set the premium to +5% and funding to its cap, which the vault (long opposite the colluder's "
-    "short) then pays. Fix in Clearinghouse._update_ema: weight each fill by its notional "
-    "(weight x min(1, notional / ema_depth)) or skip fills below a minimum notional."
-)
+DUST = 2 * 10**14  # 0.0002 BTC: 12 USDC, above the 10-USDC minimum notional
+LARGE = size("0.5")  # 30,000 USDC a fill, 5 BTC in all
 
 
-def _funding_round_trip(*, wash: bool) -> int:
-    """A sells 10 BTC to the vault; B and C (A's colluders) optionally wash 0.0002 BTC ten times at
-    the top of the band; a day passes with the oracle unmoved (refreshed hourly); everyone closes.
-    Returns the coalition's gain (atoms)."""
+class FundingTally:
+    """Runs model transactions and sums the FundingSettled amounts each account received (< 0: paid)."""
+
+    def __init__(self, ex) -> None:
+        self.ex, self.paid = ex, {}
+
+    def __call__(self, method: str, *args):
+        result = getattr(self.ex, method)(*args)
+        for e in self.ex.last_events:
+            if e[0] == "FundingSettled":
+                self.paid[e[1]] = self.paid.get(e[1], 0) + e[3]
+        return result
+
+
+def _funding_world(*, wash: int, fills: int = 10):
+    """A sells 10 BTC to the vault; B and C (A's colluders) wash `wash` BTC `fills` times at the
+    band's top (0: no wash), a second apart; a day passes with the oracle refreshed hourly at the
+    same price; everyone closes and settles. Returns (exchange, funding tally, coalition gain,
+    fees the wash paid)."""
     coalition = (A, B, C)
-    ex = exchange(funding=True, margins={A: usdc(1_000_000), B: usdc(1_000), C: usdc(1_000)})
+    ex = exchange(funding=True, margins={A: usdc(1_000_000), B: usdc(100_000), C: usdc(100_000)})
+    tx = FundingTally(ex)
     before = coalition_equity(ex, coalition)
-    ex.vault_trade(A, BTC, -size(10), 0)  # the vault is now long 10
+    tx("vault_trade", A, BTC, -size(10), 0)  # the vault is now long 10
     top = ORACLE0 * (PPM + BAND) // PPM
-    dust = 2 * 10**14  # 0.0002 BTC: 12 USDC, above the 10-USDC minimum notional
-    for nonce in range(1, 11 if wash else 1):
+    ledger = Ledger()
+    for nonce in range(1, fills + 1):
         ex.advance(1)
-        ex.match_orders(C, Order(B, BTC, -dust, top, nonce, 2**40), Order(C, BTC, dust, top, nonce, 2**40), dust)
+        if wash:
+            tx("match_orders", C, Order(B, BTC, -wash, top, nonce, 2**40), Order(C, BTC, wash, top, nonce, 2**40), wash)
+            ledger.fill(wash, top, MAKER_FEE, TAKER_FEE)
     for _ in range(24):
         ex.advance(3_600)
-        ex.set_price(UPDATER, BTC, ORACLE0)
-    ex.vault_trade(A, BTC, size(10), 2**256 - 1)
+        tx("set_price", UPDATER, BTC, ORACLE0)
+    tx("vault_trade", A, BTC, size(10), 2**256 - 1)
     if wash:
-        ex.match_orders(B, Order(C, BTC, -10 * dust, ORACLE0, 99, 2**40),
-                        Order(B, BTC, 10 * dust, ORACLE0, 99, 2**40), 10 * dust)
+        q = fills * wash
+        tx("match_orders", B, Order(C, BTC, -q, ORACLE0, 99, 2**40), Order(B, BTC, q, ORACLE0, 99, 2**40), q)
+        ledger.fill(q, ORACLE0, MAKER_FEE, TAKER_FEE)
+    for account in (*coalition, ex.w.vault.address):
+        tx("settle_funding", KEEPER, account)
     assert all(ex.position(a, BTC)[0] == 0 for a in coalition)
-    return coalition_equity(ex, coalition) - before
+    return ex, tx.paid, coalition_equity(ex, coalition) - before, ledger.fees
 
 
 def test_funding_round_trip__without_wash_fills__coalition_loses__model():
-    """The control: the same day-long round trip without the dust fills pays spread and fees."""
-    assert _funding_round_trip(wash=False) < 0
+    """The control: the day-long round trip pays spread, fees, and the funding of A's short
+    (the vault is long, so shorts pay longs)."""
+    ex, paid, gain, _ = _funding_world(wash=0)
+    assert gain < 0
+    assert paid[A] < 0 < paid[ex.w.vault.address]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=FUNDING_WEAKNESS)
-def test_dust_wash_fills__cannot_steer_funding_against_the_vault__model():
-    # The oracle never moved and the coalition ends flat: it must not have gained.
-    # Today it gains ~12,600 USDC: funding at its cap for a day on 600k notional, less spread and fees.
-    assert _funding_round_trip(wash=True) <= 0
+@pytest.mark.parametrize("wash", [DUST, LARGE], ids=["dust", "large"])
+def test_wash_fills__change_nobody_elses_funding__coalition_does_not_profit__model(wash):
+    """F1: with or without the wash, the vault and A pay and receive the same funding to the
+    atom; the coalition is worse off by at least the fees the wash paid."""
+    quiet, paid_quiet, gain_quiet, _ = _funding_world(wash=0)
+    washed, paid, gain, fees = _funding_world(wash=wash)
+    vault = washed.w.vault.address
+    assert paid[vault] == paid_quiet[vault] > 0
+    assert paid[A] == paid_quiet[A] < 0
+    assert washed.funding_index(BTC) == quiet.funding_index(BTC)
+    assert fees > 0
+    assert gain <= gain_quiet - fees
+    assert gain < 0
 
 
 @pytest.fixture
 def funding_book(system, owner, lp, taker, maker, trader):
     """The shared deployment (funding on): the LP's 1M in the vault; the taker (A) with 1M of
-    margin, the maker (B) and trader (C), A's colluders, with 1,000 each."""
+    margin, the maker (B) and trader (C), A's colluders, with 100,000 each."""
     from tests.utils.trading import fund_account
 
     system.usdc.mint(lp, usdc(1_000_000), sender=owner)
     system.usdc.approve(system.vault, 2**256 - 1, sender=lp)
     system.vault.deposit(usdc(1_000_000), lp, sender=lp)
-    for account, amount in ((taker, usdc(1_000_000)), (maker, usdc(1_000)), (trader, usdc(1_000))):
+    for account, amount in ((taker, usdc(1_000_000)), (maker, usdc(100_000)), (trader, usdc(100_000))):
         fund_account(system, account, amount)
     return system
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=FUNDING_WEAKNESS)
-def test_dust_wash_fills__cannot_steer_funding_against_the_vault__on_chain(
-    funding_book, taker, maker, trader, oracle_updater, chain
-):
-    """The model's scenario on the contracts: A sells 10 BTC to the vault, B and C wash 0.0002 BTC
-    ten times at the band's top, a day passes with the oracle refreshed at the same price, all close."""
-    s = funding_book
-    ch = s.clearinghouse
+def _chain_world(s, chain, taker, maker, trader, oracle_updater, keeper, *, wash: int, t0: int):
+    """The model's scenario on the contracts, every transaction at a set time from `t0`:
+    returns (coalition gain, {account: funding received}, vault assets change)."""
+    ch, vault = s.clearinghouse, s.vault
     coalition = (taker, maker, trader)
+    funding: dict[str, int] = {}
+
+    def at(t: int):
+        chain.pending_timestamp = t0 + t
+
+    def record(tx):
+        for e in tx.events.filter(ch.FundingSettled):
+            funding[e.account] = funding.get(e.account, 0) + e.amount
+
     before = sum(ch.equity(a) for a in coalition)
-    s.vault.trade(BTC, -size(10), 0, sender=taker)
+    assets = vault.totalAssets()
+    at(0)
+    record(vault.trade(BTC, -size(10), 0, sender=taker))
     top = ORACLE0 * (PPM + BAND) // PPM
-    dust = 2 * 10**14  # 0.0002 BTC: 12 USDC, above the 10-USDC minimum notional
-    for _ in range(10):
-        mo, ms = signed(s, maker, BTC, -dust, top, chain=chain)
-        to, ts = signed(s, trader, BTC, dust, top, chain=chain)
-        s.order_book.match_orders(mo, ms, to, ts, dust, sender=trader)
-    for _ in range(24):
-        chain.mine(timestamp=chain.pending_timestamp + 3_600)
+    for i in range(1, 11):
+        at(i)
+        if wash:
+            mo, ms = signed(s, maker, BTC, -wash, top, chain=chain)
+            to, ts = signed(s, trader, BTC, wash, top, chain=chain)
+            record(s.order_book.match_orders(mo, ms, to, ts, wash, sender=trader))
+        else:
+            chain.mine()
+    for h in range(1, 25):
+        at(10 + 3_600 * h)
         s.feed.set_price(BTC, ORACLE0, sender=oracle_updater)
-    s.vault.trade(BTC, size(10), 2**256 - 1, sender=taker)
-    mo, ms = signed(s, trader, BTC, -10 * dust, ORACLE0, chain=chain)
-    to, ts = signed(s, maker, BTC, 10 * dust, ORACLE0, chain=chain)
-    s.order_book.match_orders(mo, ms, to, ts, 10 * dust, sender=maker)
+    at(10 + 3_600 * 24 + 1)
+    record(vault.trade(BTC, size(10), 2**256 - 1, sender=taker))
+    if wash:
+        mo, ms = signed(s, trader, BTC, -10 * wash, ORACLE0, chain=chain)
+        to, ts = signed(s, maker, BTC, 10 * wash, ORACLE0, chain=chain)
+        at(10 + 3_600 * 24 + 2)
+        record(s.order_book.match_orders(mo, ms, to, ts, 10 * wash, sender=maker))
+    for i, account in enumerate((*coalition, vault)):
+        at(10 + 3_600 * 24 + 3 + i)
+        record(ch.settle_funding(account, sender=keeper))
     assert all(ch.positions(a, BTC).size == 0 for a in coalition)
-    assert sum(ch.equity(a) for a in coalition) - before <= 0
+    return sum(ch.equity(a) for a in coalition) - before, funding, vault.totalAssets() - assets
+
+
+@pytest.mark.parametrize("wash", [DUST, LARGE], ids=["dust", "large"])
+def test_wash_fills__change_nobody_elses_funding__coalition_does_not_profit__on_chain(
+    funding_book, taker, maker, trader, oracle_updater, keeper, chain, wash
+):
+    """The model's scenario on the contracts, played twice from one snapshot at the same
+    timestamps: without the wash and with it. The vault and A get the same funding to the atom;
+    the vault's assets differ by exactly its share of the wash's fees; the coalition loses."""
+    s = funding_book
+    t0 = chain.pending_timestamp + 100
+    snap = chain.snapshot()
+    gain_quiet, funding_quiet, assets_quiet = _chain_world(
+        s, chain, taker, maker, trader, oracle_updater, keeper, wash=0, t0=t0)
+    chain.restore(snap)
+    gain, funding, assets = _chain_world(s, chain, taker, maker, trader, oracle_updater, keeper, wash=wash, t0=t0)
+
+    ledger = Ledger()
+    for _ in range(10):
+        ledger.fill(wash, ORACLE0 * (PPM + BAND) // PPM, MAKER_FEE, TAKER_FEE)
+    ledger.fill(10 * wash, ORACLE0, MAKER_FEE, TAKER_FEE)
+    v = s.vault.address
+    assert funding[v] == funding_quiet[v] > 0
+    assert funding[taker.address] == funding_quiet[taker.address] < 0
+    assert assets - assets_quiet == ledger.to_vault_fees > 0
+    assert gain_quiet < 0
+    assert gain <= gain_quiet - ledger.fees

@@ -144,7 +144,7 @@ def run_scenario(r: Lockstep, roles: dict[str, Any]) -> dict[str, Any]:
         "unpause", lambda s: s.clearinghouse.unpause(sender=s.owner), lambda x: x.unpause(owner)
     )
     eth_params = copy.copy(m.w.ch.params[ETH])
-    eth_params.skew_scale = 3 * 10**9  # 3,000 USDC of vault skew puts funding at its cap
+    eth_params.skew_scale = size("1")  # a vault position of 1 ETH puts funding at its cap
     eth_params.taker_fee = 700
     r.change_market_params(ETH, eth_params)
 

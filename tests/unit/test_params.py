@@ -37,7 +37,7 @@ MARKET_EDGES = [
     (dict(max_funding_rate=MAX_FUNDING_RATE), dict(max_funding_rate=MAX_FUNDING_RATE + 1),
      "ch: funding cap out of bounds"),
     (dict(skew_scale=1), dict(skew_scale=0), "ch: skew scale out of bounds"),
-    (dict(skew_scale=2**128), dict(skew_scale=2**128 + 1), "ch: skew scale out of bounds"),
+    (dict(skew_scale=10**36), dict(skew_scale=10**36 + 1), "ch: skew scale out of bounds"),
     (dict(min_notional=10**12), dict(min_notional=10**12 + 1), "ch: min notional out of bounds"),
 ]
 

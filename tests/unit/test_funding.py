@@ -1,7 +1,7 @@
 """Funding (SPEC section 5, mechanism.md section 5): an index accrued per second from the skew of
-the LiquidityVault's position, max_funding_rate x clamp(skew / skew_scale, -1, 1), every factor
-of an interval stored at its start; settled lazily on touch; zero-sum to the atom with the dust
-swept to the fund.
+the LiquidityVault's position, max_funding_rate x clamp(-vault size / skew_scale, -1, 1), the
+rate fixed at the interval's start and each second valued at the oracle price in force then;
+settled lazily on touch; zero-sum to the atom with the dust swept to the fund.
 
 The expected index and every settlement are computed by `tests.utils.spec.FundingMarket` (the
 spec's formulas written out) and each account's book by `tests.utils.spec.Book`, replayed at the
@@ -16,26 +16,25 @@ from dataclasses import replace
 import pytest
 
 from perpvault.chain import DEFAULT_MARKETS, DEFAULT_RISK, deploy
-from perpvault.chain.actions import refresh_prices
 from perpvault.params import VAULT_SPREAD
 from perpvault.units import PPM
 from tests.unit.conftest import LP_DEPOSIT, TRADER_DEPOSIT
 from tests.utils import spec
 from tests.utils.checks import assert_invariants
-from tests.utils.trading import fund_account, set_price, trade
+from tests.utils.trading import fund_account, trade
 
 ETH = 1
 MAKER_FEE, TAKER_FEE = DEFAULT_MARKETS[ETH].maker_fee, DEFAULT_MARKETS[ETH].taker_fee
 FUND_FEE_SHARE = DEFAULT_RISK[2]
 
 # Awkward numbers: each is prime (checked below).
-SKEW_SCALE = 20_011_000_001  # atoms: 20,011.000001 USDC of vault skew puts funding at its cap
+SKEW_SCALE = 6700000000000000021  # base units: a vault position of 6.7 ETH puts funding at its cap
 CAP = 277_777_777_853  # max_funding_rate, WAD per second: about 0.1% an hour
-NEW_SKEW_SCALE = 7_013_000_003
+NEW_SKEW_SCALE = 2900000000000000111
 ORACLE = 2999000000000000000029
 PRICES = (3011000000000000000051, 3023000000000000000083, 3041000000000000000033)
 SIZES = (1700000000000000081, 2300000000000000027, 700000000000000033)
-BEYOND = 7300000000000000019  # 7.3 ETH: about 21,900 USDC of skew, beyond SKEW_SCALE
+BEYOND = 7300000000000000019  # 7.3 ETH: beyond SKEW_SCALE
 
 
 def is_prime(n: int) -> bool:
@@ -64,8 +63,7 @@ def is_prime(n: int) -> bool:
 @pytest.fixture(scope="module")
 def skew_system(owner, oracle_updater):
     """The default deployment, but ETH-PERP's skew scale and funding cap are the awkward primes
-    above (the default 10M-USDC scale would need more vault capital than a test holds to show
-    the clamp)."""
+    above (the default 2,000 ETH would need more vault capital than a test holds to show the clamp)."""
     eth = replace(DEFAULT_MARKETS[ETH], skew_scale=SKEW_SCALE, max_funding_rate=CAP)
     return deploy(owner, oracle_updater, markets=(DEFAULT_MARKETS[0], eth))
 
@@ -100,7 +98,8 @@ class Replay:
         self.entry: dict[str, int] = {}  # account -> the index at its last settlement
         self.settled: dict[str, int] = {}
         self.insurance_due = 0
-        self.oracle = initial
+        self.oracle, self.updated = system.feed.latest(ETH)  # the oracle's latest price and its time
+        assert self.oracle == initial
 
     # --- what the spec says -------------------------------------------------------------------
 
@@ -118,7 +117,7 @@ class Replay:
     def pending(self, now: int) -> spec.FundingMarket:
         """The market as a settlement at `now` would leave it (the views' index)."""
         m = replace(self.market)
-        m.accrue(now, self.oracle)
+        m.accrue(now, self.oracle, self.updated)
         return m
 
     def equity(self, account: str, now: int) -> int:
@@ -139,11 +138,15 @@ class Replay:
             assert self.ch.margin(a) == self.books[a].margin
 
     def set_oracle(self, new_price: int) -> None:
-        set_price(self.system, ETH, new_price)
-        self.oracle = new_price
+        """The updater posts `new_price` (the same price again: a refresh); nothing accrues."""
+        tx = self.system.feed.set_price(ETH, new_price, sender=self.system.oracle_updater)
+        self.oracle, self.updated = new_price, self.block_time(tx)
+
+    def accrue(self, tx) -> int:
+        return self.market.accrue(self.block_time(tx), self.oracle, self.updated)
 
     def _fill(self, tx, buyer: str, seller: str, q: int, p: int, buyer_rate: int, seller_rate: int) -> None:
-        index = self.market.accrue(self.block_time(tx), self.oracle)
+        index = self.accrue(tx)
         expected: list = []
         self._settle(buyer, index, expected)
         self._settle(seller, index, expected)
@@ -176,7 +179,7 @@ class Replay:
         tx = self.ch.settle_funding(address, sender=keeper)
         expected: list = []
         if self.books[address].size != 0:
-            self._settle(address, self.market.accrue(self.block_time(tx), self.oracle), expected)
+            self._settle(address, self.accrue(tx), expected)
         self._check(tx, expected, {address})
         return sum(c for _, c in expected)
 
@@ -208,10 +211,15 @@ def test_funding__vault_short__longs_pay_shorts_lazily(skew_book, maker, taker, 
     chain.mine()
     # Lazy: nothing settles until the account is touched ...
     assert {a: s.clearinghouse.margin(a) for a in margins} == margins
-    # ... but the views already count what a settlement now would pay, and an oracle move
-    # changes that by nothing: the interval is priced at the funding price stored at its start.
+    # ... but the views already count what a settlement now would pay, and an oracle update
+    # changes nothing of the seconds before it: they stay valued at the funding price.
     _check_views(replay, s, chain, (maker, taker, trader))
+    before = replay.pending(chain.blocks.head.timestamp).index
     replay.set_oracle(PRICES[0])
+    assert replay.pending(chain.blocks.head.timestamp).index == before
+    _check_views(replay, s, chain, (maker, taker, trader))
+    chain.pending_timestamp += 503  # the seconds after the update are valued at its price
+    chain.mine()
     _check_views(replay, s, chain, (maker, taker, trader))
     longs = [replay.settle(a, keeper) for a in (taker, maker)]
     chain.pending_timestamp = replay.market.last  # the shorts settle in the same second: one index step for all
@@ -274,15 +282,18 @@ def test_funding__vault_skew_beyond_skew_scale__is_exactly_the_cap(skew_book, ta
     replay = Replay(s, block_time, (taker,))
     replay.set_oracle(ORACLE)
     replay.vault_trade(taker, direction * BEYOND)  # direction 1: the vault is short BEYOND
-    skew = BEYOND * ORACLE // spec.VALUE_UNIT
-    assert skew > SKEW_SCALE  # the skew alone would pay more than the cap
+    assert BEYOND * CAP // SKEW_SCALE > CAP  # the skew alone would pay more than the cap
     index_before, t_before, funding_price = replay.market.index, replay.market.last, replay.market.funding_price
     chain.pending_timestamp += 2_003
     replay.set_oracle(PRICES[1])
+    updated = replay.updated
+    chain.pending_timestamp += 1_013
     replay.settle(taker, keeper)
-    dt = replay.market.last - t_before
-    # Clamped: exactly cap * dt * funding price / 1e12 moved (floored), in the skew's direction.
-    expected = (direction * CAP * dt * funding_price) // 10**12
+    now = replay.market.last
+    # Clamped: exactly cap * (seconds x price) / 1e12 moved (floored), in the skew's direction,
+    # the seconds before the update at the funding price, those after at the update's.
+    weighted = (updated - t_before) * funding_price + (now - updated) * PRICES[1]
+    expected = (direction * CAP * weighted) // 10**12
     assert s.clearinghouse.markets(ETH).funding_index - index_before == expected
     assert replay.settled[taker.address] == spec.funding_credit(direction * BEYOND, expected)
     assert_invariants(s)
@@ -371,19 +382,19 @@ def test_sweep_to_insurance__mid_way__never_takes_what_settlements_claim(
     assert_invariants(s)
 
 
-def _announce_and_wait(system, owner, chain, params: tuple) -> None:
+def _announce_and_wait(replay: Replay, system, owner, chain, params: tuple) -> None:
     system.clearinghouse.announce_market_params(ETH, params, sender=owner)
     chain.pending_timestamp += system.clearinghouse.delay()
-    refresh_prices(system)  # the same prices, fresh: the wait made them stale
+    replay.set_oracle(replay.oracle)  # the same price, fresh: the wait made it stale
 
 
 def test_apply_market_params__accrues_at_the_old_cap_first(skew_book, taker, keeper, owner, chain, block_time):
     s = skew_book
     replay = Replay(s, block_time, (taker,))
     replay.vault_trade(taker, BEYOND)  # at the cap
-    _announce_and_wait(s, owner, chain, replace(s.markets[ETH], max_funding_rate=0).params())
+    _announce_and_wait(replay, s, owner, chain, replace(s.markets[ETH], max_funding_rate=0).params())
     tx = s.clearinghouse.apply_market_params(ETH, sender=owner)
-    index = replay.market.accrue(block_time(tx), replay.oracle)  # the elapsed time pays at the old cap
+    index = replay.accrue(tx)  # the elapsed time pays at the old cap
     assert index > 0
     assert s.clearinghouse.markets(ETH).funding_index == index
     replay.market.cap = 0
@@ -409,9 +420,9 @@ def test_skew_scale_change__through_announce_apply__takes_effect_only_from_the_a
     replay.settle(taker, keeper)
     assert s.clearinghouse.params(ETH).skew_scale == SKEW_SCALE
     chain.pending_timestamp += s.clearinghouse.delay() - 3_001
-    refresh_prices(s)
+    replay.set_oracle(PRICES[1])
     tx = s.clearinghouse.apply_market_params(ETH, sender=owner)
-    replay.market.accrue(block_time(tx), replay.oracle)  # up to the apply: the old scale
+    replay.accrue(tx)  # up to the apply: the old scale
     assert s.clearinghouse.markets(ETH).funding_index == replay.market.index
     old_rate = replay.market.rate()
     replay.market.skew_scale = NEW_SKEW_SCALE

@@ -103,7 +103,8 @@ def vault_quote(oracle: int, buy: bool, spread_ppm: int) -> int:
 @dataclass
 class FundingMarket:
     """The funding index of one market, accrued the way SPEC section 5 and mechanism.md section 5
-    describe it: from the LiquidityVault's skew, every factor of an interval stored at its start.
+    describe it: the rate from the LiquidityVault's position, fixed at the interval's start; each
+    second of the interval valued at the oracle price in force during it.
 
     `vault_size` is the vault's signed size during the interval (the test sets it after each
     trade of the vault, which accrues first); `funding_price` the oracle price at the last accrual.
@@ -113,20 +114,29 @@ class FundingMarket:
     last: int
     funding_price: int
     vault_size: int
-    skew_scale: int  # atoms of skew at which the rate reaches the cap
+    skew_scale: int  # base units (18 decimals): the vault position at which the rate reaches the cap
     cap: int  # max_funding_rate, WAD per second
 
     def rate(self) -> int:
-        """WAD per second: cap x clamp(skew / skew_scale, -1, 1), skew = -vault size x funding price
-        in atoms; both divisions truncate toward zero. > 0 (longs pay) when the vault is short."""
-        skew = trunc_div(-self.vault_size * self.funding_price, VALUE_UNIT)
-        return max(min(trunc_div(skew * self.cap, self.skew_scale), self.cap), -self.cap)
+        """WAD per second: cap x clamp(-vault size / skew_scale, -1, 1), the division truncated
+        toward zero. > 0 (longs pay) when the vault is short."""
+        return max(min(trunc_div(-self.vault_size * self.cap, self.skew_scale), self.cap), -self.cap)
 
-    def accrue(self, now: int, oracle: int) -> int:
+    def index_at(self, now: int, oracle: int, updated: int) -> int:
+        """The index at `now` when the oracle's latest price is `oracle`, posted at `updated`: the
+        seconds before `updated` at the stored funding price, those from it on at `oracle`. A price
+        posted before the last accrual (or at `now`) values no second of the interval at it."""
+        if now == self.last:
+            return self.index
+        split = updated if self.last <= updated < now else now
+        weighted = (split - self.last) * self.funding_price + (now - split) * oracle
+        return self.index + (self.rate() * weighted) // FUNDING_PRICE_DIV
+
+    def accrue(self, now: int, oracle: int, updated: int) -> int:
         """Brings the index to `now` (nothing within the same second) and starts the next
         interval at `oracle`, the price now."""
         if now != self.last:
-            self.index += (self.rate() * (now - self.last) * self.funding_price) // FUNDING_PRICE_DIV
+            self.index = self.index_at(now, oracle, updated)
             self.funding_price = oracle
             self.last = now
         return self.index

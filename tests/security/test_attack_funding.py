@@ -12,16 +12,24 @@ position's PnL. With funding from the vault's skew, the rate is fixed at the int
 each second is valued at the oracle price in force during it, so both pokes settle the same
 funding to the atom and the views move at the update by the PnL alone.
 
-On the code before the fix (``git apply tests/security/old_code/R8-retroactive-funding.patch``:
-the EMA premium funding of commit 5798353, its EMA stored in ``funding_price`` and its weight in
-``skew_scale``, default 200_000 = 20%; contract and model) the R8 tests fail. Against another
-trader (the vault flat, the EMA on the oracle) the long is paid 5,040 USDC (the cap, 0.1% an
-hour, for 8 hours on 630,000 of notional) when poked after the update and 0 when poked before;
-its equity view jumps by 35,040 at the update for 30,000 of PnL. Against the vault (whose fill at
-the 10-bp spread put the EMA 2 bp above the oracle) the long pays 120 USDC poked before the
-update and is paid 5,040 poked after it; the vault's totalAssets() falls by 35,040 at the
-update for 30,000 of PnL. (Today: 0 both ways against a trader; 480 USDC paid both ways against
-the vault, 10 BTC of a 100-BTC skew scale for 8 hours at 60,000.)
+On the code before the fix (``git apply tests/security/old_code/R8-retroactive-funding.patch``
+puts back the EMA premium funding of commit 5798353, its EMA stored in ``funding_price`` and its
+weight in ``skew_scale``, default 200_000 = 20%; contract and model; ``rm -rf .build`` after)
+every test here fails. What the old code gave, on chain and on the model alike (USDC):
+
+* against a trader (the EMA on the oracle): poked before the update, 0; poked after it, the long
+  +5,039.999999 and the short -5,040; the long's equity view jumps by +35,039.999999 at the update
+  for +30,000 of PnL;
+* against the vault (its fill at the 10-bp spread put the EMA 2 bp over the oracle): poked before,
+  the long -120 and the vault +119.999999; poked after, the long +5,039.999999 and the vault
+  -5,040; the long's equity view jumps by +35,159.999999 and the vault's totalAssets() by
+  -35,159.999999 for -30,000 of PnL.
+
+(5,040 is the cap, 0.1% an hour, for 8 hours on the 630,000 of notional at the new price.) Today:
+0 both ways against a trader; against the vault the long pays 480 and the vault receives
+479.999999 both ways (10 BTC of a 100-BTC skew scale: a tenth of the cap for 8 hours on 600,000),
+and the views move by the 30,000 of PnL alone. On the old code the F3 push puts the index at
+2.67e23 instead of 2.51e23 one second after it.
 
 **F3, no decay needed.** No traded price is kept, so a fill at the top of the band (a "push")
 followed by no fills leaves the index exactly as without the push, at every later time. On the

@@ -231,7 +231,9 @@ def set_order_book(order_book_: address):
 def add_market(oracle: address, params_: parameters.MarketParams) -> uint256:
     """
     @notice Lists a market priced by `oracle` (owner only).
-    @param oracle An IOracle; its `price(id)` is this market's mark and index.
+    @param oracle An IOracle; its `price(id)` is this market's mark and index, and
+           its `latest(id)` must answer with that price and a time not in the future
+           (funding values each second at it, mechanism.md section 5).
     @param params_ Margin ratios, fees, bands and vault limits, within hard bounds.
     @return uint256 The new market id.
     """
@@ -241,6 +243,10 @@ def add_market(oracle: address, params_: parameters.MarketParams) -> uint256:
     assert market < constants.MAX_MARKETS, "ch: too many markets"
     parameters._check_params(params_)
     price: uint256 = staticcall IOracle(oracle).price(market)
+    latest: uint256 = 0
+    updated: uint256 = 0
+    latest, updated = staticcall IOracle(oracle).latest(market)
+    assert latest == price and updated <= block.timestamp, "ch: oracle latest() disagrees"
     ledger.market_store[market] = ledger.MarketStore(
         oracle_time=convert(oracle, uint256) | block.timestamp << 160,
         funding_index=0,
@@ -686,7 +692,8 @@ def mark_price(market: uint256) -> uint256:
 @view
 def funding_index(market: uint256) -> int256:
     """
-    @notice The cumulative funding index as it would be after accrual now.
+    @notice The cumulative funding index as it would be after accrual now (needs
+            no fresh price: the seconds are valued at the prices the oracle wrote).
     @param market The market id.
     @return int256 Atoms per whole base unit, scaled by 10**18.
     """

@@ -11,8 +11,8 @@ transaction used there. `--scenario story` runs the scripted walkthrough:
 The story (BTC at 60,000, ETH at 3,000):
 
 1. An LP seeds the LiquidityVault; the insurance fund gets a modest donation.
-2. Traders open positions through EIP-712 signed orders and one vault trade; longs pay up
-   a little, so the traded-price EMA sits above the oracle and funding flows long -> short.
+2. Traders open positions through EIP-712 signed orders and one vault trade: the vault
+   sells 1.1 BTC, so it is short and funding (priced from the vault's skew) flows long -> short.
 3. Eight hours pass: funding accrues and settles.
 4. BTC drops 11.7% in one oracle update. The keeper runs the waterfall:
    a solvent 6.6x long is partially liquidated into the vault, a 9x long goes bankrupt and
@@ -381,7 +381,7 @@ def run_story(args: argparse.Namespace | None = None) -> int:
         _table(system, cast)
         _invariants(system)
 
-        _say("\n== 3. eight hours of funding (traded EMA above the oracle: longs pay shorts)")
+        _say("\n== 3. eight hours of funding (the vault is short 1.1 BTC: longs pay shorts)")
         chain.mine(timestamp=chain.pending_timestamp + 8 * 3600)
         set_price(system, BTC, price(60_000))
         set_price(system, ETH, price(3_000))

@@ -41,6 +41,8 @@ MAX_FEE: constant(uint256) = 10_000  # 1%
 MAX_PENALTY: constant(uint256) = 100_000  # 10%
 MAX_BAND: constant(uint256) = 200_000  # 20%
 MAX_FUNDING_RATE: constant(uint256) = 10**18 // 3600 // 100  # 1% an hour, WAD per second
+# The smallest skew scale: one whole base unit (below it a dust trade with the vault sets funding's sign at the cap).
+MIN_SKEW_SCALE: constant(uint256) = 10**18
 MAX_MIN_NOTIONAL: constant(uint256) = 10**12  # atoms: 1M USDC, the largest minimum position notional
 MIN_BUFFER: constant(uint256) = 10_000  # 1%: absorbs the atoms requirements round up by
 MAX_BUFFER: constant(uint256) = 1_000_000  # 100%

@@ -85,7 +85,7 @@ def _check_params(p: MarketParams):
     assert p.price_band != 0 and p.price_band <= constants.MAX_BAND, "ch: band out of bounds"
     assert p.vault_max_notional <= constants.MAX_AMOUNT, "ch: vault limit out of bounds"
     assert p.max_funding_rate <= constants.MAX_FUNDING_RATE, "ch: funding cap out of bounds"
-    assert p.skew_scale != 0 and p.skew_scale <= constants.MAX_SIZE, "ch: skew scale out of bounds"
+    assert p.skew_scale >= constants.MIN_SKEW_SCALE and p.skew_scale <= constants.MAX_SIZE, "ch: skew scale out of bounds"
     assert p.min_notional <= constants.MAX_MIN_NOTIONAL, "ch: min notional out of bounds"
 
 

@@ -708,7 +708,7 @@ class PerpMachine(RuleBasedStateMachine):
         elif which == "min_notional":
             p.min_notional = x * 50  # 0 .. 50 USDC
         else:
-            p.skew_scale = 1 + x * x * 10**12  # 1e-18 .. 1M base units: from always at the cap to nearly off
+            p.skew_scale = 10**18 + x * x * 10**12  # 1 .. 1M base units: from nearly always at the cap to nearly off
         self._params(market, p)
 
     def _params(self, market: int, p: MarketParams, sender: str | None = None) -> None:

@@ -31,6 +31,7 @@ from perpvault.model.constants import (
     MIN_BUFFER,
     MIN_DELAY,
     MIN_MMR,
+    MIN_SKEW_SCALE,
     PPM,
     VAULT_DECIMALS_OFFSET,
     WAD,
@@ -158,6 +159,8 @@ class Clearinghouse:
         require(market < MAX_MARKETS, "ch: too many markets")
         self._check_params(params_)
         price = self.w.feed.price(market)
+        latest, updated = self.w.feed.latest(market)
+        require(latest == price and updated <= self.w.now, "ch: oracle latest() disagrees")
         self.markets[market] = MarketState(
             funding_index=0,
             last_funding_time=self.w.now,
@@ -414,6 +417,7 @@ class Clearinghouse:
     def _accrue(self, market: int) -> int:
         s = self.markets[market]
         if self.w.now == s.last_funding_time:
+            s.funding_price = self._price(market)
             return s.funding_index
         index = self._current_index(market)
         s.funding_index = index
@@ -875,7 +879,7 @@ class Clearinghouse:
         require(p.price_band != 0 and p.price_band <= MAX_BAND, "ch: band out of bounds")
         require(p.vault_max_notional <= MAX_AMOUNT, "ch: vault limit out of bounds")
         require(p.max_funding_rate <= MAX_FUNDING_RATE, "ch: funding cap out of bounds")
-        require(p.skew_scale != 0 and p.skew_scale <= MAX_SIZE, "ch: skew scale out of bounds")
+        require(p.skew_scale >= MIN_SKEW_SCALE and p.skew_scale <= MAX_SIZE, "ch: skew scale out of bounds")
         require(p.min_notional <= MAX_MIN_NOTIONAL, "ch: min notional out of bounds")
 
     def _imr(self, market: int) -> int:

@@ -192,6 +192,8 @@ class Replay:
         self.nonce = 1
         self.setup_gas = 0
         self.sent: dict[str, int] = {}  # transactions by kind (what a dry run would send)
+        # Funding settled (model events): what accounts received (> 0) and paid (< 0), and the vault's net.
+        self.funding = {"received": 0, "paid": 0, "vault": 0}
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -214,6 +216,11 @@ class Replay:
             model(self.model)
         except Revert as e:
             raise ReplayError(f"{label}: the model reverted with {e.reason!r} (t={self.model.now})") from None
+        for e in self.model.last_events:
+            if e[0] == "FundingSettled":
+                self.funding["received" if e[3] > 0 else "paid"] += e[3]
+                if e[1] == self.model.w.vault.address:
+                    self.funding["vault"] += e[3]
         if not self.chain:
             # The model's stand-in address (perpvault.model.exchange.Addresses) of the contract.
             to = getattr(self.model.addresses, "token" if contract == "MockUSDC" else CONTRACT_ATTR[contract])
@@ -456,7 +463,7 @@ class Replay:
             self.setup_gas += int(receipt["gasUsed"], 16)
 
         for m, spec in enumerate(sc.markets):
-            bias = sc.funding_bias[m] if m < len(sc.funding_bias) else 0.0
+            bias = sc.entry_premium[m] if m < len(sc.entry_premium) else 0.0
             fill_price = int(spec.initial_price * (1 + bias))
             longs = [[a[FIRST_TRADER + i], t.size(spec.initial_price)] for i, t in enumerate(sc.traders)
                      if t.market == m and t.long]

@@ -55,6 +55,12 @@ def build_report(rp: Replay, opened: dict, vault0: int, wall: float) -> dict[str
                 "quantile_counts": {str(q): n for q, n in L.quantiles.items()},
                 "socialized_loss": L.socialized, "uncovered_shortfall": L.socialized,
                 "haircuts": L.haircuts, "overshoot": L.haircuts - L.socialized},
+        "funding": {
+            "design": "vault skew: rate = max_funding_rate x clamp(-vault position / skew_scale, -1, 1), "
+                      "each second valued at the oracle price in force (mechanism.md section 5)",
+            "skew_scale": {m.name: m.skew_scale for m in sc.markets},
+            "received": rp.funding["received"], "paid": -rp.funding["paid"], "vault_net": rp.funding["vault"],
+        },
         "naive_comparison": {
             "policy": "close whole opposing positions in ADL rank order at the bankruptcy price until the "
                       "bankrupt size is covered (Hyperliquid / CEX style)",
@@ -128,6 +134,14 @@ def render_md(r: dict) -> str:
            "`sweep_to_insurance` after each step's liquidations, so its curve includes them."
            if F.get("swept_by_keeper", False) else
            "penalties stay in the clearinghouse (`sweep_to_insurance` was not called)."),
+        "",
+        "## Funding",
+        "",
+        f"Design: {r['funding']['design']}; skew scale "
+        + ", ".join(f"{n} {q / 10**18:,.0f}" for n, q in r["funding"]["skew_scale"].items()) + " base units. "
+        f"Settled so far: {_u(r['funding']['paid'])} USDC paid, {_u(r['funding']['received'])} received "
+        f"(the market's funding pool holds the rest until the receivers settle); the vault's net "
+        f"{'+' if r['funding']['vault_net'] >= 0 else '−'}{_u(abs(r['funding']['vault_net']))}.",
         "",
         "## ADL",
         "",

@@ -36,7 +36,8 @@ class Scenario:
     vault_deposit: int  # atoms the LP puts in the LiquidityVault
     fund_donation: int  # atoms the insurance fund starts with
     seconds_per_step: int = 60  # time that passes between price steps (funding accrues)
-    funding_bias: tuple[float, ...] = field(default_factory=tuple)  # fill premium per market, +0.001 = 10 bp over
+    # The opening fills' price over the oracle per market, +0.001 = 10 bp.
+    entry_premium: tuple[float, ...] = field(default_factory=tuple)
 
     @property
     def steps(self) -> int:

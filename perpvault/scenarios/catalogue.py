@@ -11,13 +11,14 @@ from perpvault.chain.deploy import MarketSpec
 from perpvault.scenarios.book import Scenario, TraderSpec
 from perpvault.units import USDC, price
 
-# Markets with crypto-exchange leverage: up to 50x BTC, 40x ETH, 20x for the alt.
+# Markets with crypto-exchange leverage: up to 50x BTC, 40x ETH, 20x for the alt. Funding
+# reaches its cap when the vault's skew is about 6M USDC (the skew scale, in base units).
 BTC = MarketSpec("BTC-PERP", price(120_000), imr=20_000, mmr=10_000, liquidation_penalty=5_000,
-                 vault_max_notional=2 * 10**14)
+                 vault_max_notional=2 * 10**14, skew_scale=50 * 10**18)
 ETH = MarketSpec("ETH-PERP", price(4_400), imr=25_000, mmr=12_500, liquidation_penalty=5_000,
-                 vault_max_notional=10**14)
+                 vault_max_notional=10**14, skew_scale=1_500 * 10**18)
 ALT = MarketSpec("ALT-PERP", price(25), imr=50_000, mmr=25_000, liquidation_penalty=10_000,
-                 vault_max_notional=2 * 10**13)
+                 vault_max_notional=2 * 10**13, skew_scale=250_000 * 10**18)
 
 
 def _crash_path(start: int, depth: float, rebound: float, steps: int, trough: int,
@@ -84,7 +85,7 @@ def oct10(seed: int = 20251010, traders: int = 500) -> Scenario:
         # 500-trader book (49.4k at its low) and ADL never ran; at 20k it runs dry mid-crash and
         # the rest of the shortfall is socialized.
         fund_donation=20_000 * USDC,
-        funding_bias=(0.0005, 0.0008, 0.002),
+        entry_premium=(0.0005, 0.0008, 0.002),
     )
 
 
@@ -115,7 +116,8 @@ def whale(seed: int = 7) -> Scenario:
 
 def grind(seed: int = 11) -> Scenario:
     """A slow trend where funding, not price, drains the weak side: prices drift 3% over a
-    week of hourly steps while longs pay a persistent premium."""
+    week of hourly steps while the crowded long side pays funding for the skew the vault
+    carries (60% of the traders are long, at higher leverage)."""
     rng = random.Random(seed)
     markets = (BTC, ETH)
     steps = 168
@@ -136,14 +138,14 @@ def grind(seed: int = 11) -> Scenario:
     return Scenario(
         name="grind",
         seed=seed,
-        description="A week of hourly steps: a 3% drift, longs paying a persistent funding premium",
+        description="A week of hourly steps: a 3% drift, crowded longs paying funding for the vault's skew",
         markets=markets,
         prices=tuple(zip(*paths)),
         traders=tuple(book),
         vault_deposit=2_000_000 * USDC,
         fund_donation=20_000 * USDC,
         seconds_per_step=3_600,
-        funding_bias=(0.003, 0.003),
+        entry_premium=(0.003, 0.003),
     )
 
 

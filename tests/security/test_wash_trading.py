@@ -267,8 +267,10 @@ def test_vault_round_trip__oracle_moves_between__gain_is_the_exposure_less_sprea
 # leaves the vault's position, so the rate, unchanged, at any size and any price in the band.
 # The review's attack under the old EMA premium: B and C wash 0.0002 BTC ten times at the band's
 # top, which put funding at its cap against the vault (long opposite A's 10 BTC short): over a day
-# with the oracle unmoved the coalition ended ~12,600 USDC up (tests/security/old_code/
-# funding_ema.patch restores that code; these tests fail on it).
+# with the oracle unmoved the coalition ended ~12,600 USDC up. tests/security/old_code/
+# funding-ema.patch restores that code: there the scenario below has the vault *pay* 14,401.50
+# USDC of funding with the dust wash (14,401.66 with the large one) where it receives 360.04
+# without it, and all four wash tests below fail.
 
 DUST = 2 * 10**14  # 0.0002 BTC: 12 USDC, above the 10-USDC minimum notional
 LARGE = size("0.5")  # 30,000 USDC a fill, 5 BTC in all
@@ -278,13 +280,14 @@ class FundingTally:
     """Runs model transactions and sums the FundingSettled amounts each account received (< 0: paid)."""
 
     def __init__(self, ex) -> None:
-        self.ex, self.paid = ex, {}
+        self.ex, self.paid, self.settlements = ex, {}, {}
 
     def __call__(self, method: str, *args):
         result = getattr(self.ex, method)(*args)
         for e in self.ex.last_events:
             if e[0] == "FundingSettled":
                 self.paid[e[1]] = self.paid.get(e[1], 0) + e[3]
+                self.settlements[e[1]] = self.settlements.get(e[1], 0) + 1
         return result
 
 
@@ -425,3 +428,123 @@ def test_wash_fills__change_nobody_elses_funding__coalition_does_not_profit__on_
     assert assets - assets_quiet == ledger.to_vault_fees > 0
     assert gain_quiet < 0
     assert gain <= gain_quiet - ledger.fees
+
+
+# --- breadth: any wash sequence, over the model -------------------------------------------------
+
+H1 = "0x" + "e1" * 20  # honest accounts: one trades with the vault, one with H1 by signed orders
+H2 = "0x" + "e2" * 20
+
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("advance"), st.integers(1, 1_800)),  # the oracle stays fresh (max age 1 h) ...
+        st.tuples(st.just("oracle"), st.just(0)),  # ... if refreshed
+        st.tuples(st.just("oracle"), st.integers(-30_000, 30_000)),
+        st.tuples(st.just("vault"), st.integers(-size(3), size(3)).filter(bool)),
+        st.tuples(st.just("honest"), st.integers(-size(2), size(2)).filter(bool)),
+        st.tuples(st.just("wash"), st.sampled_from([B, C]), st.one_of(st.integers(DUST, size("0.01")),
+                                                                  st.integers(size("0.01"), size(2))),
+                  st.integers(-BAND, BAND)),
+    ),
+    min_size=1,
+    max_size=25,
+)
+# The vault takes a side first, so funding runs from the start.
+plans = st.tuples(st.integers(-size(5), size(5)).filter(lambda q: abs(q) >= size("0.01")), steps)
+
+
+def _play(plan, *, wash: bool):
+    """Plays `plan` on a fresh model (wash legs only if `wash`; a refused leg is skipped). The
+    keeper accrues the market after every oracle update (settle_funding(vault)). At the end the
+    oracle is refreshed and every account settles. Returns (exchange, tally, fees the wash
+    legs paid)."""
+    ex = exchange(funding=True, margins={H1: usdc(1_000_000), H2: usdc(1_000_000),
+                                         B: usdc(1_000_000), C: usdc(1_000_000)})
+    tx = FundingTally(ex)
+    ledger = Ledger()
+    nonce = 0
+    first, legs = plan
+    tx("vault_trade", H1, BTC, first, 2**256 - 1 if first > 0 else 0)
+    for leg in legs:
+        oracle = ex.w.feed.latest(BTC)[0]  # a stale price refuses the trades, in both worlds
+        try:
+            if leg[0] == "advance":
+                ex.advance(leg[1])
+            elif leg[0] == "oracle":
+                tx("set_price", UPDATER, BTC, oracle * (PPM + leg[1]) // PPM)
+                tx("settle_funding", KEEPER, ex.w.vault.address)
+            elif leg[0] == "vault":
+                tx("vault_trade", H1, BTC, leg[1], 2**256 - 1 if leg[1] > 0 else 0)
+            elif leg[0] == "honest":
+                nonce += 1
+                q = leg[1]
+                mo, to = Order(H1, BTC, -q, oracle, nonce, 2**40), Order(H2, BTC, q, oracle, nonce, 2**40)
+                tx("match_orders", H2, mo, to, abs(q))
+            elif wash:
+                _, taker, q, offset = leg
+                maker = B if taker == C else C
+                p = oracle * (PPM + offset) // PPM
+                nonce += 1
+                q = q if offset % 2 else -q  # either direction
+                mo, to = Order(maker, BTC, -q, p, nonce, 2**40), Order(taker, BTC, q, p, nonce, 2**40)
+                tx("match_orders", taker, mo, to, abs(q))
+                ledger.fill(q, p, MAKER_FEE, TAKER_FEE)
+        except Revert:
+            continue
+    ex.advance(60)
+    tx("set_price", UPDATER, BTC, ex.w.feed.latest(BTC)[0])
+    for account in (H1, H2, ex.w.vault.address, B, C):
+        tx("settle_funding", KEEPER, account)
+    return ex, tx, ledger.fees
+
+
+@settings(max_examples=120, deadline=None)
+@given(plan=plans)
+def test_any_wash_sequence__changes_others_funding_by_at_most_rounding__model(plan):
+    """F1 over the model: the same plan played without and with the coalition's wash fills (any
+    sizes, any prices in the band, either direction, interleaved with time, oracle moves and the
+    honest accounts' trades). Every other account's funding differs by at most one atom per
+    settlement it had (the index is floored once per accrual, and the wash adds accruals) —
+    far below the fees the wash paid — and the funding index by at most one unit per extra accrual."""
+    quiet, quiet_tx, _ = _play(plan, wash=False)
+    washed, washed_tx, fees = _play(plan, wash=True)
+    extra_accruals = sum(1 for leg in plan[1] if leg[0] == "wash")
+    assert abs(washed.funding_index(BTC) - quiet.funding_index(BTC)) <= extra_accruals
+    for account in (H1, H2, washed.w.vault.address):
+        settlements = washed_tx.settlements.get(account, 0)
+        assert settlements == quiet_tx.settlements.get(account, 0)
+        drift = abs(washed_tx.paid.get(account, 0) - quiet_tx.paid.get(account, 0))
+        assert drift <= settlements
+        assert drift == 0 or drift < fees
+
+
+def test_two_oracle_updates_between_accruals__a_poke_between_moves_funding_by_the_documented_bound__model():
+    """Where F1 is exact, and what remains: each interval is valued at the stored funding price
+    until the oracle's latest update, and that update's price after it, so an intermediate
+    update no accrual saw is valued at the price before it. A poke (any accrual: a fill, a free
+    settle_funding) between two updates captures it. The difference is exactly
+    rate x (u2 - u1) x (P1 - P0) on the position (mechanism.md section 5): second order, and it
+    only ever brings funding to the exact integral of the oracle's prices; the keeper's accrual
+    after each update removes it."""
+    def world(*, poke: bool):
+        ex = exchange(funding=True, margins={H1: usdc(1_000_000)})
+        tx = FundingTally(ex)
+        tx("vault_trade", H1, BTC, size(10), 2**256 - 1)  # the vault is short 10: longs pay
+        ex.advance(600)
+        tx("set_price", UPDATER, BTC, ORACLE0 * 101 // 100)  # u1: +1%
+        if poke:
+            tx("settle_funding", KEEPER, B)  # B holds nothing: a free accrual of nothing but the market
+            tx("settle_funding", KEEPER, ex.w.vault.address)
+        ex.advance(1_200)
+        tx("set_price", UPDATER, BTC, ORACLE0 * 102 // 100)  # u2 = u1 + 1,200 s
+        ex.advance(600)
+        tx("settle_funding", KEEPER, H1)
+        return tx.paid[H1]
+
+    cap = DEFAULT_MARKETS[BTC].max_funding_rate
+    rate = size(10) * cap // DEFAULT_MARKETS[BTC].skew_scale  # the vault's short: longs pay this
+    p0, p1 = ORACLE0, ORACLE0 * 101 // 100
+    exact = -(size(10) * rate * 1_200 * (p1 - p0)) // (10**12 * 10**36)  # what H1 owes on top, atoms
+    difference = world(poke=True) - world(poke=False)
+    assert exact < 0
+    assert abs(difference - exact) <= 2  # two floors (index and credit) on each side

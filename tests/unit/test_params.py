@@ -36,7 +36,7 @@ MARKET_EDGES = [
     (dict(vault_max_notional=2**128), dict(vault_max_notional=2**128 + 1), "ch: vault limit out of bounds"),
     (dict(max_funding_rate=MAX_FUNDING_RATE), dict(max_funding_rate=MAX_FUNDING_RATE + 1),
      "ch: funding cap out of bounds"),
-    (dict(skew_scale=1), dict(skew_scale=0), "ch: skew scale out of bounds"),
+    (dict(skew_scale=10**18), dict(skew_scale=10**18 - 1), "ch: skew scale out of bounds"),
     (dict(skew_scale=10**36), dict(skew_scale=10**36 + 1), "ch: skew scale out of bounds"),
     (dict(min_notional=10**12), dict(min_notional=10**12 + 1), "ch: min notional out of bounds"),
 ]
@@ -188,6 +188,18 @@ def test_add_market__guards(system, owner, oracle_updater):
     with ape.reverts("ch: too many markets"):
         ch.add_market(system.feed, system.markets[BTC].params(), sender=owner)
     assert_invariants(system)
+
+
+@pytest.mark.parametrize("reported, ahead", [(price(101), 0), (price(100), 3_600)], ids=["other price", "future"])
+def test_add_market__oracle_whose_latest_disagrees_with_its_price__refused(system, owner, project, chain, reported,
+                                                                           ahead):
+    """Funding values each second at the oracle's `latest()` (mechanism.md section 5): an oracle
+    whose latest answer is not the price it serves, or is dated in the future, is not listed."""
+    oracle = project.MisreportingOracle.deploy(price(100), reported, chain.pending_timestamp + ahead, sender=owner)
+    count = system.clearinghouse.market_count()
+    with ape.reverts("ch: oracle latest() disagrees"):
+        system.clearinghouse.add_market(oracle, system.markets[BTC].params(), sender=owner)
+    assert system.clearinghouse.market_count() == count
 
 
 def test_unknown_market__reverts(system, owner):

@@ -214,17 +214,25 @@ def test_funding__vault_short__longs_pay_shorts_lazily(skew_book, maker, taker, 
     # ... but the views already count what a settlement now would pay, and an oracle update
     # changes nothing of the seconds before it: they stay valued at the funding price.
     _check_views(replay, s, chain, (maker, taker, trader))
-    before = replay.pending(chain.blocks.head.timestamp).index
+    now = chain.blocks.head.timestamp
+    before = replay.pending(now).index
+    chain.pending_timestamp = now  # the update in the same second as the views above
     replay.set_oracle(PRICES[0])
-    assert replay.pending(chain.blocks.head.timestamp).index == before
+    assert replay.updated == chain.blocks.head.timestamp == now
+    assert replay.pending(now).index == before
     _check_views(replay, s, chain, (maker, taker, trader))
     chain.pending_timestamp += 503  # the seconds after the update are valued at its price
     chain.mine()
     _check_views(replay, s, chain, (maker, taker, trader))
-    longs = [replay.settle(a, keeper) for a in (taker, maker)]
-    chain.pending_timestamp = replay.market.last  # the shorts settle in the same second: one index step for all
-    shorts = [replay.settle(a, keeper) for a in (trader, s.vault)]
-    assert replay.market.last == chain.blocks.head.timestamp
+    t = chain.blocks.head.timestamp + 1
+
+    def settle_at_t(account) -> int:
+        chain.pending_timestamp = t  # everyone settles in the same second: one index step for all
+        return replay.settle(account, keeper)
+
+    longs = [settle_at_t(a) for a in (taker, maker)]
+    shorts = [settle_at_t(a) for a in (trader, s.vault)]
+    assert replay.market.last == chain.blocks.head.timestamp == t
     # The longs (taker, maker) pay, the shorts (trader, vault) receive; the payers' rounding is
     # never in their favour.
     assert max(longs) < 0 < min(shorts)
@@ -246,7 +254,9 @@ def test_funding__vault_long__shorts_pay_longs(skew_book, maker, taker, trader, 
     chain.mine()
     _check_views(replay, s, chain, (taker,))
     short_credit = replay.settle(taker, keeper)
+    chain.pending_timestamp = replay.market.last  # the vault in the same second: the same index
     long_credit = replay.settle(s.vault, keeper)
+    assert replay.market.last == chain.blocks.head.timestamp
     assert short_credit < 0 < long_credit <= -short_credit
     assert_invariants(s)
 
@@ -272,6 +282,32 @@ def test_funding__vault_flat__no_funding_whatever_the_fills(skew_book, maker, ta
         assert replay.settle(account, keeper) == 0
     assert replay.settled == {} and replay.market.index == 0
     assert s.clearinghouse.funding_index(ETH) == 0
+    assert_invariants(s)
+
+
+def test_accrual_again_in_the_same_second__after_an_oracle_update__refreshes_the_funding_price(
+    skew_book, taker, keeper, chain, block_time
+):
+    s = skew_book
+    replay = Replay(s, block_time, (taker,))
+    replay.set_oracle(ORACLE)
+    replay.vault_trade(taker, SIZES[0])  # accrues at t: the funding price is ORACLE
+    t = replay.market.last
+    chain.pending_timestamp = t
+    replay.set_oracle(PRICES[0])  # an update in the same second
+    chain.pending_timestamp = t
+    index = replay.market.index
+    replay.settle(taker, keeper)  # the same second again: the index stays, the price is refreshed
+    assert replay.market.last == t and replay.market.index == index
+    assert s.clearinghouse.markets(ETH).funding_price == PRICES[0]
+    # A second update before the next accrual: the seconds before it are valued at the refreshed
+    # price, not at the one the first accrual of t saw.
+    chain.pending_timestamp = t + 601
+    replay.set_oracle(PRICES[1])
+    chain.pending_timestamp = t + 601 + 1_009
+    replay.settle(taker, keeper)
+    weighted = 601 * PRICES[0] + 1_009 * PRICES[1]
+    assert s.clearinghouse.markets(ETH).funding_index - index == replay.market.rate() * weighted // 10**12
     assert_invariants(s)
 
 

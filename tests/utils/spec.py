@@ -133,10 +133,10 @@ class FundingMarket:
         return self.index + (self.rate() * weighted) // FUNDING_PRICE_DIV
 
     def accrue(self, now: int, oracle: int, updated: int) -> int:
-        """Brings the index to `now` (nothing within the same second) and starts the next
-        interval at `oracle`, the price now."""
-        if now != self.last:
-            self.index = self.index_at(now, oracle, updated)
-            self.funding_price = oracle
-            self.last = now
+        """Brings the index to `now` and starts the next interval at `oracle`, the price now.
+        Within the same second the index stays (an interval of no length is priced at nothing)
+        and only the price is refreshed."""
+        self.index = self.index_at(now, oracle, updated)
+        self.funding_price = oracle
+        self.last = now
         return self.index

@@ -53,7 +53,7 @@ struct MarketParams:
     price_band: uint256
     vault_max_notional: uint256
     max_funding_rate: uint256
-    ema_weight: uint256
+    skew_scale: uint256
     min_notional: uint256
 
 
@@ -69,7 +69,7 @@ struct MarketState:
     oracle: address
     funding_index: int256
     last_funding_time: uint256
-    mark_ema: uint256
+    funding_price: uint256
     funding_pool: int256
     funding_weight: int256
     open_interest: uint256
@@ -120,6 +120,7 @@ interface Clearinghouse:
     def liquidate(account: address, counterparties: DynArray[address, 4096]): nonpayable
     def equity(account: address) -> int256: view
     def margin_requirements(account: address) -> (uint256, uint256): view
+    def funding_index(market: uint256) -> int256: view
 
 
 struct Books:
@@ -147,14 +148,14 @@ GRACE_PERIOD: constant(uint256) = 14 * 86_400
 # The Clearinghouse's storage slots the checks pin (`vyper -f layout contracts/Clearinghouse.vy`, the
 # Liquidator's too: its code runs on this storage by DELEGATECALL;
 # a HashMap entry lives at keccak256(slot ++ key)). test_formal checks them against the layout.
-MARKET_COUNT_SLOT: constant(uint256) = 7
-MARKET_STORE_SLOT: constant(uint256) = 8
-MARKET_MASK_SLOT: constant(uint256) = 12
+MARKET_COUNT_SLOT: constant(uint256) = 8
+MARKET_STORE_SLOT: constant(uint256) = 9
+MARKET_MASK_SLOT: constant(uint256) = 13
 PAUSED_SLOT: constant(uint256) = 1
-VAULT_SLOT: constant(uint256) = 6
-POSITION_WORD_SLOT: constant(uint256) = 10
-MARGIN_SLOT: constant(uint256) = 9
-ORDER_BOOK_SLOT: constant(uint256) = 17
+VAULT_SLOT: constant(uint256) = 7
+POSITION_WORD_SLOT: constant(uint256) = 11
+MARGIN_SLOT: constant(uint256) = 10
+ORDER_BOOK_SLOT: constant(uint256) = 18
 # Fixed accounts for the fill checks (any storage; only their identities are fixed).
 MAKER: constant(address) = 0x00000000000000000000000000000000000A11cE
 TAKER: constant(address) = 0x0000000000000000000000000000000000000B0b
@@ -163,24 +164,33 @@ KEEPER: constant(address) = 0x000000000000000000000000000000000000cafE
 COUNTERPARTY: constant(address) = 0x000000000000000000000000000000000000C0C0
 # More slots the liquidation checks pin (same source, same test).
 RATE_WORD_SLOT: constant(uint256) = 2
-RISK_WORD_SLOT: constant(uint256) = 5
-POSITION_INDEX_SLOT: constant(uint256) = 11
+RISK_WORD_SLOT: constant(uint256) = 6
+POSITION_INDEX_SLOT: constant(uint256) = 12
+SKEW_SCALE_SLOT: constant(uint256) = 4
 FEED_MAX_AGE_SLOT: constant(uint256) = 2
 FEED_ROUNDS_SLOT: constant(uint256) = 4
 # The liquidation checks' one market: the crash scenario's ETH-PERP (perpvault/scenarios/
 # catalogue.py) at 4,400 USDC, 40x: imr 2.5%, mmr 1.25%, maker 2 bp, taker 5 bp, penalty
-# 0.5%, band 5%, EMA weight 20%, cap 0.1%/h; and setUp's risk parameters.
+# 0.5%, band 5%, cap 0.1%/h (the rate word's lanes; skew_scale has its own slot); and setUp's
+# risk parameters.
 LIQ_PRICE: constant(uint256) = 4_400 * 10**18
 LIQ_SIZE: constant(uint256) = 7 * 10**18 + 3
 LIQ_BASIS: constant(int128) = 33_600_123_457
-LIQ_RATES: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 5_000 << 96 | 50_000 << 120 | 200_000 << 144 | (10**18 // 3600 // 1000) << 168
+LIQ_RATES: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 5_000 << 96 | 50_000 << 120 | (10**18 // 3600 // 1000) << 168
 # The same market with a 1.5% liquidation penalty: taker fee + penalty (1.55%) then cost more
 # than closing frees (mmr x buffer, 1.5%), so `_partial_close` declines and a liquidation
 # always closes everything.
-LIQ_RATES_NO_PARTIAL: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 15_000 << 96 | 50_000 << 120 | 200_000 << 144 | (10**18 // 3600 // 1000) << 168
+LIQ_RATES_NO_PARTIAL: constant(uint256) = 25_000 | 12_500 << 24 | 200 << 48 | 500 << 72 | 15_000 << 96 | 50_000 << 120 | (10**18 // 3600 // 1000) << 168
 # An equity of 300 USDC for the pinned position (value 30,800 USDC, basis 33,600.123457):
 # below the maintenance requirement (385 USDC) but enough for a partial close to restore it.
+# Both traders' margin in the wash-fill check: 100,000 USDC each, far above any requirement.
+WASH_MARGIN: constant(int256) = 100_000 * 10**6
 PARTIAL_MARGIN: constant(int256) = 2_800_123_457 + 300 * 10**6
+# The funding checks' parameters: LIQ_RATES's cap (0.1%/h, WAD per second) and perpvault.params'
+# ETH-PERP skew scale (2,000 ETH in the vault, either side, reaches the cap).
+FUNDING_CAP: constant(int256) = 10**18 // 3600 // 1000
+MAX_PRICE: constant(uint256) = 10**36
+SKEW_SCALE: constant(uint256) = 2_000 * 10**18
 LIQ_RISK: constant(uint256) = 200_000 | 200_000 << 24 | 500_000 << 48 | 200_000 << 72 | 86_400 << 96
 
 usdc: public(address)
@@ -357,6 +367,113 @@ def check_ch_settle_funding(account: address):
     extcall Vm(VM).prank(caller)
     extcall Clearinghouse(self.ch).settle_funding(account)
     self._after(touched, before)
+
+
+@external
+def check_ch_funding_index_prices_each_second(size: int128, fp: uint256, dt: uint256, u: uint256, p1: uint256, p2: uint256):
+    """
+    @notice F2 on the bytecode: each second of an interval is valued at the oracle price in
+            force then, and a price weighs nothing before the time it is dated. Market 0
+            last accrued at t0 with funding price `fp`, the vault holding `size`; after any
+            dt > 0 seconds, the oracle's latest round dated u <= t0 + dt at price p1, then at
+            p2: `funding_index(0)` is exactly index + floor(rate * weighted / 10**12) for each,
+            with rate = clamp(trunc(-size * cap / skew_scale), -cap, cap) from the stored size
+            and parameters and weighted = (split - t0) * fp + (t0 + dt - split) * p, split = u
+            if t0 <= u < t0 + dt, else t0 + dt; so when u falls outside the interval (before
+            t0, or now: a price first seen after every second of it) the two indices are
+            equal. Then an accrual (`settle_funding` of an account long 1 unit, settled to
+            index 0) stores the p2 index, the time t0 + dt and p2 (the price in force) as the
+            next interval's funding price. Bounded: the cap and skew scale fixed
+            (FUNDING_CAP, SKEW_SCALE); t0 + dt < 2**64; the size any int128 (the stored
+            range), fp, p1, p2 any non-zero uint256; the index, the vault's position index
+            and margin, the pool and weight symbolic. Paths that revert (an overflowing
+            product, a stale price at the accrual) end there. Its mutant run
+            (`funding_reads_oracle_now`) does not finish: the solver finds no model for the
+            256-bit products within 120 s a query; check_ch_funding_index_prices_each_second_at
+            is the instance that catches it.
+    """
+    extcall Vm(VM).assume(self._b(dt < 2**64) == 1)
+    self._index_prices_each_second(convert(size, int256), fp, dt, u, p1, p2)
+
+
+@external
+def check_ch_funding_index_prices_each_second_at(dt: uint256, u: uint256, p1: uint256, p2: uint256):
+    """
+    @notice check_ch_funding_index_prices_each_second at one stored state: the vault short
+            2,500 ETH (past SKEW_SCALE, so the rate is the cap) at funding price LIQ_PRICE;
+            dt < 2**32, u and the oracle's two prices (at most MAX_PRICE: the feed refuses
+            larger) symbolic.
+    """
+    extcall Vm(VM).assume(self._b(dt < 2**32) & self._b(p1 <= MAX_PRICE) & self._b(p2 <= MAX_PRICE) == 1)
+    self._index_prices_each_second(-2_500 * 10**18, LIQ_PRICE, dt, u, p1, p2)
+
+
+@internal
+def _index_prices_each_second(size: int256, fp: uint256, dt: uint256, u: uint256, p1: uint256, p2: uint256):
+    """The F2 checks' body: the state pinned at t0 with the vault holding `size` at funding
+    price `fp`; the index after dt read with the oracle's round dated u at p1 and at p2; then
+    an accrual."""
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    vm: Vm = Vm(VM)
+    t0: uint256 = block.timestamp
+    extcall vm.assume(self._b(dt != 0) & self._b(t0 < 2**64) & self._b(p1 != 0) & self._b(p2 != 0) & self._b(u <= t0 + dt) == 1)
+    self._pin_funding(size, fp)
+    # What is stored at the interval's start, read back (the same terms the contract reads).
+    s0: MarketState = staticcall ch.markets(0)
+    q: int256 = (staticcall ch.positions(self.lp, 0)).size
+    extcall vm.warp(t0 + dt)
+    self._pin_round(p1, u)
+    i1: int256 = staticcall ch.funding_index(0)
+    self._pin_round(p2, u)
+    i2: int256 = staticcall ch.funding_index(0)
+    inside: uint256 = self._b(u >= s0.last_funding_time) & self._b(u < block.timestamp)
+    extcall vm.assertTrue(self._b(i1 == i2) | inside == 1, "F2: a price weighs before its date")
+    e1: int256 = s0.funding_index + self._growth(q, s0.funding_price, s0.last_funding_time, p1, u)
+    e2: int256 = s0.funding_index + self._growth(q, s0.funding_price, s0.last_funding_time, p2, u)
+    extcall vm.assertTrue(self._b(i1 == e1) & self._b(i2 == e2) == 1, "F2: the index is not the seconds' prices")
+    self._pin_open(KEEPER)
+    self._pin_position(KEEPER, 10**18, 0)
+    extcall ch.settle_funding(KEEPER)
+    s: MarketState = staticcall ch.markets(0)
+    ok: uint256 = self._b(s.funding_index == e2) & self._b(s.funding_price == p2) & self._b(s.last_funding_time == t0 + dt)
+    extcall vm.assertTrue(ok == 1, "F2: the accrual stored something else")
+
+
+@external
+def check_ch_funding_rate_ignores_wash_fill(size: int128):
+    """
+    @notice F1 on the bytecode: a fill between two traders leaves the rate. The liquidation
+            checks' pair (`_pin_waterfall`: MAKER long LIQ_SIZE, COUNTERPARTY short 10 ETH)
+            with the vault holding `size` instead of being flat, funding last accrued now (t0)
+            at LIQ_PRICE; the index `funding_index(0)` would reach an hour later is read, then
+            COUNTERPARTY buys 3 ETH from MAKER at t0 (both shrink; open interest falls by
+            3 ETH), and the index an hour later (the oracle at LIQ_PRICE throughout) is the
+            same. The hour's growth is rate * 3,600 * LIQ_PRICE / 10**12 = rate * 1.584 * 10**13,
+            exact, so equal indices are equal rates. Bounded: the fill's size and price (the
+            oracle's, LIQ_PRICE), dt and both traders' margins (WASH_MARGIN) fixed (with dt
+            and the margins symbolic its mutant run took 212-235 s), the cap and skew scale as
+            in check_ch_funding_index_prices_each_second; the vault's size any int128; the
+            vault's margin, the open interest, pool, weight and insurance_due symbolic.
+    """
+    ch: Clearinghouse = Clearinghouse(self.ch)
+    vm: Vm = Vm(VM)
+    t0: uint256 = block.timestamp
+    dt: uint256 = 3_600
+    extcall vm.assume(self._b(t0 < 2**64) == 1)
+    self._pin_waterfall(LIQ_RATES)
+    self._pin_funding(convert(size, int256), LIQ_PRICE)
+    extcall vm.store(self.ch, self._margin_slot(MAKER), convert(WASH_MARGIN, bytes32))
+    extcall vm.store(self.ch, self._margin_slot(COUNTERPARTY), convert(WASH_MARGIN, bytes32))
+    extcall vm.warp(t0 + dt)
+    self._pin_feed(LIQ_PRICE)
+    before: int256 = staticcall ch.funding_index(0)
+    extcall vm.warp(t0)
+    self._pin_feed(LIQ_PRICE)
+    extcall vm.prank(BOOK)
+    extcall ch.fill(MAKER, COUNTERPARTY, 0, 3 * 10**18, LIQ_PRICE)
+    extcall vm.warp(t0 + dt)
+    self._pin_feed(LIQ_PRICE)
+    extcall vm.assertTrue(staticcall ch.funding_index(0) == before, "F1: a wash fill moved the rate")
 
 
 @external
@@ -673,7 +790,7 @@ def check_ch_announce_changes_nothing_in_force(params: MarketParams):
     ok &= self._b(staticcall vm.load(self.ch, convert(RISK_WORD_SLOT, bytes32)) == risk0)
     ok &= self._b(staticcall ch.margin(a) == m0) & self._b(p1.size == p0.size) & self._b(p1.open_notional == p0.open_notional)
     ok &= self._b(p1.funding_index == p0.funding_index) & self._b((staticcall ch.margin_requirements(a))[1] == req0)
-    ok &= self._b(s1.funding_index == s0.funding_index) & self._b(s1.mark_ema == s0.mark_ema) & self._b(s1.funding_pool == s0.funding_pool)
+    ok &= self._b(s1.funding_index == s0.funding_index) & self._b(s1.funding_price == s0.funding_price) & self._b(s1.funding_pool == s0.funding_pool)
     ok &= self._b(s1.open_interest == s0.open_interest) & self._b(staticcall ch.insurance_due() == due0)
     ok &= self._b(staticcall Token(self.usdc).balanceOf(self.ch) == bal0)
     ok &= self._same_params(staticcall ch.pending_params(0), params) & self._b(self._rate_word() >> 232 == params.imr)
@@ -851,7 +968,7 @@ def _pin_open(a: address):
 @internal
 @view
 def _rate_word() -> uint256:
-    """Market 0's rate word (the seven rates, the funding cap, the pending imr's lane)."""
+    """Market 0's rate word (the six rates, the funding cap, the pending imr's lane)."""
     slot: bytes32 = keccak256(concat(convert(RATE_WORD_SLOT, bytes32), convert(0, bytes32)))
     return convert(staticcall Vm(VM).load(self.ch, slot), uint256)
 
@@ -862,18 +979,70 @@ def _same_params(a: MarketParams, b: MarketParams) -> uint256:
     ok: uint256 = self._b(a.imr == b.imr) & self._b(a.mmr == b.mmr) & self._b(a.maker_fee == b.maker_fee)
     ok &= self._b(a.taker_fee == b.taker_fee) & self._b(a.liquidation_penalty == b.liquidation_penalty)
     ok &= self._b(a.price_band == b.price_band) & self._b(a.vault_max_notional == b.vault_max_notional)
-    ok &= self._b(a.max_funding_rate == b.max_funding_rate) & self._b(a.ema_weight == b.ema_weight)
+    ok &= self._b(a.max_funding_rate == b.max_funding_rate) & self._b(a.skew_scale == b.skew_scale)
     return ok & self._b(a.min_notional == b.min_notional)
 
 
 @internal
 def _pin_price():
     """The feed's max_age (3,600 s) and market 0's round: LIQ_PRICE, posted now."""
+    self._pin_feed(LIQ_PRICE)
+
+
+@internal
+def _pin_funding(size: int256, fp: uint256):
+    """The funding checks' market: one market accrued now (`_pin_market`), the roles (not
+    paused; the vault `self.lp`), the rate word LIQ_RATES, skew_scale SKEW_SCALE, the stored
+    funding price `fp`, and the vault holding `size` (market bit set iff size != 0, basis 0;
+    its position index stays symbolic)."""
+    vm: Vm = Vm(VM)
+    self._pin_market()
+    self._pin_roles(False)
+    store: uint256 = convert(keccak256(concat(convert(MARKET_STORE_SLOT, bytes32), convert(0, bytes32))), uint256)
+    extcall vm.store(self.ch, convert(store + 2, bytes32), convert(fp, bytes32))  # funding_price
+    extcall vm.store(self.ch, keccak256(concat(convert(RATE_WORD_SLOT, bytes32), convert(0, bytes32))), convert(LIQ_RATES, bytes32))
+    extcall vm.store(self.ch, keccak256(concat(convert(SKEW_SCALE_SLOT, bytes32), convert(0, bytes32))), convert(SKEW_SCALE, bytes32))
+    self._pin_mask(self.lp, convert(size != 0, uint256))
+    self._pin_position(self.lp, size, 0)
+
+
+@internal
+def _pin_feed(p: uint256):
+    """The feed's max_age (3,600 s) and market 0's round: `p`, posted now."""
+    self._pin_round(p, block.timestamp)
+
+
+@internal
+def _pin_round(p: uint256, updated: uint256):
+    """The feed's max_age (3,600 s) and market 0's round: `p`, dated `updated`."""
     vm: Vm = Vm(VM)
     extcall vm.store(self.feed, convert(FEED_MAX_AGE_SLOT, bytes32), convert(3_600, bytes32))
     round: uint256 = convert(keccak256(concat(convert(FEED_ROUNDS_SLOT, bytes32), convert(0, bytes32))), uint256)
-    extcall vm.store(self.feed, convert(round, bytes32), convert(LIQ_PRICE, bytes32))
-    extcall vm.store(self.feed, convert(round + 1, bytes32), convert(block.timestamp, bytes32))
+    extcall vm.store(self.feed, convert(round, bytes32), convert(p, bytes32))
+    extcall vm.store(self.feed, convert(round + 1, bytes32), convert(updated, bytes32))
+
+
+@internal
+@view
+def _growth(size: int256, fp: uint256, last: uint256, p: uint256, u: uint256) -> int256:
+    """docs/mechanism.md 5, written out: the growth since `last` to now, floor(rate *
+    weighted / 10**12), rate = clamp(trunc(-size * FUNDING_CAP / SKEW_SCALE), -cap, cap) (0 for
+    a flat vault), weighted = (split - last) * fp + (now - split) * p with split = u when
+    last <= u < now, else now. The operations are the contract's, on the stored values read
+    back through its views, so halmos sees the same terms (with the size passed in as the
+    check's argument instead, the equality was a non-linear query that timed out at 120 s);
+    floor as `perp_math._floor_div` computes it, branch-free."""
+    if block.timestamp == last or size == 0:
+        return 0
+    rate: int256 = min(max(-size * FUNDING_CAP // convert(SKEW_SCALE, int256), -FUNDING_CAP), FUNDING_CAP)
+    if rate == 0:
+        return 0
+    split: uint256 = block.timestamp
+    if u >= last and u < block.timestamp:
+        split = u
+    x: int256 = rate * convert((split - last) * fp + (block.timestamp - split) * p, int256)
+    quotient: int256 = x // 10**12
+    return unsafe_sub(quotient, convert(unsafe_sub(x, unsafe_mul(quotient, 10**12)) < 0, int256))
 
 
 @internal

@@ -50,7 +50,7 @@ struct MarketParams:
     price_band: uint256
     vault_max_notional: uint256
     max_funding_rate: uint256
-    ema_weight: uint256
+    skew_scale: uint256
     min_notional: uint256
 
 
@@ -124,13 +124,15 @@ def __init__():
         extcall Feed(feed).set_price(m, INITIAL_PRICES[m])
         imr: uint256 = 100_000
         mmr: uint256 = 50_000
+        skew_scale: uint256 = 100 * 10**18  # base units: 100 BTC (perpvault.params)
         if m == 1:
             imr = 125_000
             mmr = 62_500
+            skew_scale = 2_000 * 10**18  # 2,000 ETH
         extcall Clearinghouse(ch).add_market(feed, MarketParams(
             imr=imr, mmr=mmr, maker_fee=200, taker_fee=500, liquidation_penalty=10_000,
             price_band=50_000, vault_max_notional=10**15, max_funding_rate=10**18 // 3600 // 1000,
-            ema_weight=200_000, min_notional=10_000_000,
+            skew_scale=skew_scale, min_notional=10_000_000,
         ))
     self.usdc = usdc
     self.feed = feed

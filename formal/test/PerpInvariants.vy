@@ -40,7 +40,7 @@ struct MarketState:
     oracle: address
     funding_index: int256
     last_funding_time: uint256
-    mark_ema: uint256
+    funding_price: uint256
     funding_pool: int256
     funding_weight: int256
     open_interest: uint256

@@ -18,6 +18,12 @@ are summed into the ghost terms ``rest_q`` and ``rest_v``, which no step touches
   together draws at most ``weight / 10**36`` from the pool (docs/mechanism.md §4), so the
   pool never pays out value it does not hold, and `sweep_to_insurance` never takes it.
 
+The funding accrual (`funding._rate`, `_current_index`, `_accrue`) has its own checks: it
+moves no money (I1, I2, IF preserved, every balance unchanged), the index after an interval
+depends only on what was stored at its start (F2; a wash fill inside it and the oracle's
+price now change nothing), and the rate is bounded by the cap with the sign that makes the
+vault's counterparties pay.
+
 ``MUTANTS`` maps each planted bug to the checks that must report a counterexample for it.
 """
 
@@ -204,6 +210,17 @@ def step_bad_debt(B, st, pre):
 
 def step_sweep(B, st, pre):
     return t.sweep_to_insurance(B, st)[0]
+
+
+def with_funding(st: dict, pre: list) -> dict:
+    """The accrual's fields (transitions.py): last funding time, funding price, the cap and the
+    skew scale, each over its full uint256 range."""
+    return {**st, "last": u("last", pre), "fp": u("fp", pre), "cap": u("cap", pre),
+            "scale": u("scale", pre)}
+
+
+def step_accrue(B, st, pre):
+    return t.accrue(B, with_funding(st, pre), "vault", u("now", pre), u("p_now", pre), u("updated", pre))
 
 
 def adl_names(n: int) -> list[str]:
@@ -431,6 +448,103 @@ def waterfall_zero(n: int):
     return build
 
 
+MONEY = ("pool", "weight", "oi", "due", "bal", "fin", "fout", "fbal")
+
+
+def accrue_moves_no_money(B):
+    """`_accrue` changes the index, the time and the funding price only: every margin,
+    position, the pool and weight, open interest, insurance_due and both token balances are
+    the same after it."""
+    pre: list = []
+    st = with_funding(sym_state(["vault", "a"], pre), pre)
+    post = t.accrue(B, st, "vault", u("now", pre), u("p_now", pre), u("updated", pre))
+    same = [post["acc"][n][k] == st["acc"][n][k] for n in st["acc"] for k in ("m", "q", "on", "f")]
+    return pre, z3.And(*same, *[post[k] == st[k] for k in MONEY])
+
+
+def _abs(x):
+    return z3.If(x >= 0, x, -x)
+
+
+def index_f2(which: str):
+    """F2 on the index formula: two executions that agree on what is stored at the interval's
+    start (index, time, funding price, the vault's size, cap and scale) and read the index at
+    the same `now`; the oracle's latest price is dated `updated` in both, at price_a in one and
+    price_b in the other; the second execution first runs a wash fill between two traders
+    (maker and taker, the vault taking its fee share: no vault size change) in the block of
+    the last accrual.
+
+    ``same``: with the update dated outside the interval (before the last accrual, or now:
+    first seen after every second of it), both get the same index -- no price first seen
+    after an interval and no fill inside it moves what it accrues (F1, F2).
+    ``weight``: with the update inside it (last <= updated < now), the indices differ by at
+    most what the seconds after the update weigh: |Δindex| * 10**12 < |rate| * (now - updated)
+    * |price_a - price_b| + 10**12 (the last term: the index's own floor). A price dated u
+    has zero weight before u."""
+
+    def build(B):
+        pre: list = []
+        st = with_funding(sym_state(["vault", "maker", "taker"], pre), pre)
+        now, updated = u("now", pre), u("updated", pre)
+        inside = z3.And(updated >= st["last"], updated < now)
+        pre.append(z3.Not(inside) if which == "same" else inside)
+        washed = t.fill(B, st, "maker", "taker", s("taker_size", pre), u("price", pre),
+                        u("maker_fee", pre), u("taker_fee", pre), u("fund_fee_share", pre), "vault")[0]
+        pa, pb = u("price_a", pre), u("price_b", pre)
+        a = t.current_index(B, st, "vault", now, pa, updated)
+        b = t.current_index(B, washed, "vault", now, pb, updated)
+        if which == "same":
+            return pre, a == b
+        r = t.rate(B, st, "vault")
+        return pre, _abs(a - b) * 10**12 < _abs(r) * (now - updated) * _abs(pa - pb) + 10**12
+
+    return build
+
+
+def index_poke(B):
+    """Who pokes, and when, does not change what accrues: with the oracle's update at
+    `updated` inside the interval (price p_now), accruing at `updated` (the oracle then
+    answering p_now, whichever came first in that block) and reading the index at `now`
+    gives the index a single accrual at `now` would, to within the index's floor: 0 or 1
+    less (the interval's growth floored in two parts instead of one)."""
+    pre: list = []
+    st = with_funding(sym_state(["vault"], pre), pre)
+    now, updated, p_now = u("now", pre), u("updated", pre), u("p_now", pre)
+    pre += [updated >= st["last"], updated < now]
+    once = t.current_index(B, st, "vault", now, p_now, updated)
+    poked = t.accrue(B, st, "vault", updated, p_now, updated)
+    twice = t.current_index(B, poked, "vault", now, p_now, updated)
+    return pre, z3.And(twice <= once, twice >= once - 1)
+
+
+def _trunc(x, d):
+    """x / d toward zero (d > 0), written independently of gmath."""
+    return z3.If(x >= 0, x / d, -((-x) / d))
+
+
+def rate_props(which: str):
+    """`funding._rate` over the full ranges of the vault's size, the cap and the scale.
+    ``bounded``: |rate| <= cap, and with the vault holding a position |rate| == cap once
+    |size| >= scale (the clamp saturates); below it |rate| = trunc(|size| * cap / scale).
+    ``sign``: rate * vault_size <= 0 (the vault is never the side that pays: vault short,
+    longs pay); 0 when the vault is flat; otherwise rate != 0 exactly when
+    |size| * cap >= scale."""
+
+    def build(B):
+        pre: list = []
+        st = with_funding(sym_state(["vault"], pre), pre)
+        r = t.rate(B, st, "vault")
+        vq, cap, scale = st["acc"]["vault"]["q"], st["cap"], st["scale"]
+        mag, size = _abs(r), _abs(vq)
+        if which == "bounded":
+            return pre, z3.And(mag <= cap, z3.Implies(z3.And(vq != 0, size >= scale), mag == cap),
+                               z3.Implies(size < scale, mag == _trunc(size * cap, scale)))
+        return pre, z3.And(r * vq <= 0, z3.Implies(vq == 0, r == 0),
+                           z3.Implies(vq != 0, (r != 0) == (size * cap >= scale)))
+
+    return build
+
+
 # --- the list ---------------------------------------------------------------------------------
 
 ADL_N = (1, 2, 3)
@@ -451,6 +565,7 @@ def _checks() -> list[Check]:
         ("liquidation_charges", step_charges, ["a", "keeper"], ("a",), ("I2",), FULL),
         ("fund_cover", step_bad_debt, one, (), ("I2", "I5", "I5 exact"), FULL),
         ("sweep_to_insurance", step_sweep, one, (), ("I2", "I5", "I5 exact", "IF"), FULL),
+        ("accrue", step_accrue, ["vault", "a"], (), ("I1", "I2", "IF"), FULL),
     ]
     for n in ADL_N:
         steps.append((f"adl[{n}]", step_adl(n), adl_names(n), ("a",), ("I1", "I2", "IF"),
@@ -469,6 +584,26 @@ def _checks() -> list[Check]:
         Check("fund_cover: bounded", "fund_cover",
               "dues pay min(need, due), the fund the rest up to available; S > 0 ⇒ both "
               "emptied", cover_bounded),
+    ]
+    cs += [
+        Check("accrue: no money moves", "accrue",
+              "every margin, position, pool, weight, oi, due and balance unchanged",
+              accrue_moves_no_money),
+        Check("funding_index: F2", "current_index",
+              "same index whatever the price of an update dated outside the interval, and a "
+              "wash fill inside it", index_f2("same"), FULL + "; the wash fill in the block of the last accrual"),
+        Check("funding_index: F2 weight", "current_index",
+              "an update dated u inside the interval weighs only the seconds after u: "
+              "|Δindex|·1e12 < |rate|·(now − u)·|Δprice| + 1e12", index_f2("weight"),
+              FULL + "; the wash fill in the block of the last accrual"),
+        Check("funding_index: poke", "accrue",
+              "accruing at the oracle's update, then reading at now, gives the one-accrual index "
+              "or one less", index_poke, FULL + "; one oracle update inside the interval"),
+        Check("funding_rate: bounded", "rate",
+              "|rate| <= cap; |q| >= scale ⇒ |rate| = cap, else trunc(|q|·cap / scale)",
+              rate_props("bounded")),
+        Check("funding_rate: sign", "rate",
+              "rate * vault_size <= 0; rate != 0 ⇔ |q| * cap >= scale", rate_props("sign")),
     ]
     for roles in TRADE_ROLES:
         cs += [
@@ -535,6 +670,19 @@ MUTANTS: dict[str, tuple[str, list[str]]] = {
     "funding_round_account": ("funding credit rounded the account's way",
                               ["settle_funding: rounding", "settle_funding: IF"]),
     "sweep_rounds_up": ("sweep takes the funding surplus rounded up", ["sweep_to_insurance: IF"]),
+    "accrue_books_growth": ("accrual books the interval's growth into the funding pool",
+                            ["accrue: I2", "accrue: no money moves"]),
+    "index_priced_at_oracle_now": ("every second of the interval valued at the oracle's price "
+                                   "now, whenever it was dated (a retroactive rate, R8)",
+                                   ["funding_index: F2", "funding_index: F2 weight"]),
+    "index_ignores_update": ("every second valued at the stored funding price, the oracle's "
+                             "update inside the interval ignored: when anyone pokes changes what "
+                             "accrues", ["funding_index: poke"]),
+    "rate_from_open_interest": ("the rate from the traders' long open interest, not the "
+                                "vault's size: a wash fill moves it (F1)", ["funding_index: F2"]),
+    "rate_unclamped": ("the rate not clamped to ±max_funding_rate", ["funding_rate: bounded"]),
+    "rate_sign_flipped": ("the skew from +vault size: longs are paid when the vault is short",
+                          ["funding_rate: sign"]),
 }
 # I9: each vault entry point rounding the holders' way (perpvault.prove.vault_rounding).
 from perpvault.prove import vault_rounding  # noqa: E402 (loaded by _checks() above already)
@@ -567,6 +715,20 @@ HINTS: dict[str | tuple[str, str], dict[str, int]] = {
     ("adl_haircut_plus_one", "adl[2]: I6"): {**_ADL_HINT, "a.size": 2, "cp0.size": -1,
                                             "cp1.size": -1},
     "adl_same_side": _ADL_HINT,
+    # The vault short 1 with cap and scale 1: the rate is 1; the oracle's update dated now.
+    "index_priced_at_oracle_now": {**_TRADE_HINT, "cap": 1, "scale": 1, "last": 0, "now": 1,
+                                   "updated": 1, "vault.size": -1},
+    ("index_priced_at_oracle_now", "funding_index: F2 weight"): {
+        **_TRADE_HINT, "cap": 1, "scale": 1, "last": 0, "now": 2, "updated": 1, "vault.size": -1},
+    # Rate 1 from t = 0, the stored price 0, the update at t = 1 at 10**12: one unit after it.
+    "index_ignores_update": {"cap": 1, "scale": 1, "last": 0, "updated": 1, "now": 2, "fp": 0,
+                             "p_now": 10**12, "vault.size": -1, "F": 0},
+    # Funding settled, no fees, cap and scale 1, each second priced at 10**12: the rate is 1
+    # while there is open interest, 0 without; two flat traders open a position of 1.
+    "rate_from_open_interest": {**_TRADE_HINT, "maker_fee": 0, "taker_fee": 0, "fund_fee_share": 0,
+                                "fp": 10**12, "cap": 1, "scale": 1, "last": 0, "now": 1,
+                                "updated": 1, "oi": 0, "maker.size": 0, "taker.size": 0,
+                                "taker_size": 1},
 }
 
 

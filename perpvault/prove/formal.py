@@ -163,6 +163,25 @@ MUTANTS: dict[str, Mutant] = registry(
         ("halmos: check_ch_announce_changes_nothing_in_force",),
     ),
     Mutant(
+        "funding_reads_oracle_now",
+        "modules/funding.vy",
+        "    split: uint256 = block.timestamp\n    if updated >= last and updated < block.timestamp:\n"
+        "        split = updated\n",
+        "    split: uint256 = last\n",
+        "every second of the interval valued at the oracle's latest price, whenever it was dated: a price "
+        "first seen after the interval prices it (F2, R8's retroactive rate)",
+        ("halmos: check_ch_funding_index_prices_each_second_at",),
+    ),
+    Mutant(
+        "rate_reads_open_interest",
+        "modules/funding.vy",
+        "    size: int256 = ledger._size(ledger.vault, market)\n",
+        "    size: int256 = -convert(ledger.market_store[market].open_interest, int256)\n",
+        "the rate from the traders' long open interest, as if the vault were short all of it: a fill "
+        "between two traders moves it (F1)",
+        ("halmos: check_ch_funding_rate_ignores_wash_fill",),
+    ),
+    Mutant(
         "ob_zero_account_accepted",
         "OrderBook.vy",
         '    assert order.account != empty(address), "ob: zero account"\n',

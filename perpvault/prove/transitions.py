@@ -2,9 +2,10 @@
 
 Each function mirrors the function of the same name in `perpvault/model/clearinghouse.py`
 (and so `contracts/Clearinghouse.vy` / `contracts/InsuranceFund.vy`), restricted to one
-market with funding already accrued to the market's current index ``F`` (``_accrue`` is not
-modelled: it only moves the index). State is a plain dict, updated functionally so that
-symbolic branches can be merged::
+market. Every step but the funding accrual runs with funding already accrued to the
+market's current index ``F``; ``rate``, ``current_index`` and ``accrue`` (`funding._rate`,
+`_current_index`, `_accrue`) bring it there. State is a plain dict, updated functionally so
+that symbolic branches can be merged::
 
     st = {
         "acc": {name: {"m": margin, "q": size, "on": open_notional, "f": funding_index}},
@@ -12,6 +13,10 @@ symbolic branches can be merged::
         "oi": open_interest, "due": insurance_due, "bal": the clearinghouse's token balance,
         "fin": fund.total_in, "fout": fund.total_out, "fbal": the fund's token balance,
     }
+
+The accrual reads four more fields, present only in the states of the funding checks:
+``"last"`` (last_funding_time), ``"fp"`` (funding_price, the oracle price at the last
+accrual), ``"cap"`` (max_funding_rate) and ``"scale"`` (skew_scale).
 
 Mutants (``B.mut(name)``) are planted bugs used to show that each proof can fail; they are
 listed with the check that must catch them in :mod:`perpvault.prove.checks`.
@@ -22,7 +27,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from perpvault.model.constants import PPM
+from perpvault.model.constants import FUNDING_PRICE_DIV, PPM
 from perpvault.prove import gmath as g
 from perpvault.prove.gmath import Int, i256, neg, to_int, to_uint, trunc_div, u256, udiv, vabs
 
@@ -119,6 +124,75 @@ def sweep_to_insurance(B, st: State) -> tuple[State, Int]:
 
 
 # --- positions and funding ------------------------------------------------------------------
+
+
+def rate(B, st: State, vault: str) -> Int:
+    """`funding._rate`: max_funding_rate * clamp(-vault_size / skew_scale, -1, 1), WAD per
+    second, the division truncated toward zero; 0 when the vault is flat. Positive (longs pay
+    shorts) when the vault is short."""
+    size = st["acc"][vault]["q"]
+    if B.mut("rate_from_open_interest"):
+        # MUTANT: the skew read from the traders' long open interest, as if the vault were
+        # short all of it: a fill between two traders moves it (F1).
+        size = neg(B, to_int(B, st["oi"]))
+
+    def skewed() -> Int:
+        cap = to_int(B, st["cap"])
+        # MUTANT rate_sign_flipped: +size, so longs are paid when the vault is short.
+        side = size if B.mut("rate_sign_flipped") else neg(B, size)
+        r = trunc_div(B, i256(B, side * cap), to_int(B, st["scale"]))
+        if B.mut("rate_unclamped"):
+            return r  # MUTANT: no clamp to +-max_funding_rate
+        return B.min_(B.max_(r, neg(B, cap)), cap)
+
+    return B.cases(size != 0, skewed, lambda: 0)
+
+
+def current_index(B, st: State, vault: str, now: Int, p_now: Int, updated: Int) -> Int:
+    """`funding._current_index` at time `now`, the oracle's `latest()` answering
+    (`p_now`, `updated`): the stored index grown by floor(rate * weighted / 10**12), where
+    weighted values each second since the last accrual at the price in force then -- the
+    stored funding price until `split`, p_now after it; split = updated when the oracle's
+    update falls inside the interval (last <= updated < now), else now (a price dated before
+    the last accrual, or first seen now, weighs nothing). No oracle read when the rate is 0."""
+    last = st["last"]
+
+    def grown() -> Int:
+        r = rate(B, st, vault)
+
+        def weighted_growth() -> Int:
+            inside = B.and_(updated >= last, updated < now)
+            split = B.ite(inside, updated, now)
+            if B.mut("index_priced_at_oracle_now"):
+                split = last  # MUTANT: every second valued at the price first seen now (R8)
+            if B.mut("index_ignores_update"):
+                split = now  # MUTANT: every second at the stored price, the update ignored
+            w = to_int(B, u256(B, u256(B, u256(B, split - last) * st["fp"])
+                               + u256(B, u256(B, now - split) * p_now)))
+            return i256(B, st["F"] + g.floor_div(B, i256(B, r * w), FUNDING_PRICE_DIV))
+
+        return B.cases(r == 0, lambda: st["F"], weighted_growth)
+
+    return B.cases(now == last, lambda: st["F"], grown)
+
+
+def accrue(B, st: State, vault: str, now: Int, p_now: Int, updated: Int) -> State:
+    """`funding._accrue` at time `now`, the oracle's price in force `p_now` (dated `updated`):
+    stores the index, the time, and p_now as the funding price the next interval starts at
+    (`ledger._price`: `price()` serves the latest round while fresh; its staleness revert only
+    adds reverts). Nothing within the same timestamp. No money moves."""
+
+    def new_interval() -> State:
+        s = cp(st)
+        s["F"] = current_index(B, st, vault, now, p_now, updated)
+        if B.mut("accrue_books_growth"):
+            # MUTANT: the interval's growth booked into the funding pool at accrual.
+            s["pool"] = i256(B, s["pool"] + i256(B, s["F"] - st["F"]))
+        s["fp"] = p_now
+        s["last"] = now
+        return s
+
+    return B.cases(now == st["last"], lambda: cp(st), new_interval)
 
 
 def settle(B, st: State, who: str) -> State:

@@ -47,7 +47,7 @@ def test_every_mutant_is_matched_with_existing_checks():
 def test_every_transition_has_its_invariants():
     names = {c.name for c in CHECKS}
     for tr in ("deposit", "withdraw", "settle_funding", "fill", "vault_trade",
-               "liquidate_at_mark", "adl[1]", "adl[2]", "adl[3]"):
+               "liquidate_at_mark", "adl[1]", "adl[2]", "adl[3]", "accrue"):
         for inv in ("I1", "I2"):
             assert f"{tr}: {inv}" in names
     for tr in ("fund_cover", "sweep_to_insurance"):
@@ -55,3 +55,7 @@ def test_every_transition_has_its_invariants():
     for n in (1, 2, 3):
         for prop in ("bankrupt +S", "I6", "I7"):
             assert f"adl[{n}]: {prop}" in names
+    # The funding accrual: no money moves (IF too), F2 on the index, the rate's bound and sign.
+    for name in ("accrue: IF", "accrue: no money moves", "funding_index: F2", "funding_rate: bounded",
+                 "funding_rate: sign"):
+        assert name in names

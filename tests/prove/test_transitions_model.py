@@ -27,11 +27,15 @@ FUND = "0x" + "e" * 40
 class _Feed:
     address = "0x" + "d" * 40
 
-    def __init__(self, price: int) -> None:
+    def __init__(self, price: int, updated: int = 0) -> None:
         self.p = price
+        self.updated = updated
 
     def price(self, market: int) -> int:
         return self.p
+
+    def latest(self, market: int) -> tuple[int, int]:
+        return self.p, self.updated
 
 
 class _World:
@@ -153,6 +157,102 @@ def test_trade__matches_model(s, size, price, bfr, sfr, share, roles):
          model, names)
 
 
+# --- funding accrual: `_rate`, `_current_index`, `_accrue` ------------------------------------
+
+caps = st.one_of(st.sampled_from([0, 1, 10**18 // 3600 // 1000, 10**18 // 3600 // 100]),
+                 st.integers(0, 2**64 - 1))
+scales = st.one_of(st.sampled_from([1, 10**18, 100 * 10**18, 10**36]), st.integers(1, 10**21),
+                   st.integers(1, 10**36))
+vault_sizes = st.one_of(st.integers(-(10**27), 10**27), st.sampled_from([2**127 - 1, -(2**127)]),
+                        st.integers(-(2**127), 2**127 - 1), sizes)
+funding_prices = st.one_of(st.sampled_from([10**18, 3_000 * 10**18, 60_000 * 10**18]), prices,
+                           st.sampled_from([0, 10**36]))
+
+
+@st.composite
+def funding_states(draw, names):
+    """A proof state with the accrual's fields (transitions.py): last time, funding price,
+    cap and skew scale; the vault's size over the whole stored (int128) range."""
+    s = draw(states(names))
+    s["last"] = draw(st.integers(0, 2**40))
+    s["fp"] = draw(funding_prices)
+    if draw(st.booleans()):
+        # A market like the deployed ones: up to 10**9 whole units in the vault, a real cap
+        # and scale (most such draws accrue something).
+        units = draw(st.integers(-(10**9), 10**9).filter(bool))
+        s["acc"][VAULT]["q"] = units * 10**18 + draw(st.integers(-(10**18) + 1, 10**18 - 1))
+        s.update(cap=draw(st.sampled_from([10**18 // 3600 // 1000, 10**18 // 3600 // 100])),
+                 scale=draw(st.sampled_from([10**18, 100 * 10**18, 2_000 * 10**18])))
+        return s
+    s["acc"][VAULT]["q"] = draw(vault_sizes)
+    s.update(cap=draw(caps), scale=draw(scales))
+    return s
+
+
+@st.composite
+def oracle_at(draw, s):
+    """(now, p_now, updated): up to a year after the last accrual; the oracle's latest update
+    dated before the interval, inside it, at its end, or (never for a real feed) ahead."""
+    dt = draw(st.one_of(st.integers(0, 2), st.integers(0, 10**6), st.just(86_400 * 365)))
+    now = s["last"] + dt
+    updated = draw(st.one_of(st.integers(max(s["last"] - 10**6, 0), s["last"]), st.integers(s["last"], now),
+                             st.just(now), st.just(now + 1)))
+    return now, draw(funding_prices), updated
+
+
+def funding_world(s: dict, now: int, p_now: int, updated: int) -> Clearinghouse:
+    """`world` with the market last accrued at s["last"] at funding price s["fp"], its cap and
+    skew scale, the clock at `now` and the oracle's latest round (p_now, updated)."""
+    ch = world(s, p_now)
+    ch.w.feed.updated = updated
+    ch.w.now = now
+    ch.markets[0].last_funding_time = s["last"]
+    ch.markets[0].funding_price = s["fp"]
+    ch.params[0].max_funding_rate = s["cap"]
+    ch.params[0].skew_scale = s["scale"]
+    return ch
+
+
+def outcome(run):
+    try:
+        return run()
+    except Revert:
+        return Revert
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), s=funding_states([VAULT]))
+def test_rate_and_current_index__match_model(data, s):
+    now, p_now, updated = data.draw(oracle_at(s))
+    ch = funding_world(s, now, p_now, updated)
+    assert outcome(lambda: t.rate(Concrete(), s, VAULT)) == outcome(lambda: ch._rate(0))
+    assert outcome(lambda: t.current_index(Concrete(), s, VAULT, now, p_now, updated)) == outcome(
+        lambda: ch._current_index(0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), s=funding_states([VAULT, ACCOUNTS[0]]))
+def test_accrue__matches_model(data, s):
+    now, p_now, updated = data.draw(oracle_at(s))
+    names = [VAULT, ACCOUNTS[0]]
+
+    def model():
+        ch = funding_world(s, now, p_now, updated)
+        ch._accrue(0)
+        return ch
+
+    def generic():
+        return t.accrue(Concrete(), s, VAULT, now, p_now, updated)
+
+    both(lambda: {k: v for k, v in generic().items() if k not in ("last", "fp", "cap", "scale")},
+         model, names)
+    try:
+        got, ch = generic(), model()
+    except Revert:
+        return
+    assert (got["last"], got["fp"]) == (ch.markets[0].last_funding_time, ch.markets[0].funding_price)
+
+
 @settings(max_examples=300, deadline=None)
 @given(s=states([ACCOUNTS[0]]), amount=st.integers(0, 10**31))
 def test_cover__matches_model(s, amount):
@@ -242,16 +342,21 @@ from perpvault.prove.checks import sym_state  # noqa: E402
 FIELDS = {"m": "margin", "q": "size", "on": "open_notional", "f": "funding_index"}
 
 
+FUNDING_FIELDS = ("last", "fp", "cap", "scale")
+
+
 def symbolic_agrees(names, s, params: dict, run) -> None:
     """Run `run(B, st, p)` on z3 terms over fresh variables, substitute the concrete state
     `s` and parameters, and compare with the same run on ints: same revert-or-not, same
-    state."""
+    state (the accrual's fields too, when `s` has them)."""
     B = Symbolic()
     st_sym = sym_state(list(names), [])
+    extra = [k for k in FUNDING_FIELDS if k in s]
+    st_sym.update({k: z3.Int(k) for k in extra})
     p_sym = {k: z3.Int(k) for k in params}
     sub = [(z3.Int(f"{n}.{FIELDS[k]}"), z3.IntVal(s["acc"][n][k])) for n in names for k in FIELDS]
     sub += [(z3.Int(k), z3.IntVal(s[k])) for k in ("F", "pool", "weight", "oi", "due", "bal",
-                                                     "fin", "fout", "fbal")]
+                                                     "fin", "fout", "fbal", *extra)]
     sub += [(p_sym[k], z3.IntVal(v)) for k, v in params.items()]
     post = run(B, st_sym, p_sym)
     ok = z3.simplify(z3.substitute(z3.And(*B.conds), *sub))
@@ -268,7 +373,7 @@ def symbolic_agrees(names, s, params: dict, run) -> None:
     for n in names:
         for k in FIELDS:
             assert ev(post["acc"][n][k]) == want["acc"][n][k], (n, k)
-    for k in ("F", "pool", "weight", "oi", "due", "bal", "fin", "fout", "fbal"):
+    for k in ("F", "pool", "weight", "oi", "due", "bal", "fin", "fout", "fbal", *extra):
         assert ev(post[k]) == want[k], k
 
 
@@ -305,3 +410,13 @@ def test_settle_cover_sweep__z3_terms_mean_the_same(s, amount, after):
     symbolic_agrees(["a"], s, {"after": after}, lambda B, x, p: t.bad_debt(B, x, "a",
                                                                            p["after"])[0])
     symbolic_agrees(["a"], s, {}, lambda B, x, p: t.sweep_to_insurance(B, x)[0])
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), s=funding_states([VAULT]))
+def test_accrue__z3_term_means_the_same(data, s):
+    now, p_now, updated = data.draw(oracle_at(s))
+    params = {"now": now, "p_now": p_now, "updated": updated}
+    symbolic_agrees([VAULT], s, params, lambda B, x, p: t.accrue(B, x, VAULT, p["now"], p["p_now"],
+                                                                 p["updated"]))

@@ -692,7 +692,8 @@ def mark_price(market: uint256) -> uint256:
 @view
 def funding_index(market: uint256) -> int256:
     """
-    @notice The cumulative funding index as it would be after accrual now.
+    @notice The cumulative funding index as it would be after accrual now (needs
+            no fresh price: the seconds are valued at the prices the oracle wrote).
     @param market The market id.
     @return int256 Atoms per whole base unit, scaled by 10**18.
     """

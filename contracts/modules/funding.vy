@@ -85,10 +85,13 @@ def _current_index(market: uint256) -> int256:
 def _accrue(market: uint256) -> int256:
     """
     @dev Brings the index to now and starts a new interval at the oracle price
-         now (which fails closed: stale or missing prices revert). The first
-         accrual of a block does it; later ones in the same block change nothing.
+         now (which fails closed: stale or missing prices revert). Later
+         accruals in the same second leave the index and only refresh that price
+         (an interval of no length is priced at nothing), so an accrual after an
+         oracle update always fixes the price in force from then on.
     """
     if block.timestamp == ledger.market_store[market].oracle_time >> 160:
+        ledger.market_store[market].funding_price = ledger._price(market)
         return ledger.market_store[market].funding_index
     index: int256 = self._current_index(market)
     ledger.market_store[market].funding_index = index

@@ -417,6 +417,7 @@ class Clearinghouse:
     def _accrue(self, market: int) -> int:
         s = self.markets[market]
         if self.w.now == s.last_funding_time:
+            s.funding_price = self._price(market)
             return s.funding_index
         index = self._current_index(market)
         s.funding_index = index

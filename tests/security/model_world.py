@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK, VAULT_SPREAD
 from perpvault.model import Exchange, MarketParams, RiskParams
-from perpvault.units import PPM, usdc
+from perpvault.units import usdc
+from tests.utils import spec
 
 OWNER = "0x" + "0a" * 20
 UPDATER = "0x" + "0b" * 20
@@ -46,7 +47,5 @@ def exchange(*, funding: bool = False, vault_capital: int = usdc(1_000_000),
 
 
 def vault_quote(oracle: int, buy: bool, spread: int = VAULT_SPREAD) -> int:
-    """mechanism.md section 4: buy ceil(oracle x (1 + spread)), sell floor(oracle x (1 - spread))."""
-    if buy:
-        return -((-oracle * (PPM + spread)) // PPM)
-    return oracle * (PPM - spread) // PPM
+    """mechanism.md section 4 (`tests.utils.spec.vault_quote`) at the deployed spread."""
+    return spec.vault_quote(oracle, buy, spread)

@@ -13,7 +13,6 @@ WAD = 10**18
 VALUE_UNIT = 10**30  # size (1e18) * price (1e18) / 1e30 = atoms (1e6)
 FEE_UNIT = 10**36  # size * price * ppm / 1e36 = atoms
 FUNDING_UNIT = 10**36
-FUNDING_PERIOD = 28_800
 FUNDING_PRICE_DIV = 10**12
 
 
@@ -94,23 +93,50 @@ def trade_dust(size: int, price: int) -> int:
     return notional(size, price) - value(size, price)
 
 
+def vault_quote(oracle: int, buy: bool, spread_ppm: int) -> int:
+    """The vault's fill price: a buy pays ceil(oracle x (1 + spread)), a sell gets floor(oracle x (1 - spread))."""
+    if buy:
+        return ceil_div(oracle * (PPM + spread_ppm), PPM)
+    return oracle * (PPM - spread_ppm) // PPM
+
+
 @dataclass
 class FundingMarket:
-    """The funding index of one market, accrued the way SPEC section 5 describes."""
+    """The funding index of one market, accrued the way SPEC section 5 and mechanism.md section 5
+    describe it: the rate from the LiquidityVault's position, fixed at the interval's start; each
+    second of the interval valued at the oracle price in force during it.
+
+    `vault_size` is the vault's signed size during the interval (the test sets it after each
+    trade of the vault, which accrues first); `funding_price` the oracle price at the last accrual.
+    """
 
     index: int
     last: int
-    ema: int
-    weight_ppm: int
-    cap: int
+    funding_price: int
+    vault_size: int
+    skew_scale: int  # base units (18 decimals): the vault position at which the rate reaches the cap
+    cap: int  # max_funding_rate, WAD per second
 
-    def accrue(self, now: int, oracle: int) -> int:
-        if now != self.last:
-            premium = trunc_div((self.ema - oracle) * WAD, oracle)
-            rate = max(min(trunc_div(premium, FUNDING_PERIOD), self.cap), -self.cap)
-            self.index += (rate * (now - self.last) * oracle) // FUNDING_PRICE_DIV
-            self.last = now
+    def rate(self) -> int:
+        """WAD per second: cap x clamp(-vault size / skew_scale, -1, 1), the division truncated
+        toward zero. > 0 (longs pay) when the vault is short."""
+        return max(min(trunc_div(-self.vault_size * self.cap, self.skew_scale), self.cap), -self.cap)
+
+    def index_at(self, now: int, oracle: int, updated: int) -> int:
+        """The index at `now` when the oracle's latest price is `oracle`, posted at `updated`: the
+        seconds before `updated` at the stored funding price, those from it on at `oracle`. A price
+        posted before the last accrual (or at `now`) values no second of the interval at it."""
+        if now == self.last:
+            return self.index
+        split = updated if self.last <= updated < now else now
+        weighted = (split - self.last) * self.funding_price + (now - split) * oracle
+        return self.index + (self.rate() * weighted) // FUNDING_PRICE_DIV
+
+    def accrue(self, now: int, oracle: int, updated: int) -> int:
+        """Brings the index to `now` and starts the next interval at `oracle`, the price now.
+        Within the same second the index stays (an interval of no length is priced at nothing)
+        and only the price is refreshed."""
+        self.index = self.index_at(now, oracle, updated)
+        self.funding_price = oracle
+        self.last = now
         return self.index
-
-    def fill(self, price: int) -> None:
-        self.ema += trunc_div((price - self.ema) * self.weight_ppm, PPM)

@@ -180,7 +180,8 @@ def accrue(B, st: State, vault: str, now: Int, p_now: Int, updated: Int) -> Stat
     """`funding._accrue` at time `now`, the oracle's price in force `p_now` (dated `updated`):
     stores the index, the time, and p_now as the funding price the next interval starts at
     (`ledger._price`: `price()` serves the latest round while fresh; its staleness revert only
-    adds reverts). Nothing within the same timestamp. No money moves."""
+    adds reverts). Within the same second the index and the time stay and only the funding
+    price is refreshed (an interval of no length is priced at nothing). No money moves."""
 
     def new_interval() -> State:
         s = cp(st)
@@ -192,7 +193,12 @@ def accrue(B, st: State, vault: str, now: Int, p_now: Int, updated: Int) -> Stat
         s["last"] = now
         return s
 
-    return B.cases(now == st["last"], lambda: cp(st), new_interval)
+    def same_second() -> State:
+        s = cp(st)
+        s["fp"] = p_now
+        return s
+
+    return B.cases(now == st["last"], same_second, new_interval)
 
 
 def settle(B, st: State, who: str) -> State:

@@ -195,8 +195,9 @@ def test_add_market__oracle_whose_latest_disagrees_with_its_price__refused(syste
                                                                            ahead):
     """Funding values each second at the oracle's `latest()` (mechanism.md section 5): an oracle
     whose latest answer is not the price it serves, or is dated in the future, is not listed."""
-    oracle = project.MisreportingOracle.deploy(price(100), reported, chain.pending_timestamp + ahead, sender=owner)
     count = system.clearinghouse.market_count()
+    at = chain.pending_timestamp + ahead
+    oracle = project.MisreportingOracle.deploy(count, price(100), reported, at, sender=owner)
     with ape.reverts("ch: oracle latest() disagrees"):
         system.clearinghouse.add_market(oracle, system.markets[BTC].params(), sender=owner)
     assert system.clearinghouse.market_count() == count

@@ -719,9 +719,16 @@ def check_ch_apply_before_delay(params: MarketParams, t0: uint256, t1: uint256):
         same: uint256 = self._same_params(now, in_force) & self._b(self._rate_word() == rates0) & self._b(not ok)
         extcall vm.assertTrue(same == 1, "timelock: applied before the delay")
     elif t1 <= eta + GRACE_PERIOD:
-        done: uint256 = self._b(ok) & self._same_params(now, params) & self._b(self._rate_word() >> 232 == 0)
-        done &= self._b(staticcall ch.pending_params_eta(0) == 0)
-        extcall vm.assertTrue(done == 1, "timelock: a due change did not apply")
+        # The apply accrues first, and an accrual reads the oracle (fails closed): a due
+        # change applies whenever the oracle answers, and otherwise moves nothing.
+        fresh: bool = raw_call(self.feed, abi_encode(convert(0, uint256), method_id=method_id("price(uint256)")), revert_on_failure=False, is_static_call=True)
+        if fresh:
+            done: uint256 = self._b(ok) & self._same_params(now, params) & self._b(self._rate_word() >> 232 == 0)
+            done &= self._b(staticcall ch.pending_params_eta(0) == 0)
+            extcall vm.assertTrue(done == 1, "timelock: a due change did not apply")
+        else:
+            stale: uint256 = self._same_params(now, in_force) & self._b(self._rate_word() == rates0) & self._b(not ok)
+            extcall vm.assertTrue(stale == 1, "timelock: applied without a price")
 
 
 @external

@@ -140,7 +140,8 @@ def render_md(r: dict) -> str:
         f"Design: {r['funding']['design']}; skew scale "
         + ", ".join(f"{n} {q / 10**18:,.0f}" for n, q in r["funding"]["skew_scale"].items()) + " base units. "
         f"Settled so far: {_u(r['funding']['paid'])} USDC paid, {_u(r['funding']['received'])} received "
-        f"(the market's funding pool holds the rest until the receivers settle); the vault's net "
+        f"(the difference is pending with the positions not settled since their last accrual: the "
+        f"markets' funding pools hold or owe it); the vault's net "
         f"{'+' if r['funding']['vault_net'] >= 0 else '−'}{_u(abs(r['funding']['vault_net']))}.",
         "",
         "## ADL",

@@ -4,7 +4,10 @@ alone) and report what each layer of the risk waterfall absorbed (`perpvault dem
 - `play`    running the scenario: the chain over raw JSON-RPC with the model in lockstep, the
             keeper's passes, the invariant checks (`Replay`, and `run` end to end)
 - `naive`   the naive whole-position ADL it is compared with (`Naive`, `naive_adl`)
-- `report`  report.json, report.md and waterfall.png (`build_report`, `render_md`, `plot_waterfall`)
+- `policies` every ADL event under four policies, measured with perpvault.fairness
+            (`PolicyComparison`, `event_allocations`)
+- `report`  report.json, report.md, waterfall.png and adl_policies.png (`build_report`, `render_md`,
+            `plot_waterfall`, `plot_haircut_shares`)
 """
 
 from perpvault.replay.naive import Naive, naive_adl

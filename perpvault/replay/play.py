@@ -63,7 +63,8 @@ from perpvault.model.exchange import Addresses
 from perpvault.model.maths import notional as notional_of
 from perpvault.model.state import MarketParams, RiskParams
 from perpvault.replay.naive import Naive, naive_adl
-from perpvault.replay.report import build_report, plot_waterfall, write_report
+from perpvault.replay.policies import MarketAdl, PolicyComparison, event_allocations, market_side
+from perpvault.replay.report import build_report, plot_haircut_shares, plot_waterfall, write_report
 from perpvault.scenarios import Scenario
 
 FAR_EXPIRY = 2**40
@@ -184,6 +185,9 @@ class Replay:
         self.layers = Layers()
         self.naive = Naive()
         self._naive_closed: set = set()
+        # The same ADL events under the other policies (perpvault.replay.policies).
+        self.policies = PolicyComparison()
+        self._policy_gone: dict[int, set] = {}
         self.checks: dict[str, int] = {}
         self.violations: list[str] = []
         self.timings: dict[str, float] = {}
@@ -527,6 +531,8 @@ class Replay:
                 queues[m] = self._queue(m, plan.closes[m] > 0, account)
         cps = plan.counterparties
         model_events: list = []
+        adl_markets = [MarketAdl(m, plan.closes[m], plan.haircuts[m], ch.mark_price(m), market_side(ch, m, q))
+                       for m, q in queues.items()]
 
         def model_side(mdl: Exchange) -> None:
             mdl.liquidate(keeper, account, cps)
@@ -538,6 +544,10 @@ class Replay:
             else:
                 events = [(e.name, e.args) for e in model_waterfall_events(model_events)]
             self._tally(account, step, plan, queues, events, model_events, int(receipt["gasUsed"], 16))
+            if plan.shortfall > 0:
+                deleveraged = [f for n, f in events if n == "Deleveraged"]
+                self.policies.add(step.step, account, event_allocations(plan.shortfall, adl_markets, deleveraged,
+                                                                        self._policy_gone))
 
         self._send("liquidate", self.addr[KEEPER], "Clearinghouse", "liquidate", (self.addr_of(account), cps),
                    model_side, on_receipt=tally)
@@ -718,6 +728,7 @@ def run(scenario: Scenario, out: Path | str | None = "out", *, progress: bool = 
         out.mkdir(parents=True, exist_ok=True)
         if plot:
             plot_waterfall(report, out / "waterfall.png", rp.adl_marks)
+            plot_haircut_shares(report, out / "adl_policies.png")
     timings = report["timings_s"]
     del timings["wall"]
     timings["report"] = round(time.perf_counter() - t_report, 2)

@@ -68,6 +68,7 @@ def build_report(rp: Replay, opened: dict, vault0: int, wall: float) -> dict[str
             "traders_touched": len(N.touched), "extra_traders_touched": len(N.touched) - ours_touched,
             "notional_closed": N.closed_notional, "ours_notional_closed": L.to_adl_notional,
         },
+        "adl_policies": rp.policies.report(),
         "gas": {"setup_fills_and_vault_trades": rp.setup_gas,
                 "per_step": [s.gas for s in rp.steps[1:]],
                 "keeper_per_step": [s.keeper_gas for s in rp.steps[1:]],
@@ -93,6 +94,7 @@ def write_report(report: dict, rp: Replay | None, out: Path, *, plot: bool = Tru
     (out / "report.md").write_text(render_md(report))
     if plot:
         plot_waterfall(report, out / "waterfall.png", rp.adl_marks if rp else [])
+        plot_haircut_shares(report, out / "adl_policies.png")
 
 
 def render_md(r: dict) -> str:
@@ -165,6 +167,7 @@ def render_md(r: dict) -> str:
         f"| traders touched | {A['traders_deleveraged']} | {N['traders_touched']} (+{N['extra_traders_touched']}) |",
         f"| notional force-closed | {_u(N['ours_notional_closed'])} | {_u(N['notional_closed'])} |",
         "",
+        *_policies_md(r.get("adl_policies")),
         "## Invariants",
         "",
         "| check | times run |",
@@ -184,6 +187,89 @@ def render_md(r: dict) -> str:
         lines.append(f"| {s['step']} | {prices} | {s['liquidations']} | {s['deleveraged']} | {s['gas']:,} | "
                      f"{s['keeper_gas']:,} | {_u(s.get('swept', 0))} | {_u(s['fund'])} | {_u(s['vault_equity'])} |")
     return "\n".join(lines) + "\n"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def _policies_md(P: dict | None) -> list[str]:
+    """The fairness table (perpvault.fairness's metrics) of every ADL event, four policies."""
+    if not P or not P["events"]:
+        return []
+    pols = list(P["policies"])
+    T = P["totals"]
+    head = "| | " + " | ".join(P["policies"][p] for p in pols) + " |"
+
+    def row(label: str, f: Any) -> str:
+        return f"| {label} | " + " | ".join(f(T[p]) for p in pols) + " |"
+
+    lines = [
+        "## ADL policies side by side",
+        "",
+        f"The same {len(P['events'])} ADL events (same shortfall, same candidates: the positions opposite the "
+        "bankrupt, their PnL at the mark before the ADL) split four ways, measured with `perpvault.fairness` "
+        "(docs/mechanism.md, \"Fairness, measured\"). perpvault's queue is what the contracts ran; the naive "
+        "queue closes whole positions at the bankruptcy price; **size pro-rata is computed on the model, not "
+        "run** (the `pro_rata` policy is not built yet, and this computation does not cap a cut at the "
+        "account's equity); wealth pro-rata (every winner gives up the same share of its positive PnL) is the "
+        "min-max optimum the fairness regret is measured against. PnL: " + P["pnl"] + ".",
+        "",
+        head,
+        "| --- |" + " ---: |" * len(pols),
+        row("shortfall to socialize", lambda t: _u(t["needed"])),
+        row("taken from counterparties", lambda t: _u(t["taken"])),
+        row("tracking `Σ│H − B│`", lambda t: _u(t["tracking"])),
+        row("overshoot", lambda t: _u(t["overshoot"])),
+        row("fairness regret `Σ│m − m*│·B`", lambda t: _u(t["fairness_regret"])),
+        row("tracking + fairness", lambda t: _u(t["tracking"] + t["fairness_regret"])),
+        row("largest share of a trader's positive PnL taken (`max_pct`)", lambda t: _pct(t["max_pct"])),
+        row("traders touched (trader-events)", lambda t: f"{t['traders_touched']} ({t['cuts']})"),
+        row("notional force-closed", lambda t: _u(t["notional_closed"])),
+        row("cuts of positions with no positive PnL: count, amount",
+            lambda t: f"{t['no_pnl_cuts']['count']}, {_u(t['no_pnl_cuts']['amount'])}"),
+        row("order inversions (pairs)",
+            lambda t: f"{t['order_inversions']['count']} of {t['order_inversions']['pairs']}"),
+        "",
+        "Per event (report.json has every field of every event):",
+        "",
+        "| step | bankrupt | shortfall | " + " | ".join(f"{P['policies'][p]}: taken, max_pct" for p in pols) + " |",
+        "| ---: | --- | ---: |" + " ---: |" * len(pols),
+    ]
+    for e in P["events"][:40]:
+        lines.append(f"| {e['step']} | `{e['account'][:10]}` | {_u(e['queue']['needed'])} | "
+                     + " | ".join(f"{_u(e[p]['taken'])}, {_pct(e[p]['max_pct'])}" for p in pols) + " |")
+    if len(P["events"]) > 40:
+        lines.append(f"| … | {len(P['events']) - 40} more events in report.json | | " + " | " * (len(pols) - 1) + " |")
+    return lines + ["", "The haircut distribution per policy: `adl_policies.png`.", ""]
+
+
+def plot_haircut_shares(r: dict, path: Path) -> None:
+    """Per policy, the share of positive PnL each cut winner gave up, sorted (one point per
+    trader-event with a cut): where the loss lands, and how unevenly."""
+    P = r.get("adl_policies")
+    if not P or not P["events"]:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for p, name in P["policies"].items():
+        shares = sorted(P["haircut_shares"][p], reverse=True)
+        if shares:
+            ax.step(range(1, len(shares) + 1), [100 * s for s in shares], where="post", lw=2,
+                    label=f"{name}: {len(shares)} cuts, max {100 * shares[0]:.1f} %")
+    ax.set_xscale("log")
+    ax.set_xlabel("cut winners, largest share first (trader-events)")
+    ax.set_ylabel("share of positive PnL taken, %")
+    ax.set_title(f"{r['scenario']['name']}: ADL haircut distribution per policy "
+                 f"({len(P['events'])} ADL events)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def plot_waterfall(r: dict, path: Path, adl_marks: list[tuple[int, int, str]]) -> None:
@@ -239,4 +325,4 @@ def plot_waterfall(r: dict, path: Path, adl_marks: list[tuple[int, int, str]]) -
 
 
 
-__all__ = ["PHASES", "build_report", "plot_waterfall", "render_md", "write_report"]
+__all__ = ["PHASES", "build_report", "plot_haircut_shares", "plot_waterfall", "render_md", "write_report"]

@@ -16,7 +16,7 @@ WAD = 10**18
 USDC = 10**6
 
 # What both runs must agree on, exactly (atoms).
-COMPARED = ("layers", "insurance_fund", "adl", "naive_comparison", "opening")
+COMPARED = ("layers", "insurance_fund", "adl", "naive_comparison", "adl_policies", "opening")
 
 
 def _play(name: str, tmp_path, **kwargs) -> tuple[dict, dict]:

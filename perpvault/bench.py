@@ -46,6 +46,7 @@ import hashlib
 import json
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1002,33 +1003,70 @@ def measure_guard(trace: bool = False) -> dict[str, int]:
 # --- CLI ---------------------------------------------------------------------------------
 
 
-def _gas_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+SCRATCH = Path("out") / "bench"  # where `perpvault bench gas` writes unless told --update
+
+
+def _gas_args(parser: argparse.ArgumentParser, *, update: bool = False) -> argparse.ArgumentParser:
     parser.add_argument(
         "--scaling",
         default=",".join(map(str, SCALING_NS)),
         help="numbers of other open positions for the scaling runs (comma-separated; '' for none)",
     )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--out", type=Path, default=None,
+        help=f"directory for gas.json and gas.md (default {RESULTS if update else SCRATCH}/)",
+    )
+    where.add_argument(
+        "--update", action="store_true", default=update,
+        help=f"write the committed results, {RESULTS.relative_to(RESULTS.parents[1])}/gas.*"
+        + (" (the default here)" if update else ""),
+    )
+    where.add_argument("--no-write", action="store_true", help="print only; write nothing")
     parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave bench/results alone"
+        "--check", action="store_true",
+        help="exit 1 when a target or a scaling bound is missed (without it the table says MISSED, exit 0)",
     )
     parser.set_defaults(func=_cli_gas)
     return parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser("bench", help="benchmarks")
+    bench = sub.add_parser(
+        "bench", help="benchmarks (gas)",
+        description="Benchmarks that print a table and write it: `perpvault bench gas` measures every "
+                    "operation's gas against its storage floor and its scaling with the number of open "
+                    "positions.",
+    )
     jobs = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     _gas_args(
         jobs.add_parser(
             "gas",
-            help="gas of every operation against its storage floor; writes bench/results/gas.*",
+            help=f"gas of every operation against its storage floor; writes {SCRATCH}/gas.* (--update: "
+            "bench/results/)",
+            description="Gas of every operation against its storage floor, its scaling with the number of "
+            "other open positions, and the targets (fill <= 150k, full liquidation <= 250k, each ADL "
+            f"counterparty <= 60k). Writes gas.json and gas.md to {SCRATCH}/ unless --update (the "
+            "committed bench/results/) or --out DIR.",
         )
     )
+    bench.set_defaults(func=lambda _args: _bench_help(bench))
+
+
+def _bench_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
 
 
 def _cli_gas(args: argparse.Namespace) -> int:
     scaling = tuple(int(x) for x in args.scaling.split(",") if x.strip())
-    run_gas(scaling=scaling, write=not args.no_write)
+    out = None if args.no_write else (RESULTS if args.update and args.out is None else args.out or SCRATCH)
+    data = run_gas(out, scaling=scaling, write=not args.no_write)
+    missed = [t["target"] + ": " + t["op"] for t in data["targets"] if not t["met"]]
+    missed += [f"scaling: {row['op']}" for row in data["scaling"] if not row["met"]]
+    if missed and args.check:
+        print(f"missed: {'; '.join(missed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -1037,8 +1075,8 @@ def main(argv: list[str] | None = None) -> int:
     from perpvault.paths import ensure_tool_path
 
     ensure_tool_path()
-    parser = _gas_args(
-        argparse.ArgumentParser(prog="bench/gas.py", description="perpvault gas bench")
-    )
+    from perpvault.cliargs import KindParser
+
+    parser = _gas_args(KindParser(prog="bench/gas.py", description="perpvault gas bench"), update=True)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Sequence
 
 from perpvault import __version__
+from perpvault.cliargs import KindParser
 from perpvault.paths import ensure_tool_path
 
 # The jobs, in the order `--help` lists them. A module that is not there yet is skipped.
@@ -27,7 +28,7 @@ JOBS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = KindParser(
         prog="perpvault",
         description="perpvault: a perpetual-futures risk waterfall in Vyper, with its model, fuzzers and proofs.",
     )

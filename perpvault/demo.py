@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from perpvault.cliargs import positive_int, progress_enabled, usage_error
+from perpvault.scenarios import SCENARIOS
 from perpvault.units import fmt_usdc, price, size, usdc
 
 BTC, ETH = 0, 1
@@ -52,8 +54,14 @@ class Cast:
         return {str(getattr(self, f).address): f for f in self.__dataclass_fields__}
 
 
+# While the story runs, what it says is also kept here, for `--out`/story.md.
+_transcript: list[str] | None = None
+
+
 def _say(text: str = "") -> None:
     print(text, flush=True)
+    if _transcript is not None:
+        _transcript.append(text)
 
 
 def _table(system, cast: Cast) -> None:
@@ -84,6 +92,7 @@ def _invariants(system) -> None:
 
 
 DEFAULT_SCENARIO = "oct10"
+SCENARIO_CHOICES = (*SCENARIOS, "story")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -103,22 +112,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--scenario",
         default=DEFAULT_SCENARIO,
-        help="oct10, whale, grind, or story (the scripted walkthrough); default "
+        choices=SCENARIO_CHOICES,
+        metavar="NAME",
+        help=f"{', '.join(SCENARIO_CHOICES[:-1])}, or story (the scripted walkthrough); default "
         f"{DEFAULT_SCENARIO}",
     )
     demo.add_argument(
         "--out",
         default="out",
-        help="directory for report.md, report.json, waterfall.png (default out/)",
+        help="directory for report.md, report.json, waterfall.png, adl_policies.png (story: "
+        "story.md) (default out/)",
     )
     demo.add_argument(
-        "--traders", type=int, default=None, help="number of traders (oct10 only; default 500)"
+        "--traders", type=positive_int, default=None,
+        help="number of traders, >= 1 (oct10 only; default 500)"
     )
     demo.add_argument(
         "--seed", type=int, default=None, help="scenario seed (default: the scenario's own)"
     )
     demo.add_argument("--no-plot", action="store_true", help="skip waterfall.png")
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument("--quiet", action="store_true",
+                      help="no progress bar (there is none anyway when stderr is not a terminal)")
     demo.add_argument(
         "--dry-run",
         action="store_true",
@@ -143,6 +157,35 @@ def run(args: argparse.Namespace | None = None) -> int:
     return run_scenario(args)
 
 
+def _one_line(text: str, most: int = 12) -> str:
+    """ape's "… Options:\\na\\nb…" on one line, the options listed up to `most`."""
+    first, *options = text.splitlines()
+    if not options:
+        return first
+    shown = ", ".join(options[:most]) + (", …" if len(options) > most else "")
+    return f"{first} {shown}"
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """The checks argparse cannot make, before anything runs or is written: one line and exit
+    code 2 for each."""
+    prog = "perpvault demo"
+    if args.traders is not None and args.scenario != "oct10":
+        usage_error(prog, f"--traders applies to oct10 only, not {args.scenario}")
+    if args.network and not args.dry_run:
+        usage_error(prog, "--network needs --dry-run: replaying on a remote network is not supported yet")
+    if args.network:
+        from perpvault.chain.session import network_uri
+
+        try:
+            network_uri(args.network)
+        except Exception as exc:  # ape's NetworkError family, or a malformed choice
+            reason = _one_line(str(exc)) or type(exc).__name__
+            usage_error(prog, f"unknown network {args.network!r} ({reason}); a network is "
+                              "ecosystem:network:provider, e.g. ethereum:staging:node or ethereum:local:foundry "
+                              "(`ape networks list` shows every one)")
+
+
 def run_scenario(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
@@ -150,18 +193,13 @@ def run_scenario(args: argparse.Namespace) -> int:
     from perpvault import replay
     from perpvault.scenarios import build
 
+    check_arguments(args)
     kwargs = {}
     if args.traders is not None:
-        if args.scenario != "oct10":
-            raise SystemExit("--traders applies to oct10 only")
         kwargs["traders"] = args.traders
     if args.seed is not None:
         kwargs["seed"] = args.seed
     sc = build(args.scenario, **kwargs)
-    if args.network and not args.dry_run:
-        raise SystemExit(
-            "--network needs --dry-run: replaying on a remote network is not supported yet"
-        )
     if args.dry_run:
         report = dry_run(sc, args)
     else:
@@ -169,7 +207,7 @@ def run_scenario(args: argparse.Namespace) -> int:
             f"== perpvault demo: scenario {sc.name} ({len(sc.traders)} traders, {sc.steps} steps) "
             "on a local Anvil"
         )
-        report = replay.run(sc, Path(args.out), progress=not args.quiet, plot=not args.no_plot)
+        report = replay.run(sc, Path(args.out), progress=progress_enabled(args.quiet), plot=not args.no_plot)
     out = Path(args.out)
     L, A, N, F = (
         report["layers"],
@@ -276,7 +314,7 @@ def dry_run(sc, args: argparse.Namespace) -> dict:
         report = replay.run(
             sc,
             Path(args.out),
-            progress=not args.quiet,
+            progress=progress_enabled(args.quiet),
             plot=not args.no_plot,
             chain=True,
             fork_url=url,
@@ -295,7 +333,7 @@ def dry_run(sc, args: argparse.Namespace) -> dict:
         report = replay.run(
             sc,
             Path(args.out),
-            progress=not args.quiet,
+            progress=progress_enabled(args.quiet),
             plot=not args.no_plot,
             chain=False,
             record=True,
@@ -325,6 +363,24 @@ def dry_run(sc, args: argparse.Namespace) -> dict:
 
 
 def run_story(args: argparse.Namespace | None = None) -> int:
+    """The scripted walkthrough on a local Anvil; what it prints is also written to
+    `--out`/story.md (default out/)."""
+    from pathlib import Path
+
+    global _transcript
+    out = Path(getattr(args, "out", None) or "out")
+    _transcript = []
+    try:
+        code = _story()
+    finally:
+        lines, _transcript = _transcript, None
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "story.md").write_text("# perpvault demo: the story\n\n```\n" + "\n".join(lines) + "\n```\n")
+    _say(f"wrote {out / 'story.md'}")
+    return code
+
+
+def _story() -> int:
     # Imported here: they pull in ape, which `perpvault --help` should not wait for.
     from perpvault.chain import deploy
     from perpvault.chain.actions import fund_account, set_price, trade

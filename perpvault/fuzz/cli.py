@@ -16,13 +16,21 @@ import os
 import sys
 import time
 
+from perpvault.cliargs import positive_int, progress_enabled, usage_error
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fuzz",
-                       help="differential fuzzing: contracts on Anvil vs the reference model, I1-I10 every step")
-    p.add_argument("--steps", type=int, default=10_000, help="checked steps in total (default 10,000)")
+                       help="differential fuzzing: contracts on Anvil vs the reference model, I1-I10 every step",
+                       description="A differential fuzzing campaign: Hypothesis's state machine drives the "
+                                   "contracts on Anvil and the reference model with the same random actions and "
+                                   "checks, after every step, that every balance agrees and I1-I10 hold. Exit 0 "
+                                   "with no violation, 1 with one (the shrunk sequence and a regression test are "
+                                   "printed).")
+    p.add_argument("--steps", type=positive_int, default=10_000, help="checked steps in total, >= 1 (default 10,000)")
     p.add_argument("--seed", type=int, default=0, help="Hypothesis seed of worker 0 (worker i uses seed + i)")
-    p.add_argument("--workers", type=int, default=1, help="processes, one Anvil each (default 1)")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="processes, one Anvil each, >= 1 (default 1; at most the number of cores)")
     p.add_argument("--json", action="store_true", help='print {"steps", "steps_per_s", "violations"} last')
     p.add_argument("--mutant", default=None, help="run against a deliberately broken contract (see --list-mutants)")
     p.add_argument("--list-mutants", action="store_true", help="list the mutants and exit")
@@ -38,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{m.name:26s} {m.what}")
         return 0
     if args.mutant and args.mutant not in MUTANTS:
-        print(f"unknown mutant {args.mutant!r}; one of: {', '.join(MUTANTS)}", file=sys.stderr)
-        return 2
+        usage_error("perpvault fuzz", f"unknown mutant {args.mutant!r}; one of: {', '.join(MUTANTS)}")
     from tqdm import tqdm
 
     from perpvault.fuzz.campaign import run_campaign
@@ -47,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     total_rules = sum(1 for name in dir(PerpMachine) if hasattr(getattr(PerpMachine, name), "hypothesis_stateful_rule"))
     workers = max(1, min(args.workers, os.cpu_count() or 1))
-    bar = tqdm(total=args.steps, unit="step", file=sys.stderr, dynamic_ncols=True,
+    bar = tqdm(total=args.steps, unit="step", file=sys.stderr, dynamic_ncols=True, disable=not progress_enabled(),
                desc=f"fuzz{' ' + args.mutant if args.mutant else ''}")
     start = time.perf_counter()
 

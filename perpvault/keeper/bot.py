@@ -470,14 +470,22 @@ class KeeperBot:
 
 def register(sub: Any) -> None:
     """Adds the ``keeper`` subcommand (for perpvault.cli's JOBS)."""
-    p = sub.add_parser("keeper", help="run the liquidation keeper bot against a node; survives the node restarting")
+    from perpvault.cliargs import positive_float, positive_int
+
+    p = sub.add_parser("keeper", help="run the liquidation keeper bot against a node; survives the node restarting",
+                       description="The liquidation keeper: every round it reads the chain, plans each "
+                                   "liquidation on the reference model (the ADL list the contract accepts), "
+                                   "sends it, and sweeps the fund's dues. It waits for a node that goes away "
+                                   "and resumes when it comes back (checking it is the same chain).")
     p.add_argument("--url", default="http://127.0.0.1:8545", help="the node's JSON-RPC URL")
     p.add_argument("--clearinghouse", required=True, help="the Clearinghouse's address")
     p.add_argument("--fund", required=True, help="the InsuranceFund's address")
     p.add_argument("--sender", required=True, help="the keeper's account (unlocked on the node)")
-    p.add_argument("--rounds", type=int, default=None, help="stop after this many rounds (default: run until killed)")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between rounds (default 1)")
-    p.add_argument("--give-up-after", type=float, default=120.0, help="seconds to wait for a lost node (default 120)")
+    p.add_argument("--rounds", type=positive_int, default=None,
+                   help="stop after this many rounds, >= 1 (default: run until killed)")
+    p.add_argument("--interval", type=positive_float, default=1.0, help="seconds between rounds, > 0 (default 1)")
+    p.add_argument("--give-up-after", type=positive_float, default=120.0,
+                   help="seconds to wait for a lost node, > 0 (default 120)")
     p.set_defaults(func=run_bot)
 
 

@@ -272,6 +272,17 @@ def plot_haircut_shares(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def fund_curve(r: dict) -> tuple[list[int], list[int]]:
+    """The insurance fund's curve as plotted: per step its low during the step's liquidations
+    (before the keeper's sweep refills it), then its end, so the report's low is on the curve."""
+    steps = r["steps"]
+    xs, ys = [steps[0]["step"]], [steps[0]["fund"]]
+    for s in steps[1:]:
+        xs += [s["step"], s["step"]]
+        ys += [s["fund_low"], s["fund"]]
+    return xs, ys
+
+
 def plot_waterfall(r: dict, path: Path, adl_marks: list[tuple[int, int, str]]) -> None:
     import matplotlib
 
@@ -299,9 +310,13 @@ def plot_waterfall(r: dict, path: Path, adl_marks: list[tuple[int, int, str]]) -
                   f"ADL: {a['traders_deleveraged']} traders gave up {a['haircuts'] / 1e6:,.0f} USDC = the shortfall "
                   f"(overshoot {a['overshoot'] / 1e6:,.0f}); naive whole-position ADL: {n['traders_touched']} traders, "
                   f"overshoot {n['overshoot'] / 1e6:,.0f} USDC", fontsize=11)
-    fund = [s["fund"] / 1e6 for s in steps]
+    fx, fy = fund_curve(r)
     vault = [s["vault_equity"] / 1e6 for s in steps]
-    ax2.plot(xs, fund, color="#d62728", lw=2, label="insurance fund (USDC)")
+    ax2.plot(fx, [y / 1e6 for y in fy], color="#d62728", lw=2, label="insurance fund (USDC)")
+    F = r["insurance_fund"]
+    ax2.plot([F["low_step"]], [F["low"] / 1e6], "o", color="#d62728")
+    ax2.annotate(f"low {F['low'] / 1e6:,.0f} (step {F['low_step']})", (F["low_step"], F["low"] / 1e6),
+                 textcoords="offset points", xytext=(6, 6), fontsize=9, color="#d62728")
     ax2.set_ylabel("insurance fund, USDC")
     ax2.set_ylim(bottom=0)
     ax2b = ax2.twinx()
@@ -325,4 +340,4 @@ def plot_waterfall(r: dict, path: Path, adl_marks: list[tuple[int, int, str]]) -
 
 
 
-__all__ = ["PHASES", "build_report", "plot_haircut_shares", "plot_waterfall", "render_md", "write_report"]
+__all__ = ["PHASES", "build_report", "fund_curve", "plot_haircut_shares", "plot_waterfall", "render_md", "write_report"]

@@ -27,9 +27,11 @@ HALMOS_STAMP := $(HALMOS_VENV)/.perpvault-installed
 
 venv: $(VENV_STAMP) $(HALMOS_STAMP)
 
-$(VENV_STAMP): requirements.txt pyproject.toml
+# plugins/ape-perpvault: the project's ape plugin (puts its Anvil and vyper on PATH when ape
+# starts, so `ape run deploy`, `ape console` and `ape test` need no PATH changes).
+$(VENV_STAMP): requirements.txt pyproject.toml plugins/ape-perpvault/pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet -r requirements.txt -e .
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt -e . -e ./plugins/ape-perpvault
 	touch $@
 
 $(HALMOS_STAMP): formal/requirements-halmos.txt

@@ -23,7 +23,7 @@ ANVIL_STAMP := node_modules/.perpvault-installed
 HALMOS_VENV  := $(VENV)/halmos
 HALMOS_STAMP := $(HALMOS_VENV)/.perpvault-installed
 
-.PHONY: venv anvil demo test clean distclean
+.PHONY: venv anvil demo test test-quick clean distclean
 
 venv: $(VENV_STAMP) $(HALMOS_STAMP)
 
@@ -53,6 +53,13 @@ demo: venv anvil
 test: venv anvil
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q tests
+
+# The quick loop (under 5 minutes on 2 cores): lint, the unit and waterfall tests and a short
+# differential fuzz run. `make test` stays the full suite that CI runs.
+test-quick: venv anvil
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -q tests/unit tests/waterfall
+	$(VENV)/bin/perpvault fuzz --steps 2000 --seed 1
 
 clean:
 	rm -rf .build out .pytest_cache .hypothesis build *.egg-info formal/out formal/cache formal/build

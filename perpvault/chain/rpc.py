@@ -152,13 +152,14 @@ class AnvilProcess:
     port: int
     process: subprocess.Popen
     args: list[str] = field(default_factory=list)
+    fees: str = "zero"  # "node" for a stock Anvil (nonzero base fee): clients pay EIP-1559 fees
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def rpc(self, timeout: float = 60.0, tx_mode: str = "sync", *, strict: bool = False) -> Rpc:
-        return Rpc(self.url, timeout=timeout, tx_mode=tx_mode, strict=strict)
+        return Rpc(self.url, timeout=timeout, tx_mode=tx_mode, strict=strict, fees=self.fees)
 
     @property
     def alive(self) -> bool:
@@ -188,13 +189,16 @@ def start_anvil(
     extra_args: tuple[str, ...] = (),
     binary: Path | None = None,
     startup_timeout: float = 15.0,
+    zero_fees: bool = True,
 ) -> AnvilProcess:
     """Start Anvil on `port` (a free one if None) and wait until it answers JSON-RPC.
 
     Flags: ``--silent`` (no per-request logging), the default mnemonic with `accounts`
     funded dev accounts (the addresses ape's test accounts use), zero base fee and gas
     price (no one needs ETH accounting in a fuzz run). Unlike ape-foundry we do not pass
-    ``--steps-tracing``: it makes every transaction record opcode steps.
+    ``--steps-tracing``: it makes every transaction record opcode steps. With
+    ``zero_fees=False`` it is a stock Anvil (its default base fee, 1 gwei, moving with
+    EIP-1559), and its clients pay the node's fees.
     """
     exe = binary or anvil_binary()
     for _attempt in range(3):
@@ -210,14 +214,11 @@ def start_anvil(
             str(accounts),
             "--balance",
             "10000",
-            "--block-base-fee-per-gas",
-            "0",
-            "--gas-price",
-            "0",
+            *(("--block-base-fee-per-gas", "0", "--gas-price", "0") if zero_fees else ()),
             *extra_args,
         ]
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        anvil = AnvilProcess(port=chosen, process=proc, args=args)
+        anvil = AnvilProcess(port=chosen, process=proc, args=args, fees="zero" if zero_fees else "node")
         deadline = time.monotonic() + startup_timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -248,7 +249,14 @@ class Rpc:
     """
 
     def __init__(
-        self, url: str, timeout: float = 60.0, tx_mode: str = "sync", *, strict: bool = False
+        self,
+        url: str,
+        timeout: float = 60.0,
+        tx_mode: str = "sync",
+        *,
+        strict: bool = False,
+        fees: str = "zero",
+        signer: Any = None,
     ):
         """`tx_mode`: "sync" (eth_sendTransactionSync: one round trip; the first transaction
         after a revert is sent the "poll" way, see :meth:`_send_and_poll`) or "poll"
@@ -257,7 +265,18 @@ class Rpc:
         `strict`: a node that cannot be reached, or a keep-alive connection it dropped,
         raises :class:`NodeUnreachable` instead of reconnecting (a fuzz harness owns its
         node: a dropped connection means the node died or was replaced, and its chain
-        with it)."""
+        with it).
+
+        `fees`: "zero" (``gasPrice 0``: the drivers' own Anvil, started with a zero base fee) or
+        "node" (EIP-1559: ``maxFeePerGas = 2 * base fee + tip`` from the latest block and
+        ``eth_maxPriorityFeePerGas``, what a stock node accepts). `signer` (a
+        :mod:`perpvault.chain.signers` signer: a private key or an ape account) signs every
+        transaction here and sends it raw, with the node's fees; without one the node signs
+        for the unlocked sender."""
+        if fees not in ("zero", "node"):
+            raise ValueError(f"fees must be 'zero' or 'node', not {fees!r}")
+        self.fees = "node" if signer is not None else fees
+        self.signer = signer
         self.strict = strict
         if tx_mode not in ("poll", "sync"):
             raise ValueError(f"tx_mode must be 'poll' or 'sync', not {tx_mode!r}")
@@ -502,12 +521,14 @@ class Rpc:
             "from": sender,
             "data": data if isinstance(data, str) else "0x" + data.hex(),
             "gas": hex(gas),
-            "gasPrice": "0x0",
         }
         if to is not None:
             tx["to"] = to
         if value:
             tx["value"] = hex(value)
+        if self.fees == "node":
+            return PendingTx(self, label, self._send_with_node_fees(tx))
+        tx["gasPrice"] = "0x0"
         if self.tx_mode == "sync" and self._sync_supported is True and not self._after_revert:
             self.start("eth_sendTransactionSync", [tx])
             return PendingTx(self, label, None)
@@ -527,6 +548,39 @@ class Rpc:
                     raise
                 self._sync_supported = False
         return self._send_and_poll(tx)
+
+    def fee_fields(self) -> dict[str, str]:
+        """EIP-1559 fees a stock node accepts now: the latest block's base fee doubled (room
+        for six full blocks of +12.5 %) plus the node's suggested tip."""
+        base = int(self.call("eth_getBlockByNumber", ["latest", False]).get("baseFeePerGas", "0x0"), 16)
+        try:
+            tip = int(self.call("eth_maxPriorityFeePerGas"), 16)
+        except RpcError:
+            tip = 0
+        return {"type": "0x2", "maxFeePerGas": hex(2 * base + tip), "maxPriorityFeePerGas": hex(tip)}
+
+    def _send_with_node_fees(self, tx: dict) -> dict:
+        """Send `tx` with :meth:`fee_fields`, signed by :attr:`signer` (raw) or by the node, and
+        wait for its receipt."""
+        tx = {**tx, **self.fee_fields()}
+        if self.signer is None:
+            return self.wait_for_receipt(self.call("eth_sendTransaction", [tx]))
+        if tx["from"].lower() != self.signer.address.lower():
+            raise ValueError(f"this client signs for {self.signer.address}, not {tx['from']}")
+        tx["nonce"] = self.call("eth_getTransactionCount", [self.signer.address, "pending"])
+        tx["chainId"] = hex(self.chain_id)
+        raw = self.signer.sign({k: v for k, v in tx.items() if k != "from"})
+        return self.wait_for_receipt(self.call("eth_sendRawTransaction", ["0x" + raw.hex()]))
+
+    def wait_for_receipt(self, tx_hash: str, give_up_after: float = 60.0) -> dict:
+        """Poll until `tx_hash` has a receipt (a stock node mines on its own clock)."""
+        start = time.monotonic()
+        while (receipt := self.call("eth_getTransactionReceipt", [tx_hash])) is None:
+            waited = time.monotonic() - start
+            if waited > give_up_after:
+                raise TimeoutError(f"no receipt for {tx_hash} after {waited:.1f} s")
+            time.sleep(0.005 if waited < 1 else 0.1)
+        return receipt
 
     def _send_and_poll(
         self, tx: dict, drop_after: float = 0.05, give_up_after: float = 10.0

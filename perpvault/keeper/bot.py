@@ -183,7 +183,10 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 class KeeperBot:
     """The waterfall's keeper as a long-running bot over JSON-RPC (see the comment above).
 
-    `sender` must be unlocked on the node (a dev account) or the node must sign for it.
+    `sender` must be unlocked on the node (a dev account) or the node must sign for it,
+    unless `signer` (:mod:`perpvault.chain.signers`: a private key or an ape account) signs;
+    then `sender` may be None (it is the signer's address). Every transaction pays the node's
+    EIP-1559 fees (:meth:`perpvault.chain.rpc.Rpc.fee_fields`), so a stock node accepts it.
     `say` receives every line the bot reports (default: the ``perpvault.keeper`` logger).
     """
 
@@ -192,8 +195,9 @@ class KeeperBot:
         url: str,
         clearinghouse: str,
         fund: str,
-        sender: str,
+        sender: str | None,
         *,
+        signer: Any = None,
         abis: dict[str, Any] | None = None,
         say: Any = None,
         backoff: float = 0.1,
@@ -208,7 +212,12 @@ class KeeperBot:
         self.url = url
         self.clearinghouse = clearinghouse
         self.fund = fund
-        self.sender = sender
+        if signer is not None and sender is not None and sender.lower() != signer.address.lower():
+            raise ValueError(f"keeper: --sender {sender} is not the signer's address {signer.address}")
+        if signer is None and sender is None:
+            raise ValueError("keeper: a sender (unlocked on the node) or a signer is needed")
+        self.signer = signer
+        self.sender = signer.address if signer is not None else sender
         self.ch_abi = abis["Clearinghouse"]
         self.fund_abi = abis["InsuranceFund"]
         self.say = say or log.warning
@@ -235,7 +244,7 @@ class KeeperBot:
     def _client(self) -> Any:
         from perpvault.chain.rpc import Rpc
 
-        return Rpc(self.url, timeout=10.0)
+        return Rpc(self.url, timeout=10.0, fees="node", signer=self.signer)
 
     def _identity(self) -> ChainIdentity:
         from eth_utils import keccak
@@ -480,7 +489,12 @@ def register(sub: Any) -> None:
     p.add_argument("--url", default="http://127.0.0.1:8545", help="the node's JSON-RPC URL")
     p.add_argument("--clearinghouse", required=True, help="the Clearinghouse's address")
     p.add_argument("--fund", required=True, help="the InsuranceFund's address")
-    p.add_argument("--sender", required=True, help="the keeper's account (unlocked on the node)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--sender", help="the keeper's address, unlocked on the node (a dev account)")
+    who.add_argument("--key-env", metavar="VAR",
+                     help="sign with the private key in environment variable VAR (never on the command line)")
+    who.add_argument("--account", metavar="ALIAS",
+                     help="sign with the ape account ALIAS (ape accounts list; a keyfile asks for its passphrase)")
     p.add_argument("--rounds", type=positive_int, default=None,
                    help="stop after this many rounds, >= 1 (default: run until killed)")
     p.add_argument("--interval", type=positive_float, default=1.0, help="seconds between rounds, > 0 (default 1)")
@@ -491,11 +505,32 @@ def register(sub: Any) -> None:
 
 def run_bot(args: Any) -> int:
     """Runs the bot; exit 0 when the rounds are done, 3 when the chain is gone, 4 when the node is lost."""
+    import os
     import sys
 
+    from perpvault.cliargs import usage_error
+
+    signer = None
+    if getattr(args, "key_env", None):
+        from perpvault.chain.signers import KeySigner
+
+        key = os.environ.get(args.key_env, "").strip()
+        if not key:
+            usage_error("perpvault keeper", f"--key-env {args.key_env}: that environment variable is empty or unset")
+        try:
+            signer = KeySigner(key)
+        except ValueError:
+            usage_error("perpvault keeper", f"--key-env {args.key_env}: not a private key (64 hex digits)")
+    elif getattr(args, "account", None):
+        from perpvault.chain.signers import ApeSigner
+
+        try:
+            signer = ApeSigner.load(args.account)
+        except Exception as exc:  # ape's AccountsError and friends: say which alias, briefly
+            usage_error("perpvault keeper", f"--account {args.account}: {str(exc).splitlines()[0]}")
     try:
-        bot = KeeperBot(args.url, args.clearinghouse, args.fund, args.sender, say=print,
-                        give_up_after=args.give_up_after)
+        bot = KeeperBot(args.url, args.clearinghouse, args.fund, getattr(args, "sender", None), signer=signer,
+                        say=print, give_up_after=args.give_up_after)
         bot.run(rounds=args.rounds, interval=args.interval)
     except ChainGone as exc:
         print(exc, file=sys.stderr)

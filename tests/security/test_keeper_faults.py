@@ -322,7 +322,7 @@ def test_keeper_command__liquidates_then_exits_3_when_the_chain_is_gone(node, ca
             "--rounds",
             "1",
             "--interval",
-            "0",
+            "0.01",
             "--give-up-after",
             "20",
         ]

@@ -312,3 +312,26 @@ def test_sweep_to_insurance__after_fills__pays_fund_fee_share_and_dust(system, f
     assert system.clearinghouse.insurance_due() == 0
     assert tx.events.filter(system.clearinghouse.InsuranceSwept)[0].amount == expected
     assert_invariants(system)
+
+
+def test_ape_eip712_message__same_digest_as_the_order_book__and_its_signature_fills(system, funded, maker, taker,
+                                                                                   keeper, chain):
+    """Orders signed by any ape account (keyfile, hardware wallet) through ape's EIP712Message:
+    the message's digest is OrderBook.order_hash, and the signature fills like sign_order's."""
+    from eip712.messages import hash_message
+
+    from perpvault.chain.orders import order_message, sign_order_with
+
+    mo = order_of(maker, BTC, -size("0.25"), P, chain=chain, nonce=31)
+    to = order_of(taker, BTC, size("0.25"), P, chain=chain, nonce=32)
+    book = system.order_book.address
+    for order in (mo, to):
+        message = order_message(order, chain_id=chain.chain_id, order_book=book)
+        assert bytes(hash_message(message)) == bytes(system.order_book.order_hash(order.as_tuple()))
+    ms = sign_order_with(maker, mo, chain_id=chain.chain_id, order_book=book)
+    ts = sign_order_with(taker, to, chain_id=chain.chain_id, order_book=book)
+    assert ms == sign(system, maker, mo, chain=chain)
+    match(system, mo, ms, to, ts, size("0.25"), keeper)
+    assert system.clearinghouse.position(taker, BTC)[0] == size("0.25")
+    with pytest.raises(ValueError, match="cannot be signed by"):
+        sign_order_with(taker, mo, chain_id=chain.chain_id, order_book=book)

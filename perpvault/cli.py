@@ -24,6 +24,7 @@ JOBS = (
     "perpvault.prove.cli",  # perpvault prove
     "perpvault.bench",  # perpvault bench
     "perpvault.keeper",  # perpvault keeper
+    "perpvault.node",  # perpvault node
 )
 
 
@@ -49,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ape-vyper's settings model warns about a forward reference on every start: noise.
     warnings.filterwarnings("ignore", message=".*import_remapping.*")
     ensure_tool_path()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["node"]:  # every argument is Anvil's, --help included: argparse would claim them
+        from perpvault.node import exec_anvil
+
+        return exec_anvil(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

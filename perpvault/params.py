@@ -10,6 +10,7 @@ importing nothing of the chain, so the model (perpvault.model) and the deploymen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from perpvault.units import WAD, price
 
@@ -50,8 +51,23 @@ DEFAULT_MARKETS: tuple[MarketSpec, ...] = (
     MarketSpec("ETH-PERP", price(3_000), imr=125_000, mmr=62_500, skew_scale=2_000 * WAD),  # 6M USDC
 )
 
-# RiskParams: liquidation_buffer, keeper_share, fund_fee_share, vault_max_drawdown, vault_window
-DEFAULT_RISK: tuple = (200_000, 200_000, 500_000, 200_000, 86_400)
+class RiskParams(NamedTuple):
+    """The Clearinghouse's RiskParams struct, named (ppm rates and seconds). A tuple, so it goes
+    to the contract as it is and reads back from ``risk_params()`` as ``RiskParams(*t)``."""
+
+    liquidation_buffer: int = 200_000  # 20%: a partial liquidation restores margin to mm x 1.2
+    keeper_share: int = 200_000  # 20% of the liquidation penalty goes to the keeper
+    fund_fee_share: int = 500_000  # 50% of trading fees go to the insurance fund
+    vault_max_drawdown: int = 200_000  # the LP vault's loss cap: 20% of its peak share value
+    vault_window: int = 86_400  # seconds the peak is remembered
+
+    @classmethod
+    def of(cls, values: tuple | list) -> RiskParams:
+        """From the contract's struct as read back (any int-like values)."""
+        return cls(*[int(v) for v in values])
+
+
+DEFAULT_RISK: RiskParams = RiskParams()
 
 VAULT_SPREAD = 1_000  # 10 bp
 ORACLE_MAX_AGE = 3_600
@@ -59,6 +75,7 @@ ORACLE_MAX_JUMP = 300_000  # 30% per update
 TIMELOCK_DELAY = 86_400  # seconds an owner change waits between announce and apply (MIN_DELAY)
 
 __all__ = [
+    "RiskParams",
     "DEFAULT_MARKETS",
     "DEFAULT_RISK",
     "ORACLE_MAX_AGE",

@@ -6,6 +6,9 @@ collateral. On any other network pass the collateral token with `--collateral 0x
 and the deploying account with `--account` (an alias from `ape accounts list`; `TEST::0` is
 ape's first test account, funded on an Anvil started with the default mnemonic). The named
 network `ethereum:staging:node` (ape-config.yaml) is such a network.
+
+The deployment is recorded (perpvault.chain.deployments): `System.attach("ethereum:staging")`
+rebuilds its handles in a script or `ape console --network ethereum:staging:node`.
 """
 
 import click
@@ -20,8 +23,16 @@ from perpvault.chain import deploy
 @click.option("--collateral", default=None, help="Collateral token address (default: deploy MockUSDC locally).")
 @click.option("--mock-collateral", is_flag=True, help="Deploy a MockUSDC as collateral on a non-local network.")
 @click.option("--oracle-updater", default=None, help="Price updater address (default: the deploying account).")
-def cli(ecosystem, network, provider, account, collateral, mock_collateral, oracle_updater):
-    from ape import project
+@click.option("--record", "record_to", default=None, type=click.Path(dir_okay=False),
+              help="Where to write the deployment's record (default: deployments/<ecosystem>-<network>.json, "
+                   "out/deployments/ for a local network).")
+def cli(ecosystem, network, provider, account, collateral, mock_collateral, oracle_updater, record_to):
+    from pathlib import Path
+
+    from ape import chain, project
+
+    from perpvault.chain.deployments import record
+    from perpvault.params import DEFAULT_RISK, ORACLE_MAX_AGE, ORACLE_MAX_JUMP, TIMELOCK_DELAY, VAULT_SPREAD
 
     if collateral is not None and mock_collateral:
         raise click.UsageError("pass --collateral or --mock-collateral, not both")
@@ -33,3 +44,9 @@ def cli(ecosystem, network, provider, account, collateral, mock_collateral, orac
     system = deploy(account, updater, project=project, collateral=collateral)
     for name, contract in system.contracts.items():
         click.echo(f"{name:16s} {contract.address}")
+    parameters = {"risk": DEFAULT_RISK._asdict(), "oracle_max_age": ORACLE_MAX_AGE, "oracle_max_jump": ORACLE_MAX_JUMP,
+                  "vault_spread": VAULT_SPREAD, "timelock_delay": TIMELOCK_DELAY}
+    path = record(system, network=f"{ecosystem.name}:{network.name}", chain_id=provider.chain_id,
+                  block=chain.blocks.head.number, local=network.is_local, parameters=parameters,
+                  path=Path(record_to) if record_to else None)
+    click.echo(f"recorded in {path} (System.attach({ecosystem.name + ':' + network.name!r}) rebuilds the handles)")

@@ -100,6 +100,15 @@ class System(Generic[H]):
         except KeyError:
             raise AttributeError(f"{type(self).__name__} has no contract {name!r}") from None
 
+    @classmethod
+    def attach(cls, network: str, *, project: Any = None) -> System[Any]:
+        """The system recorded by ``ape run deploy --network <network>`` (a network name such as
+        "ethereum:staging", or a record's path), with ape handles; ape must be connected to
+        that chain (:func:`perpvault.chain.deployments.attach`)."""
+        from perpvault.chain.deployments import attach
+
+        return attach(network, project=project)
+
     @property
     def contracts(self) -> dict[str, H]:
         """The contracts by contract name (``"Clearinghouse"``), in deployment order."""

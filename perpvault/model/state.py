@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from perpvault.params import RiskParams  # noqa: F401 - the struct, named; re-exported for the model
+
 ZERO_ADDRESS = "0x" + "0" * 40
 
 
@@ -29,21 +31,6 @@ class MarketParams:
 
     @classmethod
     def of(cls, values: tuple | list) -> MarketParams:
-        return cls(*[int(v) for v in values])
-
-
-@dataclass
-class RiskParams:
-    """`Clearinghouse.RiskParams`."""
-
-    liquidation_buffer: int
-    keeper_share: int
-    fund_fee_share: int
-    vault_max_drawdown: int
-    vault_window: int  # seconds
-
-    @classmethod
-    def of(cls, values: tuple | list) -> RiskParams:
         return cls(*[int(v) for v in values])
 
 

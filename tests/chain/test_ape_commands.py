@@ -56,3 +56,10 @@ def test_ape_test__runs_the_projects_tests():
     done = _ape("test", "tests/unit/test_min_notional.py", "-q", "-p", "no:cacheprovider")
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
+
+
+def test_perpvault_node__is_the_projects_anvil_from_a_clean_path():
+    done = subprocess.run([str(APE.with_name("perpvault")), "node", "--version"], capture_output=True, text=True,
+                          env={"HOME": os.environ.get("HOME", "/root"), "PATH": CLEAN_PATH}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("anvil Version: 1.7.1")

@@ -24,6 +24,7 @@ from perpvault.scenarios import build
 STAGING = "ethereum:staging:node"
 STAGING_PORT = 18545  # ape-config.yaml: node.ethereum.staging.uri
 CONTRACTS = tuple(c.contract for c in DEPLOYED)  # every contract of perpvault.chain.deploy's table
+DEPLOYED_BY_NAME = {c.name: c.contract for c in DEPLOYED}
 
 
 def _env() -> dict:
@@ -83,8 +84,9 @@ def test_dry_run_without_a_reachable_node_plans_on_the_model(tmp_path):
     assert {"liquidate", "match_orders", "set_price", "deposit"} <= {t["function"] for t in planned}
 
 
-def test_deploy_script_deploys_to_the_staging_network(staging):
+def test_deploy_script_deploys_to_the_staging_network__records_it__and_a_script_attaches(staging, tmp_path):
     block = staging.block_number()
+    record = tmp_path / "ethereum-staging.json"
     done = _run(
         str(venv_bin() / "ape"),
         "run",
@@ -94,6 +96,8 @@ def test_deploy_script_deploys_to_the_staging_network(staging):
         "--account",
         "TEST::0",
         "--mock-collateral",
+        "--record",
+        str(record),
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ethereum:staging:node" in done.stdout
@@ -102,6 +106,31 @@ def test_deploy_script_deploys_to_the_staging_network(staging):
     for name, address in addresses.items():
         assert staging.call("eth_getCode", [address, "latest"]) not in ("0x", None), name
     assert staging.block_number() > block
+
+    # The record: every address by its DEPLOYMENT name, the chain, the block, the markets.
+    recorded = json.loads(record.read_text())
+    assert recorded["network"] == "ethereum:staging" and recorded["chain_id"] == 31337
+    assert recorded["block"] == staging.block_number()
+    assert {DEPLOYED_BY_NAME[n]: a for n, a in recorded["contracts"].items()} == addresses
+    assert [m["name"] for m in recorded["markets"]] == ["BTC-PERP", "ETH-PERP"]
+    assert recorded["parameters"]["risk"]["keeper_share"] == 200_000
+
+    # examples/attach_to_staging.py: System.attach rebuilds the handles and a trader deposits.
+    done = _run(str(venv_bin() / "python"), "examples/attach_to_staging.py", "--record", str(record))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"attached: Clearinghouse {addresses['Clearinghouse']}, 2 markets (BTC-PERP, ETH-PERP)" in done.stdout
+    assert "margin 5,000.000000 USDC" in done.stdout, done.stdout
+
+
+def test_attach__a_record_of_another_chain__refused_saying_why(staging, tmp_path):
+    from perpvault.chain.deployments import Deployment
+
+    record = tmp_path / "elsewhere.json"
+    record.write_text(Deployment("ethereum:elsewhere", 1, 5, "0x" + "11" * 20, "0x" + "11" * 20,
+                                 {"clearinghouse": "0x" + "22" * 20}).to_json())
+    done = _run(str(venv_bin() / "python"), "examples/attach_to_staging.py", "--record", str(record))
+    assert done.returncode != 0
+    assert "the ethereum:elsewhere deployment is on chain 1; ape is connected to chain 31337" in done.stderr
 
 
 def test_dry_run_prints_the_plan_and_sends_the_network_nothing(staging, tmp_path):

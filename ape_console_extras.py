@@ -13,7 +13,10 @@ what it returns in the console's namespace):
     >>> system.clearinghouse.position(alice, BTC)[0] / 10**18
     1.0
 
-On any other network nothing is deployed: `deploy(owner, oracle_updater)` is there to call.
+On any other network nothing is deployed: the deployment `ape run deploy` recorded for it
+(deployments/<ecosystem>-<network>.json) is attached as `system` if there is one, and
+`deploy(owner, oracle_updater)` is there to call. `venue` wraps `system` in
+perpvault.scripting.Venue (markets by name, human units).
 """
 
 
@@ -27,8 +30,22 @@ def ape_init_extras(accounts, networks, project):
     extras = {**named, "deploy": deploy, "fund_account": fund_account, "set_price": set_price,
               "trade": trade, "usdc": usdc, "size": size, "price": price, "fmt_usdc": fmt_usdc,
               "BTC": 0, "ETH": 1}
-    if networks.provider.network.is_local:
+    network = networks.provider.network
+    if network.is_local:
         extras["system"] = deploy(named["owner"], named["oracle_updater"], project=project)
         print("perpvault: deployed `system` on the local network; roles "
               + ", ".join(roles) + "; units usdc/size/price/fmt_usdc")
+    else:
+        from perpvault.chain.deployments import DeploymentError, attach
+
+        name = f"{network.ecosystem.name}:{network.name}"
+        try:
+            extras["system"] = attach(name, project=project)
+            print(f"perpvault: attached `system` from the {name} deployment record")
+        except DeploymentError as exc:
+            print(f"perpvault: no `system`: {exc}")
+    if "system" in extras:
+        from perpvault.scripting import Venue
+
+        extras["venue"] = Venue(extras["system"], keeper=named["keeper"])
     return extras

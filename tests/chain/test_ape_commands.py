@@ -44,12 +44,14 @@ def test_ape_console__starts_with_a_deployed_system_roles_and_units():
         "fund_account(system, alice, usdc(10_000)); fund_account(system, bob, usdc(10_000))",
         "trade(system, bob, alice, BTC, size(1), price(60_000), chain=chain)",
         "print('alice BTC', system.clearinghouse.position(alice, BTC)[0] / 10**18, fmt_usdc(usdc(5)))",
+        "print('venue', venue.position(alice, 'BTC-PERP').size, venue.adl_rank(bob, 'BTC'))",
         "exit",
     ]) + "\n"
     done = _ape("console", stdin=script)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "perpvault: deployed `system` on the local network" in done.stdout
     assert "alice BTC 1.0 5.000000" in done.stdout
+    assert "venue 1 AdlRank(place=1, count=1, quantile=5)" in done.stdout
 
 
 def test_ape_test__runs_the_projects_tests():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from perpvault.params import RiskParams  # noqa: F401 - the struct, named; re-exported for the model
-
 ZERO_ADDRESS = "0x" + "0" * 40
 
 
@@ -31,6 +29,23 @@ class MarketParams:
 
     @classmethod
     def of(cls, values: tuple | list) -> MarketParams:
+        return cls(*[int(v) for v in values])
+
+
+@dataclass
+class RiskParams:
+    """`Clearinghouse.RiskParams` as the model stores it (mutable, like storage: the fuzzer
+    edits copies field by field). perpvault.params.RiskParams is the same struct as an
+    immutable named tuple, for deploying."""
+
+    liquidation_buffer: int
+    keeper_share: int
+    fund_fee_share: int
+    vault_max_drawdown: int
+    vault_window: int  # seconds
+
+    @classmethod
+    def of(cls, values: tuple | list) -> RiskParams:
         return cls(*[int(v) for v in values])
 
 

@@ -53,7 +53,7 @@ DEFAULT_MARKETS: tuple[MarketSpec, ...] = (
 
 class RiskParams(NamedTuple):
     """The Clearinghouse's RiskParams struct, named (ppm rates and seconds). A tuple, so it goes
-    to the contract as it is and reads back from ``risk_params()`` as ``RiskParams(*t)``."""
+    to the contract as it is and reads back from ``Clearinghouse.risk()`` as ``RiskParams.of(t)``."""
 
     liquidation_buffer: int = 200_000  # 20%: a partial liquidation restores margin to mm x 1.2
     keeper_share: int = 200_000  # 20% of the liquidation penalty goes to the keeper

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -96,8 +97,23 @@ def test_forge_campaign__holds_over_100k_calls():
     assert stats["liquidations"] > 0 and stats["bad_debt"] > 0 and stats["adl"] > 0, _show([row])
 
 
+MUTANT_JOBS = 2  # CI's cores: halmos and its solver are single-threaded
+
+
+@pytest.fixture(scope="module")
+def mutant_rows(request) -> dict[str, list[dict]]:
+    """Every selected bytecode mutant's rows, run MUTANT_JOBS at a time. Each mutant builds
+    and checks its own project (formal/build/<name>), so the runs share nothing; measured on
+    2 cores: the 14 mutants in 338 s instead of 521 s one after the other."""
+    test = "test_planted_bytecode_mutant__is_reported_by_every_matching_check"
+    wanted = sorted({item.callspec.params["name"] for item in request.session.items
+                     if getattr(item, "originalname", None) == test and hasattr(item, "callspec")})
+    with ThreadPoolExecutor(max_workers=MUTANT_JOBS) as pool:
+        return dict(zip(wanted, pool.map(formal.run_mutant, wanted), strict=True))
+
+
 @pytest.mark.parametrize("name", sorted(formal.MUTANTS))
-def test_planted_bytecode_mutant__is_reported_by_every_matching_check(name):
-    rows = formal.run_mutant(name)
+def test_planted_bytecode_mutant__is_reported_by_every_matching_check(name, mutant_rows):
+    rows = mutant_rows[name]
     assert [r["check"] for r in rows] == list(formal.MUTANTS[name].caught_by)
     assert all(formal.caught(r) for r in rows), _show(rows)

@@ -13,6 +13,7 @@ price, and exactly the shortfall is taken.
 from __future__ import annotations
 
 import warnings
+from decimal import Decimal
 
 warnings.filterwarnings("ignore", message=".*import_remapping.*")  # ape-vyper's settings model, on every start
 
@@ -57,8 +58,8 @@ def main() -> None:
                 haircuts += event.args["haircut"]
                 print(f"  deleveraged {names[event.args['counterparty']]}: {abs(event.args['size']) / 10**18} BTC "
                       f"at {event.args['price'] / 10**18:,.2f}, haircut {event.args['haircut'] / 10**6:,.6f} USDC")
-        exact = haircuts / 10**6 == absorbed["adl"]
-        print(f"haircuts {haircuts / 10**6:,.6f} = shortfall {absorbed['adl']:,.6f}: {exact}")
+        taken = Decimal(haircuts) / 10**6
+        print(f"haircuts {taken:,.6f} = shortfall {absorbed['adl']:,.6f}: {taken == absorbed['adl']}")
         print(f"alice after: {venue.position(alice, 'BTC').size} BTC, margin {venue.margin(alice):,.6f}")
 
 

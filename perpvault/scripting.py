@@ -24,7 +24,7 @@ hardware wallets); the facade holds no state of its own but the handles, so mixi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from perpvault.units import BASE, USDC, WAD
@@ -35,23 +35,37 @@ MAX_UINT = 2**256 - 1
 SHARE = 10**12  # one LP share: the vault's shares have 6 + 6 decimals (an offset against inflation)
 
 
+def _scaled(amount: Amount, unit: int) -> Decimal:
+    """`amount` times `unit`, exactly (a context wide enough for any uint256)."""
+    with localcontext() as ctx:
+        ctx.prec = 100
+        return Decimal(str(amount)) * unit
+
+
 def _atoms(amount: Amount) -> int:
     """Whole USDC to atoms; refuses a fraction of an atom (nothing is rounded silently)."""
-    value = Decimal(str(amount)) * USDC
+    value = _scaled(amount, USDC)
     if value != value.to_integral_value():
         raise ValueError(f"{amount} USDC is not a whole number of atoms (6 decimals)")
     return int(value)
 
 
 def _base(amount: Amount) -> int:
-    value = Decimal(str(amount)) * BASE
+    value = _scaled(amount, BASE)
     if value != value.to_integral_value():
         raise ValueError(f"{amount} is not a whole number of 18-decimal units")
     return int(value)
 
 
+def _shares(amount: Amount) -> int:
+    value = _scaled(amount, SHARE)
+    if value != value.to_integral_value() or value <= 0:
+        raise ValueError(f"{amount} shares: positive, with at most 12 decimals")
+    return int(value)
+
+
 def _price(amount: Amount) -> int:
-    value = Decimal(str(amount)) * WAD
+    value = _scaled(amount, WAD)
     if value != value.to_integral_value() or value <= 0:
         raise ValueError(f"price {amount} must be positive, with at most 18 decimals")
     return int(value)
@@ -198,7 +212,7 @@ class Venue:
 
     def lp_redeem(self, lp: Any, shares: Amount | None = None) -> Decimal:
         """Redeem `shares` (all of them by default); returns the USDC received."""
-        raw = self.system.vault.balanceOf(lp) if shares is None else int(Decimal(str(shares)) * SHARE)
+        raw = self.system.vault.balanceOf(lp) if shares is None else _shares(shares)
         before = self.system.usdc.balanceOf(lp)
         self.system.vault.redeem(raw, lp, lp, sender=lp)
         return _usd(self.system.usdc.balanceOf(lp) - before)
@@ -220,8 +234,9 @@ class Venue:
     # -- trading
 
     def price(self, market: str | int) -> Decimal:
-        """The oracle's latest price."""
-        return Decimal(int(self.system.feed.latest(self.market(market))[0])) / WAD
+        """The market's mark: its oracle's price as the Clearinghouse reads it (reverts when
+        stale)."""
+        return Decimal(int(self.system.clearinghouse.mark_price(self.market(market)))) / WAD
 
     def set_price(self, market: str | int, price: Amount) -> None:
         """The oracle updater posts `price` (within the feed's jump bound)."""
@@ -238,7 +253,7 @@ class Venue:
         if q <= 0:
             raise ValueError(f"size must be positive (who is long says the side), got {size}")
         m = self.market(market)
-        p = _price(price) if price is not None else int(self.system.feed.latest(m)[0])
+        p = _price(price) if price is not None else int(self.system.clearinghouse.mark_price(m))
         return trade(self.system, short, long, m, q, p, chain=chain, sender=self.keeper)
 
     def vault_trade(self, trader: Any, market: str | int, size: Amount, *, limit_price: Amount | None = None) -> Any:
@@ -248,7 +263,7 @@ class Venue:
         q = _base(size)
         if q == 0:
             raise ValueError("size must not be zero")
-        oracle = int(self.system.feed.latest(m)[0])
+        oracle = int(self.system.clearinghouse.mark_price(m))
         through = oracle * 105 // 100 if q > 0 else oracle * 95 // 100
         limit = _price(limit_price) if limit_price is not None else through
         return self.system.vault.trade(m, q, limit, sender=trader)

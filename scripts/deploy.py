@@ -48,5 +48,7 @@ def cli(ecosystem, network, provider, account, collateral, mock_collateral, orac
                   "vault_spread": VAULT_SPREAD, "timelock_delay": TIMELOCK_DELAY}
     path = record(system, network=f"{ecosystem.name}:{network.name}", chain_id=provider.chain_id,
                   block=chain.blocks.head.number, local=network.is_local, parameters=parameters,
+                  codes={name: chain.provider.get_code(h.address) for name, h in system.handles.items()},
+                  block_hash=chain.blocks.head.hash.hex(),
                   path=Path(record_to) if record_to else None)
     click.echo(f"recorded in {path} (System.attach({ecosystem.name + ':' + network.name!r}) rebuilds the handles)")

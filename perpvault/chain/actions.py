@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from perpvault.chain.orders import Order, sign_order
+from perpvault.chain.orders import Order, sign_order, sign_order_with
 
 
 def fund_account(system, account, amount: int, *, deposit: bool = True) -> None:
@@ -38,9 +38,11 @@ def signed(
         nonce=secrets.randbits(64) if nonce is None else nonce,
         expiry=chain.pending_timestamp + 3600 if expiry is None else expiry,
     )
-    sig = sign_order(
-        account.private_key, order, chain_id=chain.chain_id, order_book=system.order_book.address
-    )
+    key = getattr(account, "private_key", None)  # ape's test accounts; keyfiles and hardware wallets have none
+    if key is None:
+        sig = sign_order_with(account, order, chain_id=chain.chain_id, order_book=system.order_book.address)
+    else:
+        sig = sign_order(key, order, chain_id=chain.chain_id, order_book=system.order_book.address)
     return order.as_tuple(), sig
 
 

@@ -17,6 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+
+class SignerDeclined(RuntimeError):
+    """The signer did not sign (a declined prompt, a hardware wallet's refusal)."""
+
+
 _INT_FIELDS = ("gas", "value", "nonce", "chainId", "maxFeePerGas", "maxPriorityFeePerGas", "type")
 
 
@@ -59,11 +64,16 @@ class ApeSigner:
         self.address: str = str(account.address)
 
     @classmethod
-    def load(cls, alias: str) -> ApeSigner:
-        """The ape account named `alias` (``ape accounts list``)."""
+    def load(cls, alias: str, *, unattended: bool = True) -> ApeSigner:
+        """The ape account named `alias` (``ape accounts list``). `unattended` (a bot): a
+        keyfile is unlocked once, now (its passphrase from ``APE_ACCOUNTS_<alias>_PASSPHRASE``
+        or a prompt), and signs without asking "Sign:" for every transaction."""
         from ape import accounts
 
-        return cls(accounts.load(alias))
+        account = accounts.load(alias)
+        if unattended and hasattr(account, "set_autosign"):
+            account.set_autosign(True)
+        return cls(account)
 
     def sign(self, tx: dict[str, Any]) -> bytes:
         from ape import networks
@@ -71,13 +81,16 @@ class ApeSigner:
         fields = _fields(tx)
         fields["sender"] = self.address
         txn = networks.ethereum.create_transaction(**fields)
-        signed = self.account.sign_transaction(txn)
+        try:
+            signed = self.account.sign_transaction(txn)
+        except Exception as exc:  # click.Abort at a prompt, a hardware wallet's refusal, ...
+            raise SignerDeclined(f"ape account {self.address} did not sign: {type(exc).__name__} {exc}") from exc
         if signed is None or not signed.signature:
-            raise PermissionError(f"ape account {self.address} declined to sign")
+            raise SignerDeclined(f"ape account {self.address} declined to sign")
         return bytes(signed.serialize_transaction())
 
     def __repr__(self) -> str:
         return f"ApeSigner({self.address})"
 
 
-__all__ = ["ApeSigner", "KeySigner"]
+__all__ = ["ApeSigner", "KeySigner", "SignerDeclined"]

@@ -414,7 +414,8 @@ class KeeperBot:
         return None
 
     def liquidate(self, account: str) -> BotLiquidation | None:
-        from perpvault.chain.rpc import TxReverted
+        from perpvault.chain.rpc import ReceiptTimeout, RpcError, TxReverted
+        from perpvault.chain.signers import SignerDeclined
 
         cps = self.counterparties(account)
         if cps is None:
@@ -428,6 +429,14 @@ class KeeperBot:
             failed = BotLiquidation(account, cps, exc.tx_hash, exc.reason)
             self.failures.append(failed)
             self.say(f"keeper: liquidate({account}) reverted on chain: {exc.reason!r} (tx {exc.tx_hash})")
+            return failed
+        except (RpcError, ReceiptTimeout, SignerDeclined) as exc:
+            # The node refused the transaction (insufficient funds for its fees, a nonce
+            # clash), it sat in the pool, or the signer did not sign: reported, and the round
+            # goes on with the next account.
+            failed = BotLiquidation(account, cps, getattr(exc, "tx_hash", ""), str(exc))
+            self.failures.append(failed)
+            self.say(f"keeper: liquidate({account}) not mined: {exc}")
             return failed
         done = BotLiquidation(account, cps, receipt["transactionHash"])
         self.sent.append(done)
@@ -486,7 +495,8 @@ def register(sub: Any) -> None:
                                    "liquidation on the reference model (the ADL list the contract accepts), "
                                    "sends it, and sweeps the fund's dues. It waits for a node that goes away "
                                    "and resumes when it comes back (checking it is the same chain).")
-    p.add_argument("--url", default="http://127.0.0.1:8545", help="the node's JSON-RPC URL")
+    p.add_argument("--url", default="http://127.0.0.1:8545",
+                   help="the node's JSON-RPC URL: http://host:port (a local node) or https://host/path (a hosted one)")
     p.add_argument("--clearinghouse", required=True, help="the Clearinghouse's address")
     p.add_argument("--fund", required=True, help="the InsuranceFund's address")
     who = p.add_mutually_exclusive_group(required=True)
@@ -494,7 +504,8 @@ def register(sub: Any) -> None:
     who.add_argument("--key-env", metavar="VAR",
                      help="sign with the private key in environment variable VAR (never on the command line)")
     who.add_argument("--account", metavar="ALIAS",
-                     help="sign with the ape account ALIAS (ape accounts list; a keyfile asks for its passphrase)")
+                     help="sign with the ape account ALIAS (ape accounts list); a keyfile is unlocked once at start "
+                          "(APE_ACCOUNTS_<alias>_PASSPHRASE or a prompt) and then signs unattended")
     p.add_argument("--rounds", type=positive_int, default=None,
                    help="stop after this many rounds, >= 1 (default: run until killed)")
     p.add_argument("--interval", type=positive_float, default=1.0, help="seconds between rounds, > 0 (default 1)")
@@ -506,6 +517,7 @@ def register(sub: Any) -> None:
 def run_bot(args: Any) -> int:
     """Runs the bot; exit 0 when the rounds are done, 3 when the chain is gone, 4 when the node is lost."""
     import os
+    import re
     import sys
 
     from perpvault.cliargs import usage_error
@@ -514,6 +526,9 @@ def run_bot(args: Any) -> int:
     if getattr(args, "key_env", None):
         from perpvault.chain.signers import KeySigner
 
+        if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", args.key_env):
+            usage_error("perpvault keeper", "--key-env takes the NAME of an environment variable, and this looks like "
+                                            "a private key itself: it is now in your shell history and visible to ps")
         key = os.environ.get(args.key_env, "").strip()
         if not key:
             usage_error("perpvault keeper", f"--key-env {args.key_env}: that environment variable is empty or unset")
@@ -527,7 +542,13 @@ def run_bot(args: Any) -> int:
         try:
             signer = ApeSigner.load(args.account)
         except Exception as exc:  # ape's AccountsError and friends: say which alias, briefly
-            usage_error("perpvault keeper", f"--account {args.account}: {str(exc).splitlines()[0]}")
+            usage_error("perpvault keeper", f"--account {args.account}: {(str(exc).splitlines() or [repr(exc)])[0]}")
+    from perpvault.chain.rpc import parse_url
+
+    try:
+        parse_url(args.url)
+    except ValueError as exc:
+        usage_error("perpvault keeper", f"--url: {exc}")
     try:
         bot = KeeperBot(args.url, args.clearinghouse, args.fund, getattr(args, "sender", None), signer=signer,
                         say=print, give_up_after=args.give_up_after)

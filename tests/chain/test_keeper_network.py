@@ -80,8 +80,9 @@ def test_keeper_signing_with_an_ape_account__liquidates_on_a_stock_node(stock):
     from ape import accounts
 
     anvil, system, rpc, taker = stock
-    signer = ApeSigner(accounts.test_accounts[7])
-    before = _balance(rpc, signer.address)
+    signer = ApeSigner(accounts.test_accounts.generate_test_account())
+    assert signer.address not in rpc.accounts()  # only ape can sign for it
+    before = _fund(rpc, signer.address)
     bot = KeeperBot(anvil.url, system.clearinghouse, system.fund, None, signer=signer, abis=system.abis,
                     say=lambda _line: None)
     bot.run(rounds=1, interval=0)
@@ -93,6 +94,21 @@ def test_keeper_signing_with_an_ape_account__liquidates_on_a_stock_node(stock):
         receipt["effectiveGasPrice"], 16)
 
 
+def test_keeper_without_eth_for_its_fees__reports_the_nodes_refusal_and_goes_on(stock):
+    """The node refuses the transaction (insufficient funds for gas x maxFee): a failure the
+    bot reports, not a crash; the round completes."""
+    anvil, system, rpc, taker = stock
+    lines: list[str] = []
+    bot = KeeperBot(anvil.url, system.clearinghouse, system.fund, None, signer=KeySigner(KEEPER_KEY),
+                    abis=system.abis, say=lines.append)
+    bot.run(rounds=1, interval=0)
+    assert bot.rounds == 1 and bot.sent == []
+    assert [f.account for f in bot.failures] == [taker]
+    assert "insufficient funds" in bot.failures[0].reason.lower(), bot.failures[0].reason
+    assert any(f"liquidate({taker}) not mined" in line for line in lines)
+    assert _position(rpc, system, taker) == size(1)  # nothing happened on chain
+
+
 def test_keeper_signer_and_a_different_sender__refused_before_anything_is_sent(stock):
     anvil, system, rpc, _ = stock
     with pytest.raises(ValueError, match="is not the signer's address"):
@@ -100,21 +116,38 @@ def test_keeper_signer_and_a_different_sender__refused_before_anything_is_sent(s
                   abis=system.abis)
 
 
-@pytest.mark.parametrize("env, message", [
-    ({}, "--key-env KEEPER_KEY: that environment variable is empty or unset"),
-    ({"KEEPER_KEY": "0x1234"}, "--key-env KEEPER_KEY: not a private key (64 hex digits)"),
+@pytest.mark.parametrize("env, args, message", [
+    ({}, ["--key-env", "KEEPER_KEY"], "--key-env KEEPER_KEY: that environment variable is empty or unset"),
+    ({"KEEPER_KEY": "0x1234"}, ["--key-env", "KEEPER_KEY"], "--key-env KEEPER_KEY: not a private key (64 hex digits)"),
+    ({}, ["--key-env", KEEPER_KEY], "--key-env takes the NAME of an environment variable, and this looks like a "
+                                    "private key itself: it is now in your shell history and visible to ps"),
+    ({"KEEPER_KEY": KEEPER_KEY}, ["--key-env", "KEEPER_KEY", "--url", "ftp://node:21"],
+     "--url: not a JSON-RPC URL: 'ftp://node:21' (http://host[:port][/path] or https://...)"),
 ])
-def test_keeper_command__a_missing_or_bad_key__one_line_and_exit_2(env, message, monkeypatch, capsys):
+def test_keeper_command__a_missing_or_bad_key_or_url__one_line_and_exit_2(env, args, message, monkeypatch, capsys):
     from perpvault.cli import main
 
     monkeypatch.delenv("KEEPER_KEY", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(SystemExit) as exit_:
-        main(["keeper", "--clearinghouse", "0x" + "11" * 20, "--fund", "0x" + "22" * 20, "--key-env", "KEEPER_KEY"])
+        main(["keeper", "--clearinghouse", "0x" + "11" * 20, "--fund", "0x" + "22" * 20, *args])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err == f"perpvault keeper: error: {message}"
+    assert KEEPER_KEY[2:] not in err  # a key given by mistake is never echoed
+
+
+@pytest.mark.parametrize("url, parsed", [
+    ("http://127.0.0.1:8545", ("127.0.0.1", 8545, "/", False)),
+    ("127.0.0.1:18545", ("127.0.0.1", 18545, "/", False)),
+    ("https://sepolia.example.org/v3/KEY", ("sepolia.example.org", 443, "/v3/KEY", True)),
+    ("https://rpc.example.org:8443/?key=1", ("rpc.example.org", 8443, "/?key=1", True)),
+])
+def test_rpc_urls__http_or_https_with_their_path(url, parsed):
+    from perpvault.chain.rpc import parse_url
+
+    assert parse_url(url) == parsed
 
 
 def test_keeper_command__sender_and_key_together__refused_by_the_parser(capsys):

@@ -121,6 +121,16 @@ def test_deploy_script_deploys_to_the_staging_network__records_it__and_a_script_
     assert f"attached: Clearinghouse {addresses['Clearinghouse']}, 2 markets (BTC-PERP, ETH-PERP)" in done.stdout
     assert "margin 5,000.000000 USDC" in done.stdout, done.stdout
 
+    # A record of an earlier chain (a node restarted and redeployed: same addresses, same chain
+    # id, other blocks) is refused; so is other code at a recorded address.
+    assert set(recorded["code_hashes"]) == set(recorded["contracts"]) and recorded["block_hash"]
+    for field, value, says in (("block_hash", "0x" + "00" * 32, "is not the recorded one"),
+                               ("code_hashes", {**recorded["code_hashes"], "vault": "0x" + "11" * 32},
+                                "is not the recorded deployment's")):
+        record.write_text(json.dumps({**recorded, field: value}))
+        done = _run(str(venv_bin() / "python"), "examples/attach_to_staging.py", "--record", str(record))
+        assert done.returncode != 0 and says in done.stderr, done.stderr[-2000:]
+
 
 def test_attach__a_record_of_another_chain__refused_saying_why(staging, tmp_path):
     from perpvault.chain.deployments import Deployment

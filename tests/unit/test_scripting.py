@@ -60,13 +60,36 @@ def test_open__a_non_positive_size__refused(venue, maker, taker):
         venue.open(long=taker, short=maker, market="BTC", size=0)
 
 
-def test_vault_trade_and_lp_shares(venue, trader, lp):
+def test_vault_trade_and_lp_shares(venue, trader, lp, system):
     shares = venue.lp_deposit(lp, 100_000)
     assert shares == 100_000 and venue.vault_share_price() == 1
     venue.deposit(trader, 5_000)
-    venue.vault_trade(trader, "ETH-PERP", 2)  # buys 2 ETH from the vault
-    assert venue.position(trader, "ETH").size == 2
-    assert venue.lp_redeem(lp, 1_000) > 0
+    venue.vault_trade(trader, "ETH-PERP", 2)  # buys 2 ETH from the vault, at the mark plus its spread
+    pos = venue.position(trader, "ETH")
+    spread = system.vault.spread()
+    assert pos.size == 2 and pos.entry_price == Decimal(3_000 * (10**6 + spread)) / 10**6
+    venue.vault_trade(trader, "ETH", "-0.5")  # sells half back
+    assert venue.position(trader, "ETH").size == Decimal("1.5")
+    got = venue.lp_redeem(lp, 1_000)
+    assert abs(got - 1_000) < 5  # a share is worth about a USDC: the vault earned spread and fees
+    with pytest.raises(ValueError, match="at most 12 decimals"):
+        venue.lp_redeem(lp, "0.0000000000001")
+
+
+def test_vault_trade__the_default_limit_refuses_a_fill_beyond_it(venue, trader, lp, system):
+    import ape
+
+    venue.lp_deposit(lp, 100_000)
+    venue.deposit(trader, 5_000)
+    with ape.reverts():
+        venue.vault_trade(trader, "ETH", 1, limit_price=2_999)  # below the mark: no vault sells there
+    assert venue.position(trader, "ETH").size == 0
+
+
+@pytest.mark.parametrize("amount", ["1234567890.1234567890123456789", "0.0000000000000000001"])
+def test_a_size_finer_than_18_decimals__refused_not_rounded(venue, maker, taker, amount):
+    with pytest.raises(ValueError, match="not a whole number of 18-decimal units"):
+        venue.open(long=taker, short=maker, market="BTC", size=amount)
 
 
 def test_set_price__a_non_positive_price__refused(venue):

@@ -126,7 +126,9 @@ def test_deploy_script_deploys_to_the_staging_network__records_it__and_a_script_
     assert set(recorded["code_hashes"]) == set(recorded["contracts"]) and recorded["block_hash"]
     for field, value, says in (("block_hash", "0x" + "00" * 32, "is not the recorded one"),
                                ("code_hashes", {**recorded["code_hashes"], "vault": "0x" + "11" * 32},
-                                "is not the recorded deployment's")):
+                                "is not the recorded deployment's"),
+                               ("contracts", {**recorded["contracts"], "vault": "0x" + "12" * 20},
+                                "no code at 0x1212121212121212121212121212121212121212 (vault)")):
         record.write_text(json.dumps({**recorded, field: value}))
         done = _run(str(venv_bin() / "python"), "examples/attach_to_staging.py", "--record", str(record))
         assert done.returncode != 0 and says in done.stderr, done.stderr[-2000:]

@@ -240,7 +240,9 @@ class Venue:
 
     def set_price(self, market: str | int, price: Amount) -> None:
         """The oracle updater posts `price` (within the feed's jump bound)."""
-        self.system.feed.set_price(self.market(market), _price(price), sender=self.system.oracle_updater)
+        from perpvault.chain.actions import set_price
+
+        set_price(self.system, self.market(market), _price(price))
 
     def open(self, *, long: Any, short: Any, market: str | int, size: Amount, price: Amount | None = None) -> Any:
         """`long` buys `size` from `short` at `price` (default: the oracle's), both orders

@@ -140,7 +140,7 @@ def attach(network_or_path: str | Path, *, project: Any = None) -> Any:
     def role(address: str) -> Any:
         try:
             return accounts[address]  # an account ape can sign for (test accounts, loaded aliases)
-        except (IndexError, KeyError, Exception):  # noqa: BLE001 - ape raises its own lookup errors
+        except Exception:  # noqa: BLE001 - ape raises its own lookup errors
             return address
 
     return System(handles, role(deployment.owner), role(deployment.oracle_updater),

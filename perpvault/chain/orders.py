@@ -80,7 +80,9 @@ def sign_order_with(account, order: Order, *, chain_id: int, order_book: str) ->
         raise ValueError(f"order of {order.account} cannot be signed by {account.address}")
     signature = account.sign_message(order_message(order, chain_id=chain_id, order_book=order_book))
     if signature is None:
-        raise PermissionError(f"ape account {account.address} declined to sign the order")
+        from perpvault.chain.signers import SignerDeclined
+
+        raise SignerDeclined(f"ape account {account.address} declined to sign the order")
     return bytes(signature.encode_rsv())
 
 

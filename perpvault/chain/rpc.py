@@ -267,7 +267,6 @@ def parse_url(url: str) -> tuple[str, int, str, bool]:
     return parts.hostname, parts.port or (443 if tls else 8545), path, tls
 
 
-
 class Rpc:
     """JSON-RPC over one persistent HTTP/1.1 connection (a plain keep-alive socket).
 

@@ -83,10 +83,11 @@ exports: (
     ledger.order_book,
     ledger.market_count,
     ledger.margin,
-    ledger.market_mask,
     ledger.account_count,
     ledger.account_at,
     ledger.is_known,
+    ledger.side_count,
+    ledger.side_at,
     ledger.insurance_due,
     waterfall.vault_peak_share_value,
     waterfall.vault_peak_time,
@@ -542,6 +543,17 @@ def liquidate(account: address, counterparties: DynArray[address, constants.MAX_
 
 
 # --- views -------------------------------------------------------------------
+
+
+@external
+@view
+def market_mask(account: address) -> uint256:
+    """
+    @notice The markets `account` holds a position in.
+    @param account The account.
+    @return uint256 Bit m set for market m.
+    """
+    return ledger._mask(account)
 
 
 @external

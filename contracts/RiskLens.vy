@@ -3,9 +3,10 @@
 @title RiskLens
 @notice Read-only views over the Clearinghouse for users and keepers: a
         position's place in the ADL queue and its quantile (the exchanges' ADL
-        lights), and the head of a market side's queue. They scan every
-        account, so they are for eth_call; the ADL transaction itself never
-        scans, it checks the keeper's list.
+        lights), and the head of a market side's queue. They read every
+        position on the side (the Clearinghouse's `side_at`), so they are for
+        eth_call; the ADL transaction checks the keeper's list against the
+        same side (adl.vy `_check_complete`).
 """
 
 from .modules import constants
@@ -49,13 +50,12 @@ def adl_rank(account: address, market: uint256) -> (uint256, uint256, uint256):
         return 0, 0, 0
     mine: int256 = staticcall clearinghouse.adl_score(account, market)
     place: uint256 = 1
-    count: uint256 = 0
-    for i: uint256 in range(staticcall clearinghouse.account_count(), bound=MAX_ACCOUNTS):
-        other: address = staticcall clearinghouse.account_at(i)
-        s: int256 = self._size(other, market)
-        if s == 0 or (s > 0) != (size > 0):
-            continue
-        count += 1
+    key: uint256 = self._side_key(market, size > 0)
+    count: uint256 = staticcall clearinghouse.side_count(key)
+    for slot: uint256 in range(1, MAX_ACCOUNTS + 1):
+        if slot > count:
+            break
+        other: address = staticcall clearinghouse.side_at(key, slot)
         if other != account and perp_math._ahead(staticcall clearinghouse.adl_score(other, market), other, mine, account):
             place += 1
     return place, count, 5 - (place - 1) * 5 // count
@@ -74,15 +74,15 @@ def adl_queue(market: uint256, longs: bool, k: uint256) -> DynArray[address, MAX
     out: DynArray[address, MAX_QUEUE] = []
     last: address = empty(address)
     last_score: int256 = 0
-    n: uint256 = staticcall clearinghouse.account_count()
+    key: uint256 = self._side_key(market, longs)
+    n: uint256 = staticcall clearinghouse.side_count(key)
     for _: uint256 in range(min(k, MAX_QUEUE), bound=MAX_QUEUE):
         best: address = empty(address)
         best_score: int256 = 0
-        for i: uint256 in range(n, bound=MAX_ACCOUNTS):
-            a: address = staticcall clearinghouse.account_at(i)
-            s: int256 = self._size(a, market)
-            if s == 0 or (s > 0) != longs:
-                continue
+        for slot: uint256 in range(1, MAX_ACCOUNTS + 1):
+            if slot > n:
+                break
+            a: address = staticcall clearinghouse.side_at(key, slot)
             sc: int256 = staticcall clearinghouse.adl_score(a, market)
             if last != empty(address) and not perp_math._ahead(last_score, last, sc, a):
                 continue
@@ -95,6 +95,15 @@ def adl_queue(market: uint256, longs: bool, k: uint256) -> DynArray[address, MAX
         last = best
         last_score = best_score
     return out
+
+
+@internal
+@pure
+def _side_key(market: uint256, longs: bool) -> uint256:
+    """
+    @dev The Clearinghouse's key of one side of a market (ledger.vy `_side_key`).
+    """
+    return market * 2 + convert(longs, uint256)
 
 
 @internal

@@ -39,8 +39,11 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
          the keeper's order. The account receives value(-close) + haircut in
          total (the ADL price); each counterparty pays its pro-rata part of the
          mark value and of the haircut, the last one the remainders, so the
-         parts sum exactly. Counterparties pay the maker fee. Returns the
-         cursor after the last counterparty used.
+         parts sum exactly. Counterparties pay the maker fee. A listed
+         counterparty its part would leave below zero equity is not eligible:
+         it is skipped, and keeps its place in the order. Then the queue's
+         completeness (`_check_complete`). Returns the cursor after the last
+         counterparty used.
     """
     total_abs: int256 = abs(close)
     # What the account receives for the closed size, signed (< 0: it pays).
@@ -50,6 +53,7 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
     haircut_left: int256 = convert(haircut, int256)
     prev_score: int256 = max_value(int256)
     prev: address = empty(address)
+    skipped: DynArray[address, constants.MAX_ADL] = []
     maker_fee: uint256 = parameters._rates(market).maker_fee
     i: uint256 = cursor
     for _: uint256 in range(constants.MAX_ADL):
@@ -64,30 +68,35 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
         cq: int256 = ledger._size(cp, market)
         assert cq != 0, "ch: adl counterparty has no position"
         assert (cq > 0) == (close > 0), "ch: adl counterparty same side"
-        score: int256 = self._score(cp, market)
+        equity: int256 = margin_rule._health(cp).equity
+        score: int256 = perp_math._adl_score(cq, ledger._pos(cp, market).open_notional, price, equity)
         assert prev == empty(address) or perp_math._ahead(prev_score, prev, score, cp), "ch: adl order"
         prev = cp
         prev_score = score
         take: int256 = min(abs(cq), left)
-        left -= take
         cp_mark: int256 = mark_left
         cp_haircut: int256 = haircut_left
-        if left != 0:
+        if take != left:
             cp_mark = mark_leg * take // total_abs
             cp_haircut = convert(haircut, int256) * take // total_abs
-        mark_left -= cp_mark
-        haircut_left -= cp_haircut
         # The counterparty's position moves toward zero by `take`; it pays
         # (receives, if negative) the mark leg plus its haircut.
         cp_delta: int256 = -take if cq > 0 else take
+        fee: uint256 = perp_math._fee(take, price, maker_fee)
+        # Its equity after the step, exactly: margin - open_notional moves by
+        # -(cp_mark + cp_haircut), the position's value from cq to cq + cp_delta,
+        # and the fee (funding is settled). Below zero: not eligible, skipped
+        # (dYdX skips such accounts too): ADL never leaves an account in debt.
+        if equity - cp_mark - cp_haircut + perp_math._value(cq + cp_delta, price) - perp_math._value(cq, price) < convert(fee, int256):
+            skipped.append(cp)
+            continue
+        left -= take
+        mark_left -= cp_mark
+        haircut_left -= cp_haircut
         ledger._change_position(cp, market, cp_delta, cp_mark + cp_haircut)
         ledger._change_position(account, market, -cp_delta, -(cp_mark + cp_haircut))
-        fee: uint256 = perp_math._fee(take, price, maker_fee)
         ledger.margin[cp] -= convert(fee, int256)
         ledger.insurance_due += fee
-        # A counterparty that cannot absorb its share is not eligible (dYdX skips
-        # such accounts too): ADL never leaves a new account in debt.
-        assert margin_rule._health(cp).equity >= 0, "ch: adl counterparty would go bankrupt"
         adl_price: uint256 = convert(abs((cp_mark + cp_haircut) * 10**30 // take), uint256)
         log Deleveraged(
             bankrupt=account,
@@ -98,7 +107,83 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
             haircut=convert(cp_haircut, uint256),
         )
     assert left == 0, "ch: adl list too short"
+    self._check_complete(market, close > 0, prev, prev_score, skipped)
     return i
+
+
+@internal
+@view
+def _check_complete(market: uint256, longs: bool, last: address, last_score: int256, skipped: DynArray[address, constants.MAX_ADL]):
+    """
+    @dev Who pays is not the keeper's choice (SPEC section 6, `queue`): every
+         position left on the counterparties' side other than the last one
+         closed (`last`, scored before its step) ranks below it or was listed
+         and found not eligible. Positions closed in full have left the side;
+         the rest were untouched by this step, so their scores now are their
+         scores at its start. Each score is `_score`'s, from the same equity
+         `margin_rule._health` computes, with each market's price and funding
+         index read once. A position not in profit scores at most 0, so below
+         a last one in profit without its equity.
+         The side is read in slot order for at most QUEUE_SCAN_READS reads (a
+         holder costs one, and one per market it holds when it is scored), so
+         the check fits a block however large the side; holders past that are
+         not checked (docs/mechanism.md section 10).
+    """
+    key: uint256 = ledger._side_key(market, longs)
+    n: uint256 = ledger.side_count[key]
+    prices: uint256[constants.MAX_MARKETS] = empty(uint256[constants.MAX_MARKETS])
+    indexes: int256[constants.MAX_MARKETS] = empty(int256[constants.MAX_MARKETS])
+    prices[market] = ledger._price(market)
+    indexes[market] = funding._current_index(market)
+    seen: uint256 = 1 << market
+    reads: uint256 = 0
+    for slot: uint256 in range(1, constants.QUEUE_SCAN_READS + 1):
+        if slot > n:
+            break
+        holder: address = ledger.side_at[key][slot]
+        if holder == last or holder in skipped:
+            continue
+        reads += 1
+        mine: ledger.Position = ledger._pos(holder, market)
+        if last_score > 0 and perp_math._value(mine.size, prices[market]) <= mine.open_notional:
+            continue
+        mask: uint256 = ledger._mask(holder)
+        reads += self._popcount(mask)
+        if reads > constants.QUEUE_SCAN_READS:
+            return
+        equity: int256 = ledger.margin[holder]
+        for m: uint256 in range(constants.MAX_MARKETS):
+            if mask >> m == 0:
+                break
+            if (mask >> m) & 1 == 0:
+                continue
+            if (seen >> m) & 1 == 0:
+                prices[m] = ledger._price(m)
+                indexes[m] = funding._current_index(m)
+                seen |= 1 << m
+            pos: ledger.Position = mine
+            if m != market:
+                pos = ledger._pos(holder, m)
+            equity += perp_math._value(pos.size, prices[m]) - pos.open_notional
+            equity += perp_math._funding_credit(pos.size, indexes[m] - pos.funding_index)
+        score: int256 = perp_math._adl_score(mine.size, mine.open_notional, prices[market], equity)
+        assert not perp_math._ahead(score, holder, last_score, last), "ch: adl skipped a higher-ranked position"
+        if reads == constants.QUEUE_SCAN_READS:
+            return
+
+
+@internal
+@pure
+def _popcount(mask: uint256) -> uint256:
+    """
+    @dev How many markets a market mask holds.
+    """
+    count: uint256 = 0
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if mask >> m == 0:
+            break
+        count += (mask >> m) & 1
+    return count
 
 
 @internal

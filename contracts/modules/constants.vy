@@ -21,6 +21,10 @@ SCORE_CAP: constant(int256) = 10**24
 MAX_MARKETS: constant(uint256) = 8
 # The longest ADL list `liquidate` runs (bench/adl_list_bound.py: the worst case fits a 30M-gas block).
 MAX_ADL: constant(uint256) = 128
+# How much of a side the ADL queue's completeness check reads (adl.vy `_check_complete`), in
+# position reads: a holder costs one, plus one per market it holds when it is scored.
+# bench/adl_queue_scan.py: this many reads and a MAX_ADL list fit a 30M-gas block together.
+QUEUE_SCAN_READS: constant(uint256) = 1_600
 # The longest list `Clearinghouse.liquidate` decodes: up to it, a list beyond MAX_ADL is refused by its reason.
 MAX_ADL_ARG: constant(uint256) = 4096
 # Bounds on user input: beyond them notional maths could overflow.

@@ -125,7 +125,7 @@ def _settle_all(account: address, skip: uint256):
     """
     @dev Settles every position of `account` except in market `skip` (settled already).
     """
-    mask: uint256 = ledger.market_mask[account]
+    mask: uint256 = ledger._mask(account)
     for market: uint256 in range(constants.MAX_MARKETS):
         if mask >> market == 0:
             break

@@ -65,8 +65,10 @@ margin: public(HashMap[address, int256])
 position_word: HashMap[address, HashMap[uint256, int256]]
 # @dev The funding index at a position's last settlement.
 position_index: HashMap[address, HashMap[uint256, int256]]
-# @dev Bit m set iff the account holds a position in market m.
-market_mask: public(HashMap[address, uint256])
+# @dev Per account: bit m set iff it holds a position in market m (the low MAX_MARKETS bits,
+#      `_mask`), and above them, SLOT_BITS per market, that position's slot on its side
+#      (`side_at`; 0 when flat), so entering or leaving a side writes no slot of its own.
+mask_word: HashMap[address, uint256]
 # @dev Every account that ever deposited or held a position, for `liquidate`, the keeper and the views.
 account_count: public(uint256)
 account_at: public(HashMap[uint256, address])
@@ -75,6 +77,16 @@ is_known: public(HashMap[address, bool])
 insurance_due: public(uint256)
 # @dev The OrderBook, bound once: with the vault, the only caller of `fill`.
 order_book: public(address)
+# @dev Every position on one side of a market, for the ADL queue's completeness check
+#      (adl.vy): per side key (`_side_key`: market * 2, + 1 for longs) how many
+#      positions, and who holds them at slots 1..side_count (order is not a ranking).
+side_count: public(HashMap[uint256, uint256])
+side_at: public(HashMap[uint256, HashMap[uint256, address]])
+# The mask's bits, and each market's slot lane above them in `mask_word`.
+MASK_BITS: constant(uint256) = 2**constants.MAX_MARKETS - 1
+# 31 bits: 2**31 positions on one side would cost over 4 * 10**13 gas of storage alone, so a
+# slot never reaches its lane's top (8 + 8 * 31 = 256 bits).
+SLOT_BITS: constant(uint256) = 31
 
 
 @deploy
@@ -124,6 +136,61 @@ def _remember(account: address):
 
 
 @internal
+@pure
+def _side_key(market: uint256, longs: bool) -> uint256:
+    """
+    @dev The key of one side of a market in `side_count` and `side_at`.
+    """
+    return market * 2 + convert(longs, uint256)
+
+
+@internal
+@view
+def _mask(account: address) -> uint256:
+    """
+    @dev The markets `account` holds a position in: bit m for market m.
+    """
+    return self.mask_word[account] & MASK_BITS
+
+
+@internal
+@view
+def _slot(account: address, market: uint256) -> uint256:
+    return (self.mask_word[account] >> (constants.MAX_MARKETS + SLOT_BITS * market)) & (2**SLOT_BITS - 1)
+
+
+@internal
+def _set_slot(account: address, market: uint256, slot: uint256):
+    lane: uint256 = constants.MAX_MARKETS + SLOT_BITS * market
+    self.mask_word[account] = self.mask_word[account] & ~((2**SLOT_BITS - 1) << lane) | slot << lane
+
+
+@internal
+def _enter_side(account: address, market: uint256, longs: bool):
+    key: uint256 = self._side_key(market, longs)
+    n: uint256 = self.side_count[key] + 1
+    self.side_at[key][n] = account
+    self._set_slot(account, market, n)
+    self.side_count[key] = n
+
+
+@internal
+def _leave_side(account: address, market: uint256, longs: bool):
+    """
+    @dev Swap-and-pop: the side's last position takes the leaver's slot. The
+         leaver's lane keeps a stale slot: read only while it is on a side.
+    """
+    key: uint256 = self._side_key(market, longs)
+    n: uint256 = self.side_count[key]
+    slot: uint256 = self._slot(account, market)
+    last: address = self.side_at[key][n]
+    self.side_at[key][slot] = last
+    self._set_slot(last, market, slot)
+    self.side_at[key][n] = empty(address)
+    self.side_count[key] = n - 1
+
+
+@internal
 @view
 def _size(account: address, market: uint256) -> int256:
     """
@@ -162,13 +229,18 @@ def _change_position(account: address, market: uint256, delta: int256, cash: int
     self.position_word[account][market] = (on_new << 128) | (q_new & (2**128 - 1))
     self.market_store[market].funding_weight += delta * pos.funding_index
     self.market_store[market].open_interest = self.market_store[market].open_interest + convert(max(q_new, 0), uint256) - convert(max(q, 0), uint256)
+    if (q > 0) != (q_new > 0) or (q < 0) != (q_new < 0):
+        if q != 0:
+            self._leave_side(account, market, q > 0)
+        if q_new != 0:
+            self._enter_side(account, market, q_new > 0)
     bit: uint256 = 1 << market
-    mask: uint256 = self.market_mask[account]
+    word: uint256 = self.mask_word[account]
     if q_new == 0:
-        self.market_mask[account] = mask & ~bit
+        self.mask_word[account] = word & ~bit
     else:
-        if mask == 0:
+        if word & MASK_BITS == 0:
             # E1: an account is known to the risk engine from its first
             # position, deposit or not, so `liquidate` can always reach it.
             self._remember(account)
-        self.market_mask[account] = mask | bit
+        self.mask_word[account] = word | bit

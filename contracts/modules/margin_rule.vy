@@ -45,7 +45,7 @@ def _health(account: address) -> Health:
          `_settle` would settle it.
     """
     h: Health = Health(equity=ledger.margin[account], initial=0, maintenance=0, notional=0)
-    mask: uint256 = ledger.market_mask[account]
+    mask: uint256 = ledger._mask(account)
     for market: uint256 in range(constants.MAX_MARKETS):
         if mask >> market == 0:
             break

@@ -115,7 +115,7 @@ def _closes(account: address, h: margin_rule.Health, allow_partial: bool) -> (in
     if partial_market != constants.MAX_MARKETS:
         closes[partial_market] = partial_size
         return closes, partial_market
-    mask: uint256 = ledger.market_mask[account]
+    mask: uint256 = ledger._mask(account)
     for m: uint256 in range(constants.MAX_MARKETS):
         if mask >> m == 0:
             break
@@ -138,7 +138,7 @@ def _partial_close(account: address, h: margin_rule.Health) -> (uint256, int256)
     market: uint256 = constants.MAX_MARKETS
     worst: uint256 = 0
     price: uint256 = 0
-    mask: uint256 = ledger.market_mask[account]
+    mask: uint256 = ledger._mask(account)
     for m: uint256 in range(constants.MAX_MARKETS):
         if mask >> m == 0:
             break

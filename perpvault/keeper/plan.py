@@ -1,11 +1,13 @@
 """Plan a liquidation on the reference model's own waterfall (SPEC section 6).
 
-``Clearinghouse.liquidate(account, counterparties)`` never scans positions: where a close
-cannot go to the LiquidityVault, it takes the bankrupt's opposite side from the keeper's flat
-list, market by market (market-id order), and checks every counterparty: opposite side,
-holding a position, scores strictly decreasing (ties by lower address), and not pushed below
-zero equity by its share ("not eligible"). So the keeper must know, before it sends, which
-closes reach ADL and who pays, in order.
+``Clearinghouse.liquidate(account, counterparties)`` takes the bankrupt's opposite side from
+the keeper's flat list where a close cannot go to the LiquidityVault, market by market
+(market-id order), and checks every counterparty: opposite side, holding a position, scores
+strictly decreasing (ties by lower address); one its share would push below zero equity is
+skipped ("not eligible"). It then checks that no position left on that side ranks above the
+last one it closed unless it was listed and skipped (as far as QUEUE_SCAN_READS reads of the
+side reach). So the keeper must know, before it sends, which closes reach ADL and who pays, in
+order: the whole head of the queue down to the last position closed.
 
 :func:`plan_liquidation` runs the model's real ``liquidate`` (perpvault.model.clearinghouse,
 the twin of the contracts) on a copy of the keeper's view of the chain, in plan mode: where the
@@ -16,9 +18,9 @@ position not yet taken. A step changes only the bankrupt and that counterparty, 
 counterparty's funding moves it into margin without changing its equity, so the ranking made
 at the start is the one the contract checks at each step (the run checks it anyway: a wrong
 ranking reverts with "ch: adl order"). The contract's eligibility rule is the model's own line:
-a counterparty whose share would put it below zero makes the run revert; the plan refuses it at
-that place in the list and runs again on a fresh copy, so it is skipped exactly where the
-contract would refuse it. The caller then runs the same ``liquidate`` for real with the list.
+a counterparty whose share would put it below zero is skipped where it stands, in the plan as
+on chain, and keeps its place in the list. The caller then runs the same ``liquidate`` for real
+with the list.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from perpvault.model.exchange import Exchange
 from perpvault.model.maths import Revert
 from perpvault.model.state import Account, addr
 
-NOT_ELIGIBLE = "ch: adl counterparty would go bankrupt"
 TOO_SHORT = "ch: adl list too short"
 
 
@@ -59,7 +60,6 @@ def adl_queue(ch: Clearinghouse, market: int, longs: bool, exclude: str | None =
 class AdlQueue:
     """The planner `_deleverage` consults in plan mode (perpvault.model.clearinghouse.AdlPlanner)."""
 
-    refused: dict[int, set[str]] = field(default_factory=dict)  # list index -> not eligible there
     queue: list[str] = field(default_factory=list)  # the current _deleverage's opposite side, ranked
     place: dict[str, int] = field(default_factory=dict)
     cursor: int = 0  # where the current _deleverage started in the list
@@ -71,21 +71,10 @@ class AdlQueue:
         self.cursor = cursor
 
     def extend(self, ch: Clearinghouse, cps: list[str]) -> None:
-        # Below the last one this _deleverage took: everything above it is closed, refused, or
-        # would break the strictly decreasing order.
+        # The next in line after the last one this _deleverage listed (closed or skipped).
         start = self.place[cps[-1]] + 1 if len(cps) > self.cursor else 0
-        refused = self.refused.get(len(cps), set())
-        for cp in self.queue[start:]:
-            if cp not in refused:
-                cps.append(cp)
-                return
-
-    def refuse(self, index: int, account: str) -> None:
-        """`account` is not eligible at `index` of the list; what was learnt after it is stale."""
-        if account in self.refused.get(index, ()):
-            raise RuntimeError(f"planner: {account} offered again at {index} after it was refused")
-        self.refused = {k: v for k, v in self.refused.items() if k <= index}
-        self.refused.setdefault(index, set()).add(account)
+        if start < len(self.queue):
+            cps.append(self.queue[start])
 
 
 @dataclass
@@ -122,23 +111,15 @@ def plan_liquidation(model: Exchange, account: Any, sender: Any) -> Plan:
     ch = model.w.ch
     sizes = {m: ch.positions_of(account, m).size for m in range(ch.market_count)}
     planner = AdlQueue()
-    given: list[str] = []
-    while True:
-        trial = plan_copy(model, account, sender)
-        trial.w.ch.planner = planner
-        cps = list(given)
-        try:
-            trial.w.ch.liquidate(sender, account, cps)
-        except Revert as exc:
-            failed = len(cps) - 1
-            if exc.reason == TOO_SHORT and len(cps) >= MAX_ADL:  # one close ran through MAX_ADL entries
-                raise NoPlan(account, f"needs more than MAX_ADL ({MAX_ADL}) counterparties", cps) from None
-            if exc.reason != NOT_ELIGIBLE or failed < len(given):
-                raise NoPlan(account, exc.reason, cps) from None
-            planner.refuse(failed, cps[failed])
-            given = cps[:failed]
-            continue
-        break
+    trial = plan_copy(model, account, sender)
+    trial.w.ch.planner = planner
+    cps: list[str] = []
+    try:
+        trial.w.ch.liquidate(sender, account, cps)
+    except Revert as exc:
+        if exc.reason == TOO_SHORT and len(cps) >= MAX_ADL:  # one close ran through MAX_ADL entries
+            raise NoPlan(account, f"needs more than MAX_ADL ({MAX_ADL}) counterparties", cps) from None
+        raise NoPlan(account, exc.reason, cps) from None
     trial.w.ch.planner = None
     if len(cps) > MAX_ADL:
         raise NoPlan(account, f"needs {len(cps)} counterparties, more than MAX_ADL ({MAX_ADL})", cps)
@@ -220,6 +201,8 @@ def plan_copy(model: Exchange, account: str, sender: str) -> Exchange:
         # Containers of immutable values: a shallow copy is a full copy, and far cheaper.
         id(ch.known): list(ch.known),
         id(ch.known_set): set(ch.known_set),
+        id(ch.side_at): {k: list(v) for k, v in ch.side_at.items()},
+        id(ch.side_slot): dict(ch.side_slot),
         id(w.token.balances): dict(w.token.balances),
         id(w.token.allowances): dict(w.token.allowances),
         id(w.vault.balances): dict(w.vault.balances),

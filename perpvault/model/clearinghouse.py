@@ -33,6 +33,7 @@ from perpvault.model.constants import (
     MIN_MMR,
     MIN_SKEW_SCALE,
     PPM,
+    QUEUE_SCAN_READS,
     VAULT_DECIMALS_OFFSET,
     WAD,
 )
@@ -99,6 +100,9 @@ class Clearinghouse:
         self.known: list[str] = []  # account_at[0..account_count)
         self.known_set: set[str] = set()  # is_known
         self.insurance_due = 0
+        # ledger.side_at / side_count / side_slot: side key -> holders at slots 1.. (list index + 1).
+        self.side_at: dict[int, list[str]] = {}
+        self.side_slot: dict[tuple[str, int], int] = {}
         self.vault_peak_share_value = 0
         self.vault_peak_time = 0
         self._set_risk(risk)
@@ -126,6 +130,32 @@ class Clearinghouse:
 
     def is_known(self, account: str) -> bool:
         return account in self.known_set
+
+    @staticmethod
+    def _side_key(market: int, longs: bool) -> int:
+        return market * 2 + (1 if longs else 0)
+
+    def side_count(self, key: int) -> int:
+        return len(self.side_at.get(key, ()))
+
+    def side_holder(self, key: int, slot: int) -> str:
+        """`side_at[key][slot]` (slots from 1; the zero address where empty)."""
+        side = self.side_at.get(key, [])
+        return side[slot - 1] if 1 <= slot <= len(side) else ZERO_ADDRESS
+
+    def _enter_side(self, account: str, market: int, longs: bool) -> None:
+        side = self.side_at.setdefault(self._side_key(market, longs), [])
+        side.append(account)
+        self.side_slot[(account, market)] = len(side)
+
+    def _leave_side(self, account: str, market: int, longs: bool) -> None:
+        """Swap-and-pop, as ledger.vy: the side's last position takes the leaver's slot."""
+        side = self.side_at[self._side_key(market, longs)]
+        slot = self.side_slot.pop((account, market))
+        last = side.pop()
+        if last != account:
+            side[slot - 1] = last
+            self.side_slot[(last, market)] = slot
 
     def _mask_markets(self, account: str) -> list[int]:
         """The set bits of `market_mask[account]`, ascending (the contract's mask loops)."""
@@ -490,6 +520,10 @@ class Clearinghouse:
         s = self.markets[market]
         s.funding_weight = i256(s.funding_weight + i256(delta * p.funding_index))
         s.open_interest = u256(u256(s.open_interest + to_uint(max(q_new, 0))) - to_uint(max(q, 0)))
+        if q != 0 and (q_new == 0 or (q_new > 0) != (q > 0)):
+            self._leave_side(account, market, q > 0)
+        if q_new != 0 and (q == 0 or (q_new > 0) != (q > 0)):
+            self._enter_side(account, market, q_new > 0)
         bit = 1 << market
         a = self.acct(account)
         mask = a.market_mask
@@ -812,6 +846,7 @@ class Clearinghouse:
         haircut_left = to_int(haircut)
         prev_score = pm.INT256_MAX
         prev = ZERO_ADDRESS
+        skipped: list[str] = []
         maker_fee = self.params[market].maker_fee
         i = cursor
         if self.planner is not None:  # plan mode (AdlPlanner), not in the contract
@@ -821,7 +856,8 @@ class Clearinghouse:
                 break
             if self.planner is not None and i == len(cps):  # plan mode: the list grows here
                 self.planner.extend(self, cps)
-            require(i < len(cps), "ch: adl list too short")
+            if i >= len(cps):
+                break
             cp = cps[i]
             i += 1
             require(cp != account, "ch: adl bankrupt as counterparty")
@@ -829,35 +865,68 @@ class Clearinghouse:
             cq = self.pos(cp, market).size
             require(cq != 0, "ch: adl counterparty has no position")
             require((cq > 0) == (close > 0), "ch: adl counterparty same side")
-            score = self._score(cp, market)
+            equity = self._health(cp).equity
+            score = pm.adl_score(cq, self.pos(cp, market).open_notional, price, equity)
             require(
                 prev == ZERO_ADDRESS or pm.ahead(prev_score, prev, score, cp), "ch: adl order"
             )
             prev = cp
             prev_score = score
             take = min(vabs(cq), left)
-            left = i256(left - take)
             cp_mark = mark_left
             cp_haircut = haircut_left
-            if left != 0:
+            if take != left:
                 cp_mark = trunc_div(i256(mark_leg * take), total_abs)
                 cp_haircut = trunc_div(i256(to_int(haircut) * take), total_abs)
+            cp_delta = -take if cq > 0 else take
+            fee = pm.fee(take, price, maker_fee)
+            # Not eligible (its equity after the step, exactly, below zero): skipped.
+            after = equity - cp_mark - cp_haircut + pm.value(i256(cq + cp_delta), price) - pm.value(cq, price)
+            if after < to_int(fee):
+                skipped.append(cp)
+                continue
+            left = i256(left - take)
             mark_left = i256(mark_left - cp_mark)
             haircut_left = i256(haircut_left - cp_haircut)
-            cp_delta = -take if cq > 0 else take
             self._change_position(cp, market, cp_delta, i256(cp_mark + cp_haircut))
             self._change_position(
                 account, market, i256(-cp_delta), i256(-i256(cp_mark + cp_haircut))
             )
-            fee = pm.fee(take, price, maker_fee)
             self._add_margin(cp, -to_int(fee))
             self.insurance_due = u256(self.insurance_due + fee)
-            # A counterparty that cannot absorb its share is not eligible.
-            require(self._health(cp).equity >= 0, "ch: adl counterparty would go bankrupt")
             adl_price = to_uint(vabs(trunc_div(i256(i256(cp_mark + cp_haircut) * 10**30), take)))
             self.w.log("Deleveraged", account, cp, market, cp_delta, adl_price, to_uint(cp_haircut))
         require(left == 0, "ch: adl list too short")
+        self._check_complete(market, close > 0, prev, prev_score, skipped)
         return i
+
+    def _check_complete(self, market: int, longs: bool, last: str, last_score: int, skipped: list[str]) -> None:
+        """adl.vy `_check_complete`: every position left on the counterparties' side other than
+        the last one closed ranks below it or was listed and skipped as not eligible, read in
+        slot order for at most QUEUE_SCAN_READS reads (a holder one, and one per market it
+        holds when scored)."""
+        price = self._price(market)
+        reads = 0
+        for holder in list(self.side_at.get(self._side_key(market, longs), ()))[:QUEUE_SCAN_READS]:
+            if holder == last or holder in skipped:
+                continue
+            reads += 1
+            mine = self.pos(holder, market)
+            if last_score > 0 and pm.value(mine.size, price) <= mine.open_notional:
+                continue  # not in profit: scores at most 0
+            reads += self._popcount(self.acct(holder).market_mask)
+            if reads > QUEUE_SCAN_READS:
+                return
+            require(
+                not pm.ahead(self._score(holder, market), holder, last_score, last),
+                "ch: adl skipped a higher-ranked position",
+            )
+            if reads == QUEUE_SCAN_READS:
+                return
+
+    @staticmethod
+    def _popcount(mask: int) -> int:
+        return bin(mask & (2**MAX_MARKETS - 1)).count("1")
 
     def _score(self, account: str, market: int) -> int:
         p = self.pos(account, market)

@@ -16,6 +16,7 @@ SCORE_CAP = 10**24
 
 MAX_MARKETS = 8
 MAX_ADL = 128
+QUEUE_SCAN_READS = 1_600
 MAX_ADL_ARG = 4096
 # Bounds on user input: beyond them notional maths could overflow.
 MAX_SIZE = 10**36

@@ -431,8 +431,9 @@ def deleverage(
     maker_fee: Int,
 ) -> tuple[State, list[dict]]:
     """`Clearinghouse._deleverage` over the listed counterparties (all of them are consumed:
-    the list is exactly as long as the position needs). The ADL order check and the
-    "would go bankrupt" check only add reverts and are not modelled; the side checks are.
+    the list is exactly as long as the position needs, and every listed counterparty is
+    eligible: one the contract skips changes nothing but the list). The ADL order check and
+    the queue's completeness check only add reverts and are not modelled; the side checks are.
 
     Returns the new state and, per counterparty, its take, mark part and haircut part.
     """

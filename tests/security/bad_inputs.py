@@ -234,9 +234,13 @@ CATALOGUE: tuple[Case | Elsewhere, ...] = (
     Case("liquidating address(0) / an unknown account", "clearinghouse", "liquidate", "keeper",
          "ch: unknown account", lambda c: (ZERO, [])),
     Elsewhere("crafted ADL list: unsorted, same side, no position, the bankrupt itself, duplicated, "
-              "too short, a counterparty the haircut would bankrupt", "clearinghouse.liquidate",
+              "too short", "clearinghouse.liquidate",
               "ch: adl order, ch: adl counterparty same side, …",
               "tests/waterfall/test_adl.py::test_adl__bad_list__reverts"),
+    Elsewhere("crafted ADL list that skips a position ranked above the last one it closes (R9)",
+              "clearinghouse.liquidate", "ch: adl skipped a higher-ranked position",
+              "tests/security/test_attack_adl_queue.py::"
+              "test_r9__keeper_skips_the_queue_head__refused__the_coalition_pays_its_own_shortfall"),
     # Clearinghouse: owner's parameters
     Case("listing a market with oracle address(0)", "clearinghouse", "add_market", "owner", "ch: zero address",
          lambda c: (ZERO, _market())),

@@ -169,27 +169,29 @@ def dust_queue(calm_markets, owner, oracle_updater, taker, maker, trader, accoun
     return s, dust
 
 
-def test_r7__the_findings_list__63_dust_and_two_honest_shorts__runs(dust_queue, taker, maker, trader, keeper):
+def test_r7__the_findings_list__63_dust_and_two_honest_shorts__refused_as_a_skip(dust_queue, taker, maker, trader,
+                                                                                 keeper):
     """The list the old keeper built (63 dust accounts at the head, then the honest shorts: 65
-    entries) runs: each dust short is closed whole at the ADL price, the honest shorts take the
-    rest, the haircuts sum to the shortfall."""
+    entries) leaves out the other dust shorts, which rank above the honest ones: R9's skip,
+    refused since the queue's completeness is checked (it used to run)."""
     s, dust = dust_queue
     ch = s.clearinghouse
     findings_list = _queue(s, dust)[:63] + _queue(s, [maker, trader])
     assert len(findings_list) == 65
-    assert dry_run(ch, "liquidate", (taker, findings_list), keeper) is None
-    receipt = ch.liquidate(taker, findings_list, sender=keeper)
-    _assert_socialized_exactly(receipt, taker, ch)
-    closed = [e.counterparty for e in receipt.events if e.event_name == "Deleveraged"]
-    assert closed == findings_list
-    assert all(ch.positions(d, BTC).size == 0 for d in findings_list[:63])
+    assert dry_run(ch, "liquidate", (taker, findings_list), keeper) == "ch: adl skipped a higher-ranked position"
 
 
-def test_r7__a_list_of_exactly_max_adl__runs(dust_queue, taker, maker, trader, keeper):
-    """MAX_ADL - 2 dust accounts and the two honest shorts: MAX_ADL entries, accepted."""
+def test_r7__a_list_of_exactly_max_adl__runs(dust_queue, taker, maker, trader, keeper, accounts, chain):
+    """One dust short buys its position back first: the queue is then MAX_ADL - 2 dust
+    accounts and the two honest shorts, MAX_ADL entries: accepted."""
     s, dust = dust_queue
     ch = s.clearinghouse
-    full = _queue(s, dust)[: MAX_ADL - 2] + _queue(s, [maker, trader])
+    sink = accounts[8]
+    mo, ms = signed(s, dust[0], BTC, DUST, CRASH, chain=chain)
+    to, ts = signed(s, sink, BTC, -DUST, CRASH, chain=chain)
+    s.order_book.match_orders(mo, ms, to, ts, DUST, sender=sink)
+    assert ch.positions(dust[0], BTC).size == 0
+    full = _queue(s, [*dust[1:], maker, trader])
     assert len(full) == MAX_ADL
     receipt = ch.liquidate(taker, full, sender=keeper)
     _assert_socialized_exactly(receipt, taker, ch)

@@ -75,8 +75,20 @@ class Lockstep:
         ]
         if m.conservation_gap() != 0:
             out.append(f"model I2: conservation gap {m.conservation_gap()}")
+        out += self._side_disagreements()
         if m.fund_gap() != 0:
             out.append(f"model I5: fund gap {m.fund_gap()}")
+        return out
+
+    def _side_disagreements(self) -> list[str]:
+        """Each market side's holders, slot by slot (ledger.side_at: the order the ADL queue's
+        completeness check reads a large side in), on chain and in the model."""
+        ch, out = self.system.clearinghouse, []
+        for key in range(2 * self.model.w.ch.market_count):
+            on_chain = [str(ch.side_at(key, i)).lower() for i in range(1, ch.side_count(key) + 1)]
+            in_model = self.model.w.ch.side_at.get(key, [])
+            if on_chain != in_model:
+                out.append(f"side {key}: chain {on_chain}, model {in_model}")
         return out
 
     # --- the step -----------------------------------------------------------------------------

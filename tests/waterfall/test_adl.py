@@ -93,14 +93,13 @@ def test_adl__bad_list__reverts(system, crashed_book, keeper, taker, stranger, c
     assert_reverts(system.clearinghouse, "liquidate", (taker, [names[k] for k in names_list]), keeper, reason)
 
 
-def test_adl__skipping_a_higher_ranked_position__is_accepted(system, crashed_book, keeper, taker, others):
-    """SPEC 6 asks only for non-increasing scores: a keeper may leave out a position ranked
-    above the ones it lists (here a8, third in line). Recorded as a known weakness."""
+def test_adl__skipping_a_higher_ranked_position__refused(system, crashed_book, keeper, taker):
+    """R9: a sorted list that covers the close but leaves out a position ranked above the last
+    one it closes (a8, third in line) is refused, and nothing moves
+    (tests/security/test_attack_adl_queue.py: the attack with numbers)."""
     _, _, names = crashed_book
-    before = sizes(system)
-    r = system.clearinghouse.liquidate(taker, [names["maker"], names["a9"], names["vault"]], sender=keeper)
-    assert [d.counterparty for d in events(r, "Deleveraged")] == [names[k].address for k in ("maker", "a9", "vault")]
-    assert_waterfall_sound(system, r, taker, before)
+    assert_reverts(system.clearinghouse, "liquidate", (taker, [names[k] for k in ("maker", "a9", "vault")]),
+                   keeper, "ch: adl skipped a higher-ranked position")
 
 
 @pytest.fixture
@@ -216,9 +215,10 @@ def test_adl__bankrupt_short__longs_sell_below_mark(system, chain, liquidator, t
 def test_adl__counterparty_the_haircut_would_bankrupt__is_not_eligible(system, chain, liquidator, keeper, taker,
                                                                        others):
     """A counterparty's equity is cross-margined: a9 is short 1 BTC in profit (first in line)
-    but long 10 ETH deep in loss, so the bankrupt long's shortfall exceeds its equity. Listing
-    it reverts (ADL must not leave a new account in debt, I4); the keeper skips it and the
-    next short, a8, absorbs the whole shortfall. a9 is left untouched."""
+    but long 10 ETH deep in loss, so the bankrupt long's shortfall exceeds its equity. The
+    contract skips it where it is listed (ADL must not leave an account in debt, I4) and the
+    next short, a8, absorbs the whole shortfall; a9 is left untouched. Leaving a9 out of the
+    list is refused: it ranks above a8, and only the contract may find it not eligible."""
     from tests.waterfall.books import ETH, buy_from_vault
 
     ch = system.clearinghouse
@@ -233,14 +233,15 @@ def test_adl__counterparty_the_haircut_would_bankrupt__is_not_eligible(system, c
     shortfall = -ch.equity(taker) - ch.insurance_due()  # the fund's dues pay first
     assert shortfall > ch.equity(a9) > ch.margin_requirements(a9)[1]  # healthy, but cannot absorb it
     assert liquidator.adl_queue(BTC, longs=False)[:2] == [a9.address, a8.address]
-    assert_reverts(ch, "liquidate", (taker, [a9]), keeper, "ch: adl counterparty would go bankrupt")
+    assert_reverts(ch, "liquidate", (taker, [a9]), keeper, "ch: adl list too short")  # skipped
+    assert_reverts(ch, "liquidate", (taker, [a8]), keeper, "ch: adl skipped a higher-ranked position")
     before = sizes(system)
-    a9_before = (ch.margin(a9), ch.positions(a9, BTC).size, ch.positions(a9, ETH).size)
+    a9_before = (ch.equity(a9), ch.positions(a9, BTC).size, ch.positions(a9, ETH).size)
     result = liquidator.liquidate(taker)
-    assert result.counterparties == [a8.address]
+    assert result.counterparties == [a9.address, a8.address]
     (d,) = events(result.receipt, "Deleveraged")
     assert (d.counterparty, d.haircut) == (a8.address, shortfall)
-    assert (ch.margin(a9), ch.positions(a9, BTC).size, ch.positions(a9, ETH).size) == a9_before
+    assert (ch.equity(a9), ch.positions(a9, BTC).size, ch.positions(a9, ETH).size) == a9_before
     assert_waterfall_sound(system, result.receipt, taker, before)
 
 

@@ -5,11 +5,12 @@ For every liquidatable account, the plan-mode list must be
 - accepted by the contract path: the model's `liquidate` with that list, run for real, passes and
   ends in exactly the state (and events) the plan's run ended in; accounts outside the plan's
   scope are untouched;
-- the queue the contract guarantees (SPEC section 6): at every step, the highest-ranked eligible
-  opposite-side position, judged independently of the planner by running `liquidate` with
-  explicit lists: the state at that step, every candidate's score there, and which candidates
-  the contract would refuse ("ch: adl counterparty would go bankrupt") or reject as out of order.
-When there is no plan, no counterparty the contract would accept was left out.
+- the queue the contract guarantees (SPEC section 6): at every step, the highest-ranked
+  opposite-side position not listed yet, judged independently of the planner by running
+  `liquidate` with explicit lists: the state at that step and every candidate's score there;
+  a listed position the step does not close (no Deleveraged event) is one the contract skipped
+  as not eligible, and is left exactly as it was.
+When there is no plan, no counterparty the contract would close was left out.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from hypothesis import strategies as st
 
 from perpvault.chain.deploy import DEFAULT_MARKETS, DEFAULT_RISK
 from perpvault.keeper import NoPlan, Plan, plan_liquidation
-from perpvault.keeper.plan import NOT_ELIGIBLE
 from perpvault.model import Exchange, MarketParams, Revert, RiskParams
 from perpvault.model.maths import ahead
 from perpvault.units import PPM, usdc
@@ -36,7 +36,7 @@ LP = "0x" + "0d" * 20
 TRADERS = [f"0x{(i + 1) * 0x1111:040x}" for i in range(8)]
 LIST_TOO_SHORT = "ch: adl list too short"
 # Why the contract refuses a counterparty at its step (the list's entry, not the waterfall).
-REFUSED = (NOT_ELIGIBLE, "ch: adl order", "ch: adl counterparty has no position",
+REFUSED = ("ch: adl order", "ch: adl counterparty has no position",
            "ch: adl counterparty same side", "ch: adl bankrupt as counterparty")
 
 
@@ -124,9 +124,17 @@ def opposite(ch, account: str, market: int) -> list[str]:
             and acct.positions[market].size != 0 and (acct.positions[market].size > 0) != (mine > 0)]
 
 
+def unchanged(after, before, a: str) -> bool:
+    """`a`'s positions and equity are the same in both states (settled funding aside)."""
+    def sizes(ch):
+        return {m: (p.size, p.open_notional) for m, p in ch.accounts[a].positions.items()}
+    return sizes(after) == sizes(before) and after._health(a).equity == before._health(a).equity
+
+
 def assert_queue_order(ex: Exchange, account: str, plan: Plan) -> None:
-    """Each counterparty of the plan is the highest-ranked one the contract would accept there."""
-    k = 0
+    """Each entry of the plan's list is the highest-ranked position not listed yet in its
+    _deleverage; the entries before each Deleveraged event's counterparty were skipped."""
+    cps, k = plan.counterparties, 0
     prev: tuple[int, str] | None = None
     for e in plan.events:
         if e.name == "Liquidated":
@@ -134,30 +142,34 @@ def assert_queue_order(ex: Exchange, account: str, plan: Plan) -> None:
             continue
         if e.name != "Deleveraged":
             continue
-        market, chosen = e.args["market"], plan.counterparties[k]
-        assert e.args["counterparty"] == chosen
-        reason, at_step = run_list(ex, account, plan.counterparties[:k])
-        assert reason == LIST_TOO_SHORT, reason  # the list runs out exactly here
-        ch = at_step.w.ch
-        scores = {a: ch.adl_score(a, market) for a in opposite(ch, account, market)}
-        in_order = [a for a in scores if prev is None or ahead(*prev, scores[a], a)]
-        eligible = [a for a in in_order
-                    if run_list(ex, account, [*plan.counterparties[:k], a])[0] != NOT_ELIGIBLE]
-        best = eligible[0]  # first in line by the contract's own order (perp_math._ahead's twin)
-        for a in eligible[1:]:
-            if ahead(scores[a], a, scores[best], best):
-                best = a
-        assert chosen == best, f"step {k}: planned {chosen}, the queue's next eligible is {best}"
-        if any(ahead(scores[a], a, scores[best], best) for a in in_order if a not in eligible):
+        market = e.args["market"]
+        while True:
+            chosen = cps[k]
+            reason, at_step = run_list(ex, account, cps[:k])
+            assert reason == LIST_TOO_SHORT, reason  # the list runs out exactly here
+            ch = at_step.w.ch
+            scores = {a: ch.adl_score(a, market) for a in opposite(ch, account, market)}
+            in_order = [a for a in scores if prev is None or ahead(*prev, scores[a], a)]
+            best = in_order[0]  # first in line by the contract's own order (perp_math._ahead's twin)
+            for a in in_order[1:]:
+                if ahead(scores[a], a, scores[best], best):
+                    best = a
+            assert chosen == best, f"step {k}: planned {chosen}, the queue's next is {best}"
+            prev = (scores[chosen], chosen)
+            k += 1
+            if chosen == e.args["counterparty"]:
+                break
+            # Skipped as not eligible: the step left its position and equity as they were
+            # (its funding was settled into margin).
+            _, after = run_list(ex, account, cps[:k])
+            assert unchanged(after.w.ch, ch, chosen)
             event("ADL: a higher-ranked position skipped as not eligible")
         if len(set(scores.values())) < len(scores):
             event("ADL: tied scores on the opposite side")
-        prev = (scores[chosen], chosen)
-        k += 1
-    assert k == len(plan.counterparties)
+    assert k == len(cps)
     if len({e.args["market"] for e in plan.events if e.name == "Deleveraged"}) > 1:
         event("ADL: in two markets")
-    if len(set(plan.counterparties)) < len(plan.counterparties):
+    if len(set(cps)) < len(cps):
         event("ADL: one counterparty listed twice")
 
 
@@ -172,7 +184,11 @@ def assert_none_left(ex: Exchange, account: str, exc: NoPlan) -> None:
         if ch.positions_of(account, market).size == 0:
             continue
         for a in opposite(ch, account, market):
-            reason, _ = run_list(ex, account, [*exc.counterparties, a])
+            reason, after = run_list(ex, account, [*exc.counterparties, a])
+            if reason == LIST_TOO_SHORT:  # skipped as not eligible, or closed: then it was left out
+                _, before = run_list(ex, account, exc.counterparties)
+                assert unchanged(after.w.ch, before.w.ch, a), f"{a} was left out"
+                continue
             assert reason in REFUSED, f"{a} would be taken after {exc.counterparties} ({reason})"
 
 

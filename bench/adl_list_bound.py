@@ -8,18 +8,20 @@ The worst case per listed counterparty: every counterparty is a distinct account
 position in every listed market (MAX_MARKETS of them), with funding accrued in each, so the
 waterfall settles MAX_MARKETS positions per counterparty, reads its health over all of them
 twice (its ADL score and the no-debt check) and writes its margin and its funding indexes.
-A long of k x 0.01 BTC, bought from a house account, goes bankrupt (equity -2% of notional)
-with an empty insurance fund, so all of it is closed by ADL against k shorts of 0.01 BTC each,
+A long of k x 0.01 BTC, bought from a house account, goes bankrupt (equity -2% of notional,
+less what the fund is owed: the fills' fee shares, which pay bad debt first) with an empty
+insurance fund, so all of it is closed by ADL against k shorts of 0.01 BTC each,
 in ADL rank order; the transaction is sent with a 30,000,000 gas limit on an Anvil whose
 blocks hold 30,000,000 gas.
 
 Two runs:
 
-* probe: the contracts compiled with MAX_ADL raised to the largest k measured (a copy of
-  contracts/ with constants.vy edited), k = 1 .. PROBE_KS: where the 30M block ends, and the
-  gas per counterparty;
-* shipped: the repository's contracts at k = 1, MAX_ADL / 2 and MAX_ADL: the bound it ships
-  with fits.
+* probe: the contracts compiled with MAX_ADL raised to the largest k measured and the queue's
+  completeness check down to one read (a copy of contracts/ with constants.vy edited), k = PROBE_KS: where
+  the 30M block ends, and the gas per counterparty of the list alone;
+* shipped: the repository's contracts at k = 16, MAX_ADL / 2 and MAX_ADL: the bound it ships
+  with fits, the completeness check reading the rest of the side included
+  (bench/adl_queue_scan.py prices that check and the worst list and check together).
 
 The measuring plumbing is perpvault.bench's (accounts from fixed keys, fixed clock, raw RPC).
 """
@@ -39,7 +41,7 @@ from perpvault.bench import FAR_EXPIRY, GENESIS, P0, Bench, price, size
 
 BLOCK_GAS = 30_000_000
 OSAKA_TX_CAP = 2**24  # EIP-7825's per-transaction cap (16,777,216), for reference
-PROBE_KS = (1, 64, 128, 160, 192, 256)
+PROBE_KS = (16, 64, 128, 160, 192, 256)
 CP_BTC = size(0.01)  # each counterparty's BTC short
 ALT_PRICE = price(100)
 ALT_NOTIONAL = 500 * 10**6  # atoms: each counterparty's long in every other market
@@ -84,7 +86,8 @@ class ListBench(Bench):
                             via=raw_deployer(self.rpc, keys=keys, artifacts=artifacts))
             s = self.s
             ch = s.abis["Clearinghouse"]
-            self.f = {n: ch.fn(n) for n in ("health", "adl_score", "positions", "liquidate", "deposit")}
+            self.f = {n: ch.fn(n) for n in ("health", "adl_score", "positions", "liquidate", "deposit",
+                                            "insurance_due")}
             self.f_match = s.abis["OrderBook"].fn("match_orders")
             self.f_usdc = {n: s.abis["MockUSDC"].fn(n) for n in ("mint", "approve")}
             self.f_price = s.abis["PriceFeed"].fn("set_price")
@@ -144,7 +147,8 @@ class ListBench(Bench):
         victim = self.acct(f"list-victim-{k}")
         self.fund(victim, 70 * k)  # ~8.6x on 600 USDC a counterparty
         self.trade(self.house, victim, 0, CP_BTC * k)
-        self.set_price(0, self._price_for(victim, CP_BTC * k, -0.02))
+        # -2% of notional beyond what the fund is owed (the fills' fee shares pay bad debt first).
+        self.set_price(0, self._price_for(victim, CP_BTC * k, -0.02, offset=self.call(self.f["insurance_due"])))
         scored = [(adl_key(self.call(self.f["adl_score"], cp, 0), cp), cp) for cp in self.cps]
         order = [cp for _, cp in sorted(scored)][:k]
         data = self.f["liquidate"].encode(victim, order)
@@ -152,7 +156,7 @@ class ListBench(Bench):
             receipt = self.rpc.send_transaction(self.keeper, self.s.clearinghouse, data, gas=BLOCK_GAS,
                                                 label=f"liquidate, {k} counterparties")
             gas, ok, reason = int(receipt["gasUsed"], 16), True, None
-            self._expect(receipt, liquidated=1, to_vault=False, covered=False, adl=k)
+            self._expect(receipt, liquidated=1, to_vault=False, covered=True, adl=k)
         except TxReverted as exc:
             gas, ok, reason = None, False, exc.reason
         self.revert(snap)
@@ -162,7 +166,8 @@ class ListBench(Bench):
 
 
 def _probe_contracts(bound: int, into: Path) -> Path:
-    """A copy of contracts/ compiled with MAX_ADL = `bound`."""
+    """A copy of contracts/ compiled with MAX_ADL = `bound` and the queue's completeness check
+    down to one read (QUEUE_SCAN_READS = 1), so the probe prices the list alone."""
     from perpvault.paths import repo_root
 
     dst = into / "contracts"
@@ -171,6 +176,9 @@ def _probe_contracts(bound: int, into: Path) -> Path:
     text, n = re.subn(r"^MAX_ADL: constant\(uint256\) = \d+$", f"MAX_ADL: constant(uint256) = {bound}",
                       constants.read_text(), flags=re.M)
     assert n == 1, "MAX_ADL not found in constants.vy"
+    text, n = re.subn(r"^QUEUE_SCAN_READS: constant\(uint256\) = [\d_]+$", "QUEUE_SCAN_READS: constant(uint256) = 1",
+                      text, flags=re.M)
+    assert n == 1, "QUEUE_SCAN_READS not found in constants.vy"
     constants.write_text(text)
     return dst
 
@@ -214,7 +222,7 @@ def report(probe: list[dict], shipped: list[dict], n_markets: int, max_adl: int,
         "bankrupt at -2% of notional, empty insurance fund, closed by ADL against k shorts of 0.01 BTC in ADL "
         "rank order. Gas is the receipt's `gasUsed`.",
         "",
-        "## Probe (contracts compiled with MAX_ADL = the largest k)",
+        "## Probe (contracts compiled with MAX_ADL = the largest k, the completeness check down to one read)",
         "",
         "| k counterparties | gas | fits 30M | calldata bytes |",
         "|---:|---:|---|---:|",
@@ -228,7 +236,7 @@ def report(probe: list[dict], shipped: list[dict], n_markets: int, max_adl: int,
         f"**{largest_block}**; under Osaka's per-transaction cap of {OSAKA_TX_CAP:,} gas (EIP-7825): "
         f"{largest_tx}.",
         "",
-        f"## Shipped contracts (MAX_ADL = {max_adl})",
+        f"## Shipped contracts (MAX_ADL = {max_adl}; the completeness check reads the rest of the side)",
         "",
         "| k counterparties | gas | share of a 30M block |",
         "|---:|---:|---:|",
@@ -256,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         probe = run(ks, markets, _probe_contracts(max(ks), Path(tmp)))
     print(f"shipped: MAX_ADL = {MAX_ADL}")
-    shipped = run(tuple(sorted({1, MAX_ADL // 2, MAX_ADL})), markets, None)
+    shipped = run(tuple(sorted({16, MAX_ADL // 2, MAX_ADL})), markets, None)
     data, md = report(probe, shipped, len(markets), MAX_ADL, time.monotonic() - start)
     print()
     print(md)

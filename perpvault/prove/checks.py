@@ -416,6 +416,26 @@ def adl_cp_loss(B):
     return pre, z3.And(err >= 0, err <= 1)
 
 
+def adl_skip_exact(B):
+    """The contract's eligibility test (adl.vy `_deleverage`: skip a listed counterparty when
+    `E - mark part - haircut part + value(q + delta) - value(q) < fee`) is the counterparty's
+    equity after the step, exactly: so it skips exactly the steps that would leave it in
+    debt, and never an eligible one."""
+    pre: list = []
+    st = sym_state(adl_names(1), pre, settled=("a", "cp0"))
+    a = st["acc"]["a"]
+    price = u("price", pre)
+    post, legs = t.deleverage(B, st, "a", g.neg(B, a["q"]), price, u("haircut", pre), ["cp0"],
+                              u("maker_fee", pre))
+    c0, c1 = st["acc"]["cp0"], post["acc"]["cp0"]
+    e0 = c0["m"] + g.value(B, c0["q"], price) - c0["on"]
+    e1 = c1["m"] + g.value(B, c1["q"], price) - c1["on"]
+    leg = legs[0]
+    after = e0 - leg["mark"] - leg["haircut"] + g.value(B, c0["q"] + leg["delta"], price) - g.value(B, c0["q"], price)
+    fee = 0 if B.mut("adl_skip_without_fee") else leg["fee"]  # MUTANT: the fee left out
+    return pre, e1 == after - fee
+
+
 def waterfall_zero(n: int):
     """End to end for a bankrupt one-market account (E < 0): charges (capped: none), fund
     cover, ADL of the whole position with the uncovered S against n counterparties. The
@@ -633,6 +653,9 @@ def _checks() -> list[Check]:
                   "each counterparty opposite side, moves toward zero, never flips",
                   adl_props(n, "I7"), b),
         ]
+    cs.append(Check("adl[1]: skip test exact", "adl[1]",
+                    "the eligibility test = the counterparty's equity after the step",
+                    adl_skip_exact, ADL_BOUNDS.format(n=1)))
     cs.append(Check("adl[1]: counterparty loss", "adl[1]",
                     "counterparty's ΔE = -(haircut + fee) + r, r ∈ {0, 1}", adl_cp_loss,
                     ADL_BOUNDS.format(n=1)))
@@ -654,6 +677,8 @@ MUTANTS: dict[str, tuple[str, list[str]]] = {
                              ["adl[1]: I6", "adl[2]: I6", "adl[1]: bankrupt +S"]),
     "adl_no_remainder": ("ADL: the last counterparty's haircut is pro rata too (remainder lost)",
                          ["adl[2]: I6"]),
+    "adl_skip_without_fee": ("ADL: the eligibility test leaves out the maker fee (an account the "
+                             "fee puts in debt is taken)", ["adl[1]: skip test exact"]),
     "adl_same_side": ("ADL: a same-side counterparty is accepted",
                       ["adl[1]: bankrupt +S", "adl[1]: I7"]),
     "trade_round_flip": ("trade cash: buyer pays floor, seller gets ceil",
@@ -715,6 +740,7 @@ HINTS: dict[str | tuple[str, str], dict[str, int]] = {
     ("adl_haircut_plus_one", "adl[2]: I6"): {**_ADL_HINT, "a.size": 2, "cp0.size": -1,
                                             "cp1.size": -1},
     "adl_same_side": _ADL_HINT,
+    "adl_skip_without_fee": {**_ADL_HINT, "maker_fee": 200},
     # The vault short 1 with cap and scale 1: the rate is 1; the oracle's update dated now.
     "index_priced_at_oracle_now": {**_TRADE_HINT, "cap": 1, "scale": 1, "last": 0, "now": 1,
                                    "updated": 1, "vault.size": -1},

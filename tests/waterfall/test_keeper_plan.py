@@ -239,3 +239,41 @@ def test_plan__on_random_crashed_books__is_the_queue_the_contract_accepts(ex):
             assert ex.last_events == plan.outcome.w.events
             assert book(ex, scope) == book(plan.outcome, scope)
             assert book(ex, others)["accounts"] == untouched
+
+
+# --- no list changes who pays (R9) ----------------------------------------------------------------
+
+
+def _payers(events) -> list[tuple]:
+    """Who paid what: each Deleveraged event's counterparty, market, size and haircut."""
+    return [(e[2], e[3], e[4], e[6]) for e in events if e[0] == "Deleveraged"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(ex=crashed_books(), data=st.data())
+def test_any_list_the_contract_accepts__makes_the_same_accounts_pay_the_same(ex, data):
+    """R9 on random crashed books: lists built from the honest plan by dropping entries and
+    adding other opposite-side positions in any order. Whatever the contract path accepts
+    makes exactly the plan's counterparties pay exactly the plan's haircuts; dropping a
+    position ranked above the last one closed is refused. (With the completeness check
+    removed, tests/security/old_code/R9-keeper-skip.patch, a skipping list passes.)"""
+    for account in [a for a in ex.ch.known if ex.is_liquidatable(a)]:
+        try:
+            plan = plan_liquidation(ex, account, KEEPER)
+        except NoPlan:
+            continue
+        if not plan.counterparties:
+            continue
+        honest = _payers(plan.outcome.w.events)
+        side = sorted({a for m in range(ex.ch.market_count) if ex.ch.positions_of(account, m).size
+                       for a in opposite(ex.ch, account, m)})
+        keep = data.draw(st.lists(st.booleans(), min_size=len(plan.counterparties),
+                                  max_size=len(plan.counterparties)), label="keep each planned entry")
+        extra = data.draw(st.lists(st.sampled_from(side), max_size=3), label="other positions added")
+        cps = [a for a, k in zip(plan.counterparties, keep, strict=True) if k] + extra
+        before = len(ex.w.events)
+        reason, run = run_list(ex, account, cps)
+        event(f"crafted list: {'accepted' if reason is None else reason}")
+        if reason is None:
+            assert _payers(run.w.events[before:]) == honest, f"{cps} changed who pays"
+        return

@@ -25,6 +25,7 @@ JOBS = (
     "perpvault.bench",  # perpvault bench
     "perpvault.keeper",  # perpvault keeper
     "perpvault.node",  # perpvault node
+    "perpvault.adl_rank",  # perpvault adl-rank
 )
 
 

@@ -82,7 +82,7 @@ def test_every_subcommand_has_a_description_in_help():
         if sub._subparsers is not None:
             for inner, subsub in _subcommands(sub):
                 assert subsub.description and len(subsub.description) > 40, f"{name} {inner}"
-    assert names == ["demo", "fuzz", "prove", "bench", "keeper", "node"]
+    assert names == ["demo", "fuzz", "prove", "bench", "keeper", "node", "adl-rank"]
 
 
 def test_bench_alone_prints_benchs_help(capsys):

@@ -63,3 +63,40 @@ def test_adl_rank__five_positions__lights_5_to_1(system, crashed_book, chain, lp
     assert len(queue) == 5 and queue == liquidator.adl_queue(BTC, longs=False)
     lights = [tuple(system.lens.adl_rank(a, BTC)) for a in queue]
     assert lights == [(i + 1, 5, 5 - i) for i in range(5)]
+
+
+def _rpc_view(system, chain):
+    from perpvault.adl_rank import rpc_view
+
+    return rpc_view(chain.provider.uri, system.clearinghouse.address)
+
+
+@pytest.mark.parametrize("place", [1, 2, 3, 4])
+def test_adl_rank_command__reads_the_side_from_a_node__as_risklens_ranks_it(system, crashed_book, chain, place):
+    """`perpvault adl-rank`'s reading (over JSON-RPC, from the Clearinghouse's side list): the
+    same place, count and quantile as RiskLens, the size ranked above it, the queue's head."""
+    from perpvault.adl_rank import adl_standing
+
+    margins, basis, names = crashed_book
+    queue = expected_queue(system, margins, basis, names)
+    account = queue[place - 1]
+    standing = adl_standing(_rpc_view(system, chain), account, BTC, top=2)
+    assert (standing.place, standing.count, standing.quantile) == tuple(system.lens.adl_rank(account, BTC))
+    sizes = [abs(system.clearinghouse.positions(a, BTC).size) for a in queue]
+    assert standing.size_ahead == sum(sizes[: place - 1])
+    assert [a for a, _ in standing.head] == queue[:2]
+    assert standing.score == system.clearinghouse.adl_score(account, BTC)
+    assert f"place {place} of 4 on the short side" in standing.describe()
+
+
+def test_adl_rank_command__prints_the_standing_and_refuses_an_unknown_market(system, crashed_book, chain, capsys):
+    from perpvault.cli import main
+
+    _, _, names = crashed_book
+    args = ["adl-rank", "--url", chain.provider.uri, "--clearinghouse", system.clearinghouse.address]
+    assert main([*args, "--market", "0", names["maker"].address]) == 0
+    assert "place 1 of 4 on the short side, quantile 5" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--market", "7", names["maker"].address])
+    assert exc.value.code == 2
+    assert "--market 7: the Clearinghouse lists markets 0..1" in capsys.readouterr().err

@@ -9,6 +9,7 @@
         never flipped, never pushed into debt (I4, I7).
 """
 
+from snekmate.utils import math
 from . import constants
 from . import perp_math
 from . import ledger
@@ -39,11 +40,12 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
          the keeper's order. The account receives value(-close) + haircut in
          total (the ADL price); each counterparty pays its pro-rata part of the
          mark value and of the haircut, the last one the remainders, so the
-         parts sum exactly. Counterparties pay the maker fee. A listed
-         counterparty its part would leave below zero equity is not eligible:
-         it is skipped, and keeps its place in the order. Then the queue's
-         completeness (`_check_complete`). Returns the cursor after the last
-         counterparty used.
+         parts sum exactly. Counterparties pay the maker fee. ADL never leaves
+         an account in debt: a listed counterparty that cannot pay its whole
+         part gives up the largest part of its take it can pay (`_affordable`),
+         and none if that is nothing; either way it keeps its place in the
+         order and the list goes on. Then the queue's completeness
+         (`_check_complete`). Returns the cursor after the last counterparty used.
     """
     total_abs: int256 = abs(close)
     # What the account receives for the closed size, signed (< 0: it pays).
@@ -53,7 +55,8 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
     haircut_left: int256 = convert(haircut, int256)
     prev_score: int256 = max_value(int256)
     prev: address = empty(address)
-    skipped: DynArray[address, constants.MAX_ADL] = []
+    # Listed, still on the side, and exempt from the completeness check: capped or skipped.
+    exempt: DynArray[address, constants.MAX_ADL] = []
     maker_fee: uint256 = parameters._rates(market).maker_fee
     i: uint256 = cursor
     for _: uint256 in range(constants.MAX_ADL):
@@ -74,25 +77,22 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
         prev = cp
         prev_score = score
         take: int256 = min(abs(cq), left)
-        cp_mark: int256 = mark_left
-        cp_haircut: int256 = haircut_left
-        if take != left:
-            cp_mark = mark_leg * take // total_abs
-            cp_haircut = convert(haircut, int256) * take // total_abs
-        # The counterparty's position moves toward zero by `take`; it pays
-        # (receives, if negative) the mark leg plus its haircut.
-        cp_delta: int256 = -take if cq > 0 else take
-        fee: uint256 = perp_math._fee(take, price, maker_fee)
-        # Its equity after the step, exactly: margin - open_notional moves by
-        # -(cp_mark + cp_haircut), the position's value from cq to cq + cp_delta,
-        # and the fee (funding is settled). Below zero: not eligible, skipped
-        # (dYdX skips such accounts too): ADL never leaves an account in debt.
-        if equity - cp_mark - cp_haircut + perp_math._value(cq + cp_delta, price) - perp_math._value(cq, price) < convert(fee, int256):
-            skipped.append(cp)
-            continue
+        cp_mark: int256 = 0
+        cp_haircut: int256 = 0
+        fee: uint256 = 0
+        cp_mark, cp_haircut, fee = self._parts(take, left, total_abs, mark_leg, mark_left, haircut, haircut_left, price, maker_fee)
+        if self._after(equity, cq, take, cp_mark + cp_haircut, price) < convert(fee, int256):
+            take = self._affordable(equity, total_abs, haircut, price, maker_fee, take)
+            cp_mark, cp_haircut, fee = self._parts(take, left, total_abs, mark_leg, mark_left, haircut, haircut_left, price, maker_fee)
+            exempt.append(cp)
+            if take == 0 or self._after(equity, cq, take, cp_mark + cp_haircut, price) < convert(fee, int256):
+                continue
         left -= take
         mark_left -= cp_mark
         haircut_left -= cp_haircut
+        # The counterparty's position moves toward zero by `take`; it pays
+        # (receives, if negative) the mark leg plus its haircut.
+        cp_delta: int256 = -take if cq > 0 else take
         ledger._change_position(cp, market, cp_delta, cp_mark + cp_haircut)
         ledger._change_position(account, market, -cp_delta, -(cp_mark + cp_haircut))
         ledger.margin[cp] -= convert(fee, int256)
@@ -107,18 +107,60 @@ def _deleverage(account: address, market: uint256, close: int256, price: uint256
             haircut=convert(cp_haircut, uint256),
         )
     assert left == 0, "ch: adl list too short"
-    self._check_complete(market, close > 0, prev, prev_score, skipped)
+    self._check_complete(market, close > 0, prev, prev_score, exempt)
     return i
 
 
 @internal
+@pure
+def _parts(take: int256, left: int256, total_abs: int256, mark_leg: int256, mark_left: int256, haircut: uint256, haircut_left: int256, price: uint256, maker_fee: uint256) -> (int256, int256, uint256):
+    """
+    @dev A take's part of the mark leg and of the haircut (pro rata, floored;
+         the remainders when it takes all that is left) and its maker fee.
+    """
+    if take == left:
+        return mark_left, haircut_left, perp_math._fee(take, price, maker_fee)
+    return mark_leg * take // total_abs, convert(haircut, int256) * take // total_abs, perp_math._fee(take, price, maker_fee)
+
+
+@internal
+@pure
+def _after(equity: int256, cq: int256, take: int256, cash: int256, price: uint256) -> int256:
+    """
+    @dev A counterparty's equity after giving up `take` for `cash`, before the
+         fee, exactly: funding is settled, `margin - open_notional` moves by
+         -cash (`ledger._change_position`) and the position's value from cq to
+         cq moved `take` toward zero.
+    """
+    q_after: int256 = cq - take if cq > 0 else cq + take
+    return equity - cash + perp_math._value(q_after, price) - perp_math._value(cq, price)
+
+
+@internal
+@pure
+def _affordable(equity: int256, total_abs: int256, haircut: uint256, price: uint256, maker_fee: uint256, take: int256) -> int256:
+    """
+    @dev The largest part of `take` a counterparty with `equity` can surely pay:
+         a take t costs at most (haircut + fee(close)) * t / |close| + 3 atoms
+         (the floored haircut part, the ceiled fee, the mark part and value
+         floors), so t = (equity - 3) * |close| / (haircut + fee(close)),
+         below `take` (which it could not pay). `_deleverage` checks it exactly.
+    """
+    cost: uint256 = haircut + perp_math._fee(total_abs, price, maker_fee)
+    if equity <= 3 or cost == 0:
+        return 0
+    t: uint256 = math._mul_div(convert(equity - 3, uint256), convert(total_abs, uint256), cost, False)
+    return min(convert(t, int256), take - 1)
+
+
+@internal
 @view
-def _check_complete(market: uint256, longs: bool, last: address, last_score: int256, skipped: DynArray[address, constants.MAX_ADL]):
+def _check_complete(market: uint256, longs: bool, last: address, last_score: int256, exempt: DynArray[address, constants.MAX_ADL]):
     """
     @dev Who pays is not the keeper's choice (SPEC section 6, `queue`): every
          position left on the counterparties' side other than the last one
          closed (`last`, scored before its step) ranks below it or was listed
-         and found not eligible. Positions closed in full have left the side;
+         and could not pay its whole part (`exempt`: capped or skipped). Positions closed in full have left the side;
          the rest were untouched by this step, so their scores now are their
          scores at its start. Each score is `_score`'s, from the same equity
          `margin_rule._health` computes, with each market's price and funding
@@ -141,7 +183,7 @@ def _check_complete(market: uint256, longs: bool, last: address, last_score: int
         if slot > n:
             break
         holder: address = ledger.side_at[key][slot]
-        if holder == last or holder in skipped:
+        if holder == last or holder in exempt:
             continue
         reads += 1
         mine: ledger.Position = ledger._pos(holder, market)

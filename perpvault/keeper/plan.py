@@ -3,9 +3,9 @@
 ``Clearinghouse.liquidate(account, counterparties)`` takes the bankrupt's opposite side from
 the keeper's flat list where a close cannot go to the LiquidityVault, market by market
 (market-id order), and checks every counterparty: opposite side, holding a position, scores
-strictly decreasing (ties by lower address); one its share would push below zero equity is
-skipped ("not eligible"). It then checks that no position left on that side ranks above the
-last one it closed unless it was listed and skipped (as far as QUEUE_SCAN_READS reads of the
+strictly decreasing (ties by lower address); one that cannot pay its whole share gives up
+the largest part it can pay, or none. It then checks that no position left on that side ranks above the
+last one it closed unless it was listed and could not pay its whole share (as far as QUEUE_SCAN_READS reads of the
 side reach). So the keeper must know, before it sends, which closes reach ADL and who pays, in
 order: the whole head of the queue down to the last position closed.
 
@@ -18,8 +18,8 @@ position not yet taken. A step changes only the bankrupt and that counterparty, 
 counterparty's funding moves it into margin without changing its equity, so the ranking made
 at the start is the one the contract checks at each step (the run checks it anyway: a wrong
 ranking reverts with "ch: adl order"). The contract's eligibility rule is the model's own line:
-a counterparty whose share would put it below zero is skipped where it stands, in the plan as
-on chain, and keeps its place in the list. The caller then runs the same ``liquidate`` for real
+a counterparty that cannot pay its whole share gives up what it can where it stands, in the
+plan as on chain, and keeps its place in the list. The caller then runs the same ``liquidate`` for real
 with the list.
 """
 
@@ -71,7 +71,7 @@ class AdlQueue:
         self.cursor = cursor
 
     def extend(self, ch: Clearinghouse, cps: list[str]) -> None:
-        # The next in line after the last one this _deleverage listed (closed or skipped).
+        # The next in line after the last one this _deleverage listed (closed, capped or skipped).
         start = self.place[cps[-1]] + 1 if len(cps) > self.cursor else 0
         if start < len(self.queue):
             cps.append(self.queue[start])

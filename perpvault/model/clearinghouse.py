@@ -846,7 +846,7 @@ class Clearinghouse:
         haircut_left = to_int(haircut)
         prev_score = pm.INT256_MAX
         prev = ZERO_ADDRESS
-        skipped: list[str] = []
+        exempt: list[str] = []  # listed, still on the side: capped or skipped
         maker_fee = self.params[market].maker_fee
         i = cursor
         if self.planner is not None:  # plan mode (AdlPlanner), not in the contract
@@ -873,18 +873,19 @@ class Clearinghouse:
             prev = cp
             prev_score = score
             take = min(vabs(cq), left)
-            cp_mark = mark_left
-            cp_haircut = haircut_left
-            if take != left:
-                cp_mark = trunc_div(i256(mark_leg * take), total_abs)
-                cp_haircut = trunc_div(i256(to_int(haircut) * take), total_abs)
+            cp_mark, cp_haircut, fee = self._parts(
+                take, left, total_abs, mark_leg, mark_left, haircut, haircut_left, price, maker_fee
+            )
+            if self._after(equity, cq, take, i256(cp_mark + cp_haircut), price) < to_int(fee):
+                # Cannot pay its whole part: the largest part it can pay, or none.
+                take = self._affordable(equity, total_abs, haircut, price, maker_fee, take)
+                cp_mark, cp_haircut, fee = self._parts(
+                    take, left, total_abs, mark_leg, mark_left, haircut, haircut_left, price, maker_fee
+                )
+                exempt.append(cp)
+                if take == 0 or self._after(equity, cq, take, i256(cp_mark + cp_haircut), price) < to_int(fee):
+                    continue
             cp_delta = -take if cq > 0 else take
-            fee = pm.fee(take, price, maker_fee)
-            # Not eligible (its equity after the step, exactly, below zero): skipped.
-            after = equity - cp_mark - cp_haircut + pm.value(i256(cq + cp_delta), price) - pm.value(cq, price)
-            if after < to_int(fee):
-                skipped.append(cp)
-                continue
             left = i256(left - take)
             mark_left = i256(mark_left - cp_mark)
             haircut_left = i256(haircut_left - cp_haircut)
@@ -897,18 +898,41 @@ class Clearinghouse:
             adl_price = to_uint(vabs(trunc_div(i256(i256(cp_mark + cp_haircut) * 10**30), take)))
             self.w.log("Deleveraged", account, cp, market, cp_delta, adl_price, to_uint(cp_haircut))
         require(left == 0, "ch: adl list too short")
-        self._check_complete(market, close > 0, prev, prev_score, skipped)
+        self._check_complete(market, close > 0, prev, prev_score, exempt)
         return i
 
-    def _check_complete(self, market: int, longs: bool, last: str, last_score: int, skipped: list[str]) -> None:
+    @staticmethod
+    def _parts(take: int, left: int, total_abs: int, mark_leg: int, mark_left: int, haircut: int,
+               haircut_left: int, price: int, maker_fee: int) -> tuple[int, int, int]:
+        """adl.vy `_parts`: a take's part of the mark leg and of the haircut, and its maker fee."""
+        if take == left:
+            return mark_left, haircut_left, pm.fee(take, price, maker_fee)
+        return (trunc_div(i256(mark_leg * take), total_abs), trunc_div(i256(to_int(haircut) * take), total_abs),
+                pm.fee(take, price, maker_fee))
+
+    @staticmethod
+    def _after(equity: int, cq: int, take: int, cash: int, price: int) -> int:
+        """adl.vy `_after`: the counterparty's equity after the step, before the fee, exactly."""
+        q_after = cq - take if cq > 0 else cq + take
+        return i256(i256(equity - cash) + pm.value(q_after, price) - pm.value(cq, price))
+
+    @staticmethod
+    def _affordable(equity: int, total_abs: int, haircut: int, price: int, maker_fee: int, take: int) -> int:
+        """adl.vy `_affordable`: the largest part of `take` the counterparty can surely pay."""
+        cost = u256(haircut + pm.fee(total_abs, price, maker_fee))
+        if equity <= 3 or cost == 0:
+            return 0
+        return min((equity - 3) * total_abs // cost, take - 1)
+
+    def _check_complete(self, market: int, longs: bool, last: str, last_score: int, exempt: list[str]) -> None:
         """adl.vy `_check_complete`: every position left on the counterparties' side other than
-        the last one closed ranks below it or was listed and skipped as not eligible, read in
+        the last one closed ranks below it or was listed and could not pay its whole part, read in
         slot order for at most QUEUE_SCAN_READS reads (a holder one, and one per market it
         holds when scored)."""
         price = self._price(market)
         reads = 0
         for holder in list(self.side_at.get(self._side_key(market, longs), ()))[:QUEUE_SCAN_READS]:
-            if holder == last or holder in skipped:
+            if holder == last or holder in exempt:
                 continue
             reads += 1
             mine = self.pos(holder, market)

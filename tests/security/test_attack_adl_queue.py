@@ -97,3 +97,51 @@ def test_r9__every_ordering_of_the_short_side__only_the_queue_passes(gapped, kee
                 continue
             accepted.append([a.address for a in cps])
     assert accepted == [[maker.address], [maker.address, s.vault.address]]
+
+
+def test_r9_review__the_head_withdraws_its_gain_first__pays_all_it_has_left_the_lps_the_rest(
+        gapped, keeper, maker, taker):
+    """The review's variant: after the gap maker withdraws its free collateral (20,488 of its
+    24,988 equity, its unrealized gain: withdrawable, as on dYdX and Hyperliquid), leaving
+    4,500, its initial requirement. The queue still starts at maker, and a counterparty that
+    cannot pay its whole part gives up the largest part of its take it can pay: maker's equity
+    goes to (almost) zero and the vault pays only the rest. (Skipping maker instead, as the
+    first version of the fix did, put the whole 8,893.985 on the LPs.) What stays open: the
+    gain maker withdrew before the liquidation is out of ADL's reach (mechanism.md §10)."""
+    s, ch = gapped, gapped.clearinghouse
+    vault = s.vault
+    free = ch.free_collateral(maker)
+    assert free == usdc(20_488)
+    ch.withdraw(free, sender=maker)
+    assert ch.equity(maker) == usdc(4_500)
+    shortfall = usdc(8_930) - ch.insurance_due()
+    ex = model_of(s)
+    plan = plan_liquidation(ex, taker.address.lower(), keeper.address.lower())
+    assert plan.counterparties == [maker.address.lower(), vault.address.lower()]
+    assert_reverts(ch, "liquidate", (taker, [vault]), keeper, SKIPPED)  # maker may not be left out
+    vault_before = ch.equity(vault)
+    r = ch.liquidate(taker, [maker, vault], sender=keeper)
+    dm, dv = [e for e in r.events if e.event_name == "Deleveraged"]
+    assert (dm.counterparty, dv.counterparty) == (maker.address, vault.address)
+    assert dm.haircut + dv.haircut == shortfall
+    assert 0 <= ch.equity(maker) <= 5  # maker paid all it had left
+    # The vault's loss is its haircut and fee, about S - 4,500: half, not all, of the shortfall.
+    assert vault_before - ch.equity(vault) < shortfall - usdc(4_400)
+    assert_invariants(s)
+
+
+def test_r9_review__the_side_can_absorb_the_shortfall__a_list_is_accepted(gapped, keeper, maker, taker, trader):
+    """The review's liveness case: the vault's short is only 0.5 BTC (trader sold half of its
+    long back to it) and maker, after withdrawing its gain, cannot pay a whole 1-BTC share;
+    with the all-or-nothing skip no list passed and the bankrupt stayed open. Capped, maker
+    gives up the part it can pay and the vault the rest: the liquidation completes."""
+    s, ch = gapped, gapped.clearinghouse
+    buy_from_vault(s, trader, BTC, -size("0.5"), price(45_000))
+    assert ch.positions(s.vault, BTC).size == -size("0.5")
+    ch.withdraw(ch.free_collateral(maker), sender=maker)
+    plan = plan_liquidation(model_of(s), taker.address.lower(), keeper.address.lower())
+    r = ch.liquidate(taker, plan.counterparties, sender=keeper)
+    takes = {e.counterparty: e.size for e in r.events if e.event_name == "Deleveraged"}
+    assert set(takes) == {maker.address, s.vault.address} and sum(takes.values()) == size(1)
+    assert ch.positions(taker, BTC).size == 0 and ch.equity(taker) == 0
+    assert_invariants(s)

@@ -212,13 +212,14 @@ def test_adl__bankrupt_short__longs_sell_below_mark(system, chain, liquidator, t
     assert_waterfall_sound(system, r, taker, before)
 
 
-def test_adl__counterparty_the_haircut_would_bankrupt__is_not_eligible(system, chain, liquidator, keeper, taker,
-                                                                       others):
+def test_adl__counterparty_that_cannot_pay_its_whole_part__gives_up_what_it_can(system, chain, liquidator, keeper,
+                                                                                taker, others):
     """A counterparty's equity is cross-margined: a9 is short 1 BTC in profit (first in line)
-    but long 10 ETH deep in loss, so the bankrupt long's shortfall exceeds its equity. The
-    contract skips it where it is listed (ADL must not leave an account in debt, I4) and the
-    next short, a8, absorbs the whole shortfall; a9 is left untouched. Leaving a9 out of the
-    list is refused: it ranks above a8, and only the contract may find it not eligible."""
+    but long 10 ETH deep in loss, so the bankrupt long's shortfall exceeds its equity. ADL
+    must not leave an account in debt (I4): the contract closes the largest part of a9's short
+    whose share a9 can pay, so a9 ends at (almost exactly) zero equity, and the next short, a8,
+    takes the rest; a9 keeps its place in the list. Leaving a9 out of the list is refused: it
+    ranks above a8, and only the contract decides how much it can pay."""
     from tests.waterfall.books import ETH, buy_from_vault
 
     ch = system.clearinghouse
@@ -233,15 +234,20 @@ def test_adl__counterparty_the_haircut_would_bankrupt__is_not_eligible(system, c
     shortfall = -ch.equity(taker) - ch.insurance_due()  # the fund's dues pay first
     assert shortfall > ch.equity(a9) > ch.margin_requirements(a9)[1]  # healthy, but cannot absorb it
     assert liquidator.adl_queue(BTC, longs=False)[:2] == [a9.address, a8.address]
-    assert_reverts(ch, "liquidate", (taker, [a9]), keeper, "ch: adl list too short")  # skipped
+    assert_reverts(ch, "liquidate", (taker, [a9]), keeper, "ch: adl list too short")  # a9 alone is not enough
     assert_reverts(ch, "liquidate", (taker, [a8]), keeper, "ch: adl skipped a higher-ranked position")
     before = sizes(system)
-    a9_before = (ch.equity(a9), ch.positions(a9, BTC).size, ch.positions(a9, ETH).size)
+    a9_eth = ch.positions(a9, ETH).size
     result = liquidator.liquidate(taker)
     assert result.counterparties == [a9.address, a8.address]
-    (d,) = events(result.receipt, "Deleveraged")
-    assert (d.counterparty, d.haircut) == (a8.address, shortfall)
-    assert (ch.equity(a9), ch.positions(a9, BTC).size, ch.positions(a9, ETH).size) == a9_before
+    d9, d8 = events(result.receipt, "Deleveraged")
+    assert (d9.counterparty, d8.counterparty) == (a9.address, a8.address)
+    assert 0 < d9.size < size(1) and d9.size + d8.size == size(1)  # a9 gave up part of its short
+    assert d9.haircut + d8.haircut == shortfall
+    # a9 paid all it could: its equity ends within a few atoms above zero (the part is sized
+    # with 3 atoms of slack for the floors and the ceiled fee), its ETH long untouched.
+    assert 0 <= ch.equity(a9) <= 5
+    assert ch.positions(a9, BTC).size == -size(1) + d9.size and ch.positions(a9, ETH).size == a9_eth
     assert_waterfall_sound(system, result.receipt, taker, before)
 
 

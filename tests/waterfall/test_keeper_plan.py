@@ -8,8 +8,8 @@ For every liquidatable account, the plan-mode list must be
 - the queue the contract guarantees (SPEC section 6): at every step, the highest-ranked
   opposite-side position not listed yet, judged independently of the planner by running
   `liquidate` with explicit lists: the state at that step and every candidate's score there;
-  a listed position the step does not close (no Deleveraged event) is one the contract skipped
-  as not eligible, and is left exactly as it was.
+  a listed position the step does not close (no Deleveraged event) is one that could pay
+  nothing of its part, and is left exactly as it was.
 When there is no plan, no counterparty the contract would close was left out.
 """
 
@@ -159,11 +159,11 @@ def assert_queue_order(ex: Exchange, account: str, plan: Plan) -> None:
             k += 1
             if chosen == e.args["counterparty"]:
                 break
-            # Skipped as not eligible: the step left its position and equity as they were
+            # Could pay nothing of its part: the step left its position and equity as they were
             # (its funding was settled into margin).
             _, after = run_list(ex, account, cps[:k])
             assert unchanged(after.w.ch, ch, chosen)
-            event("ADL: a higher-ranked position skipped as not eligible")
+            event("ADL: a higher-ranked position that could pay nothing, skipped")
         if len(set(scores.values())) < len(scores):
             event("ADL: tied scores on the opposite side")
     assert k == len(cps)
@@ -185,7 +185,7 @@ def assert_none_left(ex: Exchange, account: str, exc: NoPlan) -> None:
             continue
         for a in opposite(ch, account, market):
             reason, after = run_list(ex, account, [*exc.counterparties, a])
-            if reason == LIST_TOO_SHORT:  # skipped as not eligible, or closed: then it was left out
+            if reason == LIST_TOO_SHORT:  # could pay nothing, or closed: then it was left out
                 _, before = run_list(ex, account, exc.counterparties)
                 assert unchanged(after.w.ch, before.w.ch, a), f"{a} was left out"
                 continue

@@ -20,8 +20,8 @@ MUTANTS: dict[str, Mutant] = registry(
     Mutant(
         "adl_overshoot",
         "modules/adl.vy",
-        "        cp_haircut: int256 = haircut_left\n",
-        "        cp_haircut: int256 = haircut_left + 1\n",
+        "        return mark_left, haircut_left, perp_math._fee(take, price, maker_fee)\n",
+        "        return mark_left, haircut_left + 1, perp_math._fee(take, price, maker_fee)\n",
         "ADL takes more than the shortfall: one atom more from the last counterparty of each close",
         ("I6",),
     ),

@@ -922,7 +922,7 @@ class Clearinghouse:
         cost = u256(haircut + pm.fee(total_abs, price, maker_fee))
         if equity <= 3 or cost == 0:
             return 0
-        return min((equity - 3) * total_abs // cost, take - 1)
+        return min(u256((equity - 3) * total_abs) // cost, take - 1)
 
     def _check_complete(self, market: int, longs: bool, last: str, last_score: int, exempt: list[str]) -> None:
         """adl.vy `_check_complete`: every position left on the counterparties' side other than

@@ -405,8 +405,8 @@ DEEP_MUTANTS: dict[str, Mutant] = registry(
     Mutant(
         "bankrupt_keeps_an_atom",
         "modules/adl.vy",
-        "        cp_haircut: int256 = haircut_left\n",
-        "        cp_haircut: int256 = haircut_left + 1\n",
+        "        return mark_left, haircut_left, perp_math._fee(take, price, maker_fee)\n",
+        "        return mark_left, haircut_left + 1, perp_math._fee(take, price, maker_fee)\n",
         "ADL takes one atom more than the shortfall from the last counterparty: the bankrupt account ends at +1, "
         "not 0 (I6)",
         ("halmos: check_ch_liquidate_bankrupt",),

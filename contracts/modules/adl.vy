@@ -9,7 +9,6 @@
         never flipped, never pushed into debt (I4, I7).
 """
 
-from snekmate.utils import math
 from . import constants
 from . import perp_math
 from . import ledger
@@ -145,11 +144,13 @@ def _affordable(equity: int256, total_abs: int256, haircut: uint256, price: uint
          (the floored haircut part, the ceiled fee, the mark part and value
          floors), so t = (equity - 3) * |close| / (haircut + fee(close)),
          below `take` (which it could not pay). `_deleverage` checks it exactly.
+         The product overflows only past 2**256 (an equity above 2**129 atoms
+         against a close above 2**127), and then reverts.
     """
     cost: uint256 = haircut + perp_math._fee(total_abs, price, maker_fee)
     if equity <= 3 or cost == 0:
         return 0
-    t: uint256 = math._mul_div(convert(equity - 3, uint256), convert(total_abs, uint256), cost, False)
+    t: uint256 = convert(equity - 3, uint256) * convert(total_abs, uint256) // cost
     return min(convert(t, int256), take - 1)
 
 

@@ -29,7 +29,6 @@ The measuring plumbing is perpvault.bench's (accounts from fixed keys, fixed clo
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sys
@@ -37,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from perpvault.bench import FAR_EXPIRY, GENESIS, P0, Bench, price, size
+from perpvault.bench import FAR_EXPIRY, GENESIS, P0, Bench, price, size, write_results
 
 BLOCK_GAS = 30_000_000
 OSAKA_TX_CAP = 2**24  # EIP-7825's per-transaction cap (16,777,216), for reference
@@ -249,7 +248,7 @@ def report(probe: list[dict], shipped: list[dict], n_markets: int, max_adl: int,
 
 def main(argv: list[str] | None = None) -> int:
     from perpvault.model.constants import MAX_ADL, MAX_MARKETS
-    from perpvault.paths import ensure_tool_path, repo_root
+    from perpvault.paths import ensure_tool_path
 
     ensure_tool_path()
     parser = argparse.ArgumentParser(prog="bench/adl_list_bound.py", description=__doc__.splitlines()[0])
@@ -269,11 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(md)
     if not args.no_write:
-        out = repo_root() / "bench" / "results"
-        suffix = "" if args.markets == MAX_MARKETS else f"_{args.markets}_markets"
-        (out / f"adl_list_bound{suffix}.json").write_text(json.dumps(data, indent=2) + "\n")
-        (out / f"adl_list_bound{suffix}.md").write_text(md)
-        print(f"wrote {out / f'adl_list_bound{suffix}.md'} and .json")
+        write_results("adl_list_bound" + ("" if args.markets == MAX_MARKETS else f"_{args.markets}_markets"), data, md)
     return 0
 
 

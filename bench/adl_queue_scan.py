@@ -21,7 +21,6 @@ spent (the longest list and a full scan: the worst transaction the contracts all
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -47,8 +46,9 @@ class ScanBench(ListBench):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from perpvault.bench import write_results
     from perpvault.model.constants import MAX_ADL, MAX_MARKETS, QUEUE_SCAN_READS
-    from perpvault.paths import ensure_tool_path, repo_root
+    from perpvault.paths import ensure_tool_path
 
     ensure_tool_path()
     parser = argparse.ArgumentParser(prog="bench/adl_queue_scan.py", description=__doc__.splitlines()[0])
@@ -100,11 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(md)
     if not args.no_write:
-        out = repo_root() / "bench" / "results"
-        suffix = "" if args.markets == MAX_MARKETS else f"_{args.markets}_markets"
-        (out / f"adl_queue_scan{suffix}.json").write_text(json.dumps(data, indent=2) + "\n")
-        (out / f"adl_queue_scan{suffix}.md").write_text(md)
-        print(f"wrote {out / f'adl_queue_scan{suffix}.md'} and .json")
+        write_results("adl_queue_scan" + ("" if args.markets == MAX_MARKETS else f"_{args.markets}_markets"), data, md)
     return 0
 
 

@@ -75,6 +75,13 @@ GUARD_TOLERANCE = 0.10
 
 RESULTS = repo_root() / "bench" / "results"
 
+
+def write_results(stem: str, data: dict, md: str) -> None:
+    """A bench script's table: bench/results/<stem>.json and .md, and say so."""
+    (RESULTS / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(md)
+    print(f"wrote {RESULTS / stem}.md and .json")
+
 # key -> label, in table order
 OPERATIONS: dict[str, str] = {
     "deposit_first": "deposit (first: registers the account)",

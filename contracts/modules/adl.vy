@@ -161,9 +161,9 @@ def _check_complete(market: uint256, longs: bool, last: address, last_score: int
     @dev Who pays is not the keeper's choice (SPEC section 6, `queue`): every
          position left on the counterparties' side other than the last one
          closed (`last`, scored before its step) ranks below it or was listed
-         and could not pay its whole part (`exempt`: capped or skipped). Positions closed in full have left the side;
-         the rest were untouched by this step, so their scores now are their
-         scores at its start. Each score is `_score`'s, from the same equity
+         and could not pay its whole part (`exempt`: capped or skipped).
+         Positions closed in full have left the side; the rest were untouched
+         by this step, so their scores now are their scores at its start. Each score is `_score`'s, from the same equity
          `margin_rule._health` computes, with each market's price and funding
          index read once. A position not in profit scores at most 0, so below
          a last one in profit without its equity.

@@ -67,7 +67,8 @@ position_word: HashMap[address, HashMap[uint256, int256]]
 position_index: HashMap[address, HashMap[uint256, int256]]
 # @dev Per account: bit m set iff it holds a position in market m (the low MAX_MARKETS bits,
 #      `_mask`), and above them, SLOT_BITS per market, that position's slot on its side
-#      (`side_at`; 0 when flat), so entering or leaving a side writes no slot of its own.
+#      (`side_at`; stale when flat: read only while on a side), so entering or leaving a side
+#      writes no slot of its own.
 mask_word: HashMap[address, uint256]
 # @dev Every account that ever deposited or held a position, for `liquidate`, the keeper and the views.
 account_count: public(uint256)

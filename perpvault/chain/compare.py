@@ -242,14 +242,8 @@ def model_from_chain(
         acct.positions = {
             m: Position(*p.stored) for m, p in enumerate(a.positions) if p.stored != (0, 0, 0)
         }
-    # Each market side's holders in the chain's slot order (ledger.side_at): the ADL queue's
-    # completeness check reads a large side in that order.
-    for key in range(2 * n_markets):
-        holders = [str(view("Clearinghouse", "side_at", key, i)).lower()
-                   for i in range(1, int(view("Clearinghouse", "side_count", key)) + 1)]
-        if holders:
-            w.ch.side_at[key] = holders
-            w.ch.side_slot |= {(a, key // 2): i for i, a in enumerate(holders, start=1)}
+    w.ch.load_sides(lambda key: view("Clearinghouse", "side_count", key),
+                    lambda key, slot: view("Clearinghouse", "side_at", key, slot))
     balances = {a.address.lower(): a.wallet for a in state.accounts.values()}
     balances |= {
         w.ch.address: state.clearinghouse_balance,

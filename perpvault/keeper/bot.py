@@ -368,13 +368,7 @@ class KeeperBot:
                 position = Position(*(int(v) for v in self._ch("positions", a, m)))
                 if position != Position():
                     account.positions[m] = position
-        # Each market side's holders in the chain's slot order: the queue's completeness check
-        # reads a large side in that order.
-        for key in range(2 * n):
-            holders = [str(self._ch("side_at", key, i)).lower() for i in range(1, self._ch("side_count", key) + 1)]
-            if holders:
-                ch.side_at[key] = holders
-                ch.side_slot |= {(h, key // 2): i for i, h in enumerate(holders, start=1)}
+        ch.load_sides(lambda key: self._ch("side_count", key), lambda key, slot: self._ch("side_at", key, slot))
         fund = ex.w.fund
         fund.total_in = self._view(self.fund_abi, self.fund, "total_in")
         fund.total_out = self._view(self.fund_abi, self.fund, "total_out")

@@ -7,6 +7,7 @@ is the `sender` argument; `block.timestamp` is `self.w.now`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from perpvault.model import maths as pm
@@ -142,6 +143,17 @@ class Clearinghouse:
         """`side_at[key][slot]` (slots from 1; the zero address where empty)."""
         side = self.side_at.get(key, [])
         return side[slot - 1] if 1 <= slot <= len(side) else ZERO_ADDRESS
+
+    def load_sides(self, side_count: Callable[[int], int], side_at: Callable[[int, int], str]) -> None:
+        """Each market side's holders as a chain lists them (`side_count(key)`, `side_at(key,
+        slot)`: Clearinghouse views), in its slot order: for a model built from a chain's
+        state, since the completeness check reads a large side in that order."""
+        self.side_at, self.side_slot = {}, {}
+        for key in range(2 * self.market_count):
+            holders = [str(side_at(key, i)).lower() for i in range(1, int(side_count(key)) + 1)]
+            if holders:
+                self.side_at[key] = holders
+                self.side_slot |= {(h, key // 2): i for i, h in enumerate(holders, start=1)}
 
     def _enter_side(self, account: str, market: int, longs: bool) -> None:
         side = self.side_at.setdefault(self._side_key(market, longs), [])

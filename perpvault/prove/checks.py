@@ -399,38 +399,37 @@ def adl_props(n: int, which: str):
     return build
 
 
+def _one_counterparty_step(B):
+    """ADL of the bankrupt account's whole position against one settled counterparty: the
+    hypotheses, the price, the counterparty before, its equity at mark before and after, and
+    its leg (take, mark part, haircut part, fee, delta)."""
+    pre: list = []
+    st = sym_state(adl_names(1), pre, settled=("a", "cp0"))
+    a = st["acc"]["a"]
+    price = u("price", pre)
+    post, legs = t.deleverage(B, st, "a", g.neg(B, a["q"]), price, u("haircut", pre), ["cp0"],
+                              u("maker_fee", pre))
+    c0, c1 = st["acc"]["cp0"], post["acc"]["cp0"]
+    e0 = c0["m"] + g.value(B, c0["q"], price) - c0["on"]
+    e1 = c1["m"] + g.value(B, c1["q"], price) - c1["on"]
+    return pre, price, c0, e0, e1, legs[0]
+
+
 def adl_cp_loss(B):
     """One counterparty (fully settled): its equity at mark falls by its haircut plus the
     maker fee, give or take the value floor: ΔE_cp + haircut + fee ∈ {0, 1} (it never
     loses more than haircut + fee)."""
-    pre: list = []
-    st = sym_state(adl_names(1), pre, settled=("a", "cp0"))
-    a = st["acc"]["a"]
-    price = u("price", pre)
-    post, legs = t.deleverage(B, st, "a", g.neg(B, a["q"]), price, u("haircut", pre), ["cp0"],
-                              u("maker_fee", pre))
-    c0, c1 = st["acc"]["cp0"], post["acc"]["cp0"]
-    e0 = c0["m"] + g.value(B, c0["q"], price) - c0["on"]
-    e1 = c1["m"] + g.value(B, c1["q"], price) - c1["on"]
-    err = e1 - e0 + legs[0]["haircut"] + legs[0]["fee"]
+    pre, _, _, e0, e1, leg = _one_counterparty_step(B)
+    err = e1 - e0 + leg["haircut"] + leg["fee"]
     return pre, z3.And(err >= 0, err <= 1)
 
 
 def adl_skip_exact(B):
-    """The contract's eligibility test (adl.vy `_deleverage`: skip a listed counterparty when
-    `E - mark part - haircut part + value(q + delta) - value(q) < fee`) is the counterparty's
-    equity after the step, exactly: so it skips exactly the steps that would leave it in
-    debt, and never an eligible one."""
-    pre: list = []
-    st = sym_state(adl_names(1), pre, settled=("a", "cp0"))
-    a = st["acc"]["a"]
-    price = u("price", pre)
-    post, legs = t.deleverage(B, st, "a", g.neg(B, a["q"]), price, u("haircut", pre), ["cp0"],
-                              u("maker_fee", pre))
-    c0, c1 = st["acc"]["cp0"], post["acc"]["cp0"]
-    e0 = c0["m"] + g.value(B, c0["q"], price) - c0["on"]
-    e1 = c1["m"] + g.value(B, c1["q"], price) - c1["on"]
-    leg = legs[0]
+    """The contract's eligibility test (adl.vy `_deleverage`: a listed counterparty pays its
+    whole part only when `E - mark part - haircut part + value(q + delta) - value(q) >= fee`)
+    is the counterparty's equity after the step, exactly: so it caps exactly the steps that
+    would leave it in debt, and never one that would not."""
+    pre, price, c0, e0, e1, leg = _one_counterparty_step(B)
     after = e0 - leg["mark"] - leg["haircut"] + g.value(B, c0["q"] + leg["delta"], price) - g.value(B, c0["q"], price)
     fee = 0 if B.mut("adl_skip_without_fee") else leg["fee"]  # MUTANT: the fee left out
     return pre, e1 == after - fee

@@ -183,10 +183,10 @@ def assert_none_left(ex: Exchange, account: str, exc: NoPlan) -> None:
     for market in range(ch.market_count):
         if ch.positions_of(account, market).size == 0:
             continue
+        _, before = run_list(ex, account, exc.counterparties)
         for a in opposite(ch, account, market):
             reason, after = run_list(ex, account, [*exc.counterparties, a])
             if reason == LIST_TOO_SHORT:  # could pay nothing, or closed: then it was left out
-                _, before = run_list(ex, account, exc.counterparties)
                 assert unchanged(after.w.ch, before.w.ch, a), f"{a} was left out"
                 continue
             assert reason in REFUSED, f"{a} would be taken after {exc.counterparties} ({reason})"
